@@ -1,0 +1,43 @@
+# The verbs a newcomer uses. Everything installs into ./.venv from pinned requirements.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8787
+
+.PHONY: serve test check codegen lint-spec fuzz bench-api clean
+
+$(STAMP): requirements/runtime.txt requirements/dev.txt constraints.txt pyproject.toml clients/python/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements/dev.txt -c constraints.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e . -e clients/python
+	touch $@
+
+serve: $(STAMP)
+	$(BIN)/corral serve --port $(PORT)
+
+codegen: $(STAMP)
+	$(BIN)/datamodel-codegen
+	$(BIN)/python codegen/gen_server.py
+	$(BIN)/python codegen/gen_client.py
+
+check: $(STAMP)
+	$(BIN)/python codegen/lint_spec.py
+	$(BIN)/datamodel-codegen --check
+	$(BIN)/python codegen/gen_server.py --check
+	$(BIN)/python codegen/gen_client.py --check
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: check
+	$(BIN)/python -m pytest -q
+	$(MAKE) fuzz
+
+fuzz: $(STAMP)
+	$(BIN)/python conformance/run_schemathesis.py
+
+bench-api: $(STAMP)
+	$(BIN)/python bench/bench_api.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

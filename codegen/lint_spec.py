@@ -1,0 +1,66 @@
+"""Lint openapi.yaml: it validates as OpenAPI 3.1, every $ref resolves, every operation loads.
+
+Also enforces the house conventions the generators rely on: camelCase operationIds, exactly one
+declared tag per operation, and a `default` error response everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import schemathesis
+import yaml
+from openapi_spec_validator import validate
+
+ROOT = Path(__file__).resolve().parent.parent
+METHODS = ("get", "put", "post", "delete", "patch")
+
+
+def conventions(doc: dict) -> list[str]:
+    problems = []
+    tags = {t["name"] for t in doc.get("tags", [])}
+    seen: set[str] = set()
+    for path, item in doc["paths"].items():
+        for method in METHODS:
+            op = item.get(method)
+            if op is None:
+                continue
+            where = f"{method.upper()} {path}"
+            op_id = op.get("operationId", "")
+            if not re.fullmatch(r"[a-z][A-Za-z0-9]*", op_id):
+                problems.append(f"{where}: operationId {op_id!r} is not camelCase")
+            if op_id in seen:
+                problems.append(f"{where}: duplicate operationId {op_id}")
+            seen.add(op_id)
+            if len(op.get("tags", [])) != 1 or op["tags"][0] not in tags:
+                problems.append(f"{where}: needs exactly one declared tag")
+            if "default" not in op.get("responses", {}):
+                problems.append(f"{where}: no `default` error response")
+    return problems
+
+
+def main() -> int:
+    path = ROOT / "openapi.yaml"
+    doc = yaml.safe_load(path.read_text())
+    if not str(doc.get("openapi", "")).startswith("3.1"):
+        print("openapi.yaml must be OpenAPI 3.1", file=sys.stderr)
+        return 1
+    validate(doc)  # raises on any schema violation or unresolvable $ref
+    problems = conventions(doc)
+    schema = schemathesis.openapi.from_path(str(path))
+    count = 0
+    for result in schema.get_all_operations():
+        count += 1
+        if not hasattr(result, "ok"):
+            problems.append(f"schemathesis cannot load an operation: {result!r}")
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if not problems:
+        print(f"openapi.yaml: OpenAPI 3.1, {count} operations, all $refs resolve")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

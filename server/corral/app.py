@@ -1,0 +1,118 @@
+"""Build the ASGI application: Connexion routes the spec to the generated handlers, wrapped in
+a lean edge (access log and metrics, body limits, auth) that runs before any routing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from connexion import AsyncApp
+from connexion.middleware import ConnexionMiddleware
+from connexion.middleware.response_validation import ResponseValidationMiddleware
+from connexion.middleware.security import SecurityMiddleware
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
+from connexion.resolver import Resolver
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from corral.config import Settings
+from corral.core.caller import Caller
+from corral.core.container import Core
+from corral.http import oas31
+from corral.http.access import AccessLog, RequestMetrics
+from corral.http.auth import Auth
+from corral.http.docs_assets import DocsAssets
+from corral.http.errors import install_error_handlers
+from corral.http.limits import BodyLimit
+from corral.services import bind_services
+
+SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
+
+
+class TagResolver(Resolver):
+    """operationId `getSession` with tag `sessions` -> corral.api.sessions.get_session."""
+
+    def resolve_operation_id(self, operation: Any) -> str:
+        tag = operation._operation["tags"][0]
+        func = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", operation.operation_id).lower()
+        module = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", tag).lower()
+        return f"corral.api.{module}.{func}"
+
+
+class BindServices:
+    """Handlers find the core's services through a context variable bound per request."""
+
+    def __init__(self, app: ASGIApp, core: Core) -> None:
+        self.app = app
+        self.core = core
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        bind_services(self.core.services)
+        await self.app(scope, receive, send)
+
+
+def _middlewares(validate_responses: bool) -> list[Any]:
+    # Auth runs at the edge; spec and docs are operations of the spec itself.
+    dropped: set[Any] = {SwaggerUIMiddleware, SecurityMiddleware}
+    if not validate_responses:
+        dropped.add(ResponseValidationMiddleware)
+    return [m for m in ConnexionMiddleware.default_middlewares if m not in dropped]
+
+
+def _tokens(settings: Settings) -> dict[str, Caller]:
+    return {
+        t.token: Caller(
+            subject_ref=f"token:{t.subject}",
+            auth_source="token",
+            workspace_access=None if t.workspaces is None else frozenset(t.workspaces),
+        )
+        for t in settings.api_tokens
+    }
+
+
+def create_app(settings: Settings | None = None) -> ASGIApp:
+    settings = settings or Settings()
+    core = Core(settings, spec_path=SPEC)
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        await core.start()
+        try:
+            yield
+        finally:
+            await core.stop()
+
+    app = AsyncApp(
+        __name__,
+        specification_dir=str(SPEC.parent),
+        middlewares=_middlewares(settings.validate_responses),
+        lifespan=lifespan,
+    )
+    app.add_api(
+        SPEC.name,
+        base_path="",
+        resolver=TagResolver(),
+        pythonic_params=True,
+        strict_validation=True,
+        validate_responses=settings.validate_responses,
+        validator_map=oas31.VALIDATORS,
+    )
+    install_error_handlers(app)
+    limits = settings.limits
+    edge: ASGIApp = BindServices(app, core)
+    edge = DocsAssets(edge)
+    edge = Auth(edge, _tokens(settings))
+    edge = BodyLimit(
+        edge,
+        default=limits.default_bytes,
+        rules=[
+            ("POST", "/api/v1/sessions/*/messages", limits.message_bytes),
+            ("POST", "/api/v1/runtimes/upload", limits.upload_bytes),
+            ("PUT", "/api/v1/runtimes/*", limits.upload_bytes),
+            ("PUT", "/api/v1/sandboxes/*/files/upload", limits.upload_bytes),
+            ("PUT", "/api/v1/sandboxes/*/files/content", limits.message_bytes),
+        ],
+    )
+    return AccessLog(edge, RequestMetrics(core.metrics_registry))

@@ -1,0 +1,83 @@
+"""Configuration: one YAML file plus `CORRAL_*` environment variables (which win).
+
+The file is `CORRAL_CONFIG` if set, else `./corral.yaml` when it exists. Every key is documented
+in the README; nested keys use `__` in environment variables (`CORRAL_LIMITS__DEFAULT_BYTES`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+MiB = 1024 * 1024
+
+
+class ApiToken(BaseModel):
+    token: str = Field(min_length=8)
+    subject: str = "token"
+    workspaces: list[str] | None = None  # None: every workspace
+
+
+class Limits(BaseModel):
+    default_bytes: int = 1 * MiB
+    message_bytes: int = 16 * MiB
+    upload_bytes: int = 256 * MiB
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CORRAL_", env_nested_delimiter="__", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = 8787
+    data_dir: Path = Path(".corral")
+    database_url: str | None = None  # default: sqlite under data_dir
+    api_tokens: list[ApiToken] = []
+    log_level: str = "info"
+    log_json: bool | None = None  # default: JSON when stderr is not a terminal
+    validate_responses: bool = False
+    docs: bool = True
+    limits: Limits = Limits()
+
+    @field_validator("api_tokens", mode="before")
+    @classmethod
+    def _tokens_from_text(cls, value: Any) -> Any:
+        """`CORRAL_API_TOKENS=tok1,tok2` is accepted beside the JSON list form."""
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [{"token": t.strip()} for t in value.split(",") if t.strip()]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = Path(os.environ.get("CORRAL_CONFIG", "corral.yaml"))
+        sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
+        if path.is_file():
+            sources += (YamlConfigSettingsSource(settings_cls, yaml_file=path),)
+        return sources
+
+    @property
+    def sqlite_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'corral.db').resolve()}"
+
+    @property
+    def workspaces_dir(self) -> Path:
+        return (self.data_dir / "workspaces").resolve()
+
+    @property
+    def runtimes_dir(self) -> Path:
+        return (self.data_dir / "runtimes").resolve()

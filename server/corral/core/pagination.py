@@ -1,0 +1,57 @@
+"""Cursors of list endpoints (reference §4): offsets everywhere, a keyset for messages.
+
+Both are opaque to clients; anything that does not decode is 400 `invalid_cursor`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+
+from corral.core.errors import CorralError
+
+
+def _invalid(cursor: str) -> CorralError:
+    return CorralError("invalid_cursor", 400, "cursor is malformed", {"cursor": cursor[:200]})
+
+
+def decode_offset(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 12:
+        raise _invalid(cursor)
+    return int(cursor)
+
+
+def next_offset(offset: int, page_size: int, fetched: int) -> str | None:
+    """Listings fetch page_size + 1 rows; a surplus row means there is another page."""
+    return str(offset + page_size) if fetched > page_size else None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageKey:
+    created_at: datetime
+    id: str
+
+
+def encode_message_key(created_at: datetime, message_id: str) -> str:
+    raw = orjson.dumps({"createdAt": created_at.isoformat(), "id": message_id})
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_message_key(cursor: str | None) -> MessageKey | None:
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = orjson.loads(raw)
+        key = MessageKey(datetime.fromisoformat(data["createdAt"]), str(data["id"]))
+    except (binascii.Error, ValueError, TypeError, KeyError, orjson.JSONDecodeError):
+        raise _invalid(cursor) from None
+    if key.created_at.tzinfo is None:
+        raise _invalid(cursor)
+    return key

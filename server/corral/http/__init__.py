@@ -1,0 +1,1 @@
+"""The HTTP edge: everything between uvicorn and the generated handlers (no domain logic)."""

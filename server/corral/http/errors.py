@@ -1,0 +1,78 @@
+"""Map every failure Connexion or Starlette raises onto the error envelope."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from connexion import AsyncApp
+from connexion.exceptions import NonConformingResponse, ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from starlette.exceptions import HTTPException
+
+from corral.core.errors import CorralError
+from corral.http.envelope import envelope_body
+
+log = logging.getLogger("corral.http")
+
+CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    500: "internal_error",
+    501: "not_implemented",
+}
+
+
+def _response(
+    status: int, code: str, message: str, headers: Any = None, details: Any = None
+) -> ConnexionResponse:
+    return ConnexionResponse(
+        status_code=status,
+        mimetype="application/json",
+        content_type="application/json",
+        headers=dict(headers or {}),
+        body=envelope_body(code, message, details),
+    )
+
+
+def _first_paragraph(text: object) -> str:
+    return str(text).split("\n\n", 1)[0].strip()
+
+
+def on_corral_error(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    assert isinstance(exc, CorralError)
+    return _response(exc.status, exc.code, exc.message, details=exc.details)
+
+
+def on_problem(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    assert isinstance(exc, ProblemException)
+    if isinstance(exc, NonConformingResponse):
+        log.error("response does not conform to the spec: %s", exc.detail)
+        return _response(500, "response_validation_failed", _first_paragraph(exc.detail))
+    status = exc.status or 500
+    message = _first_paragraph(exc.detail or exc.title)
+    return _response(status, CODES.get(status, "http_error"), message, exc.headers)
+
+
+def on_http_exception(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    return _response(status, CODES.get(status, "http_error"), str(exc.detail), exc.headers)
+
+
+def on_unexpected(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return _response(500, "internal_error", "internal server error")
+
+
+def install_error_handlers(app: AsyncApp) -> None:
+    app.add_error_handler(CorralError, on_corral_error)
+    app.add_error_handler(ProblemException, on_problem)
+    app.add_error_handler(HTTPException, on_http_exception)
+    app.add_error_handler(Exception, on_unexpected)

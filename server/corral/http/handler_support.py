@@ -1,0 +1,89 @@
+"""What the generated handlers call: request access, body parsing and response rendering."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+
+import orjson
+from connexion import request
+from pydantic import BaseModel, ValidationError
+from starlette.responses import Response
+
+from corral.core.errors import CorralError
+from corral.http.context import current_caller
+from corral.http.envelope import envelope_response
+from corral.http.files import file_response
+from corral.http.sse import sse_response
+
+__all__ = [
+    "current_caller",
+    "empty_response",
+    "error_response",
+    "file_response",
+    "json_response",
+    "not_implemented_response",
+    "parse_body",
+    "parse_optional_body",
+    "request_header",
+    "request_stream",
+    "sse_response",
+    "text_response",
+]
+
+M = TypeVar("M", bound=BaseModel)
+JSON = "application/json"
+
+
+def parse_body(model: type[M], body: Any) -> M:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise CorralError(
+            "invalid_request", 400, f"{where}: {first['msg']}", {"field": where}
+        ) from None
+
+
+def parse_optional_body(model: type[M], body: Any) -> M | None:
+    return None if body is None else parse_body(model, body)
+
+
+def request_stream() -> AsyncIterator[bytes]:
+    return request.stream()
+
+
+def request_header(name: str) -> str | None:
+    value: str | None = request.headers.get(name)
+    return value
+
+
+def json_response(result: BaseModel | dict[str, Any] | list[Any], status: int) -> Response:
+    if isinstance(result, BaseModel):
+        content = result.model_dump_json(by_alias=True, exclude_none=True).encode()
+    else:
+        content = orjson.dumps(result)
+    return Response(content, status, media_type=JSON)
+
+
+def empty_response(status: int) -> Response:
+    return Response(status_code=status)
+
+
+def text_response(text: str, media_type: str, status: int) -> Response:
+    return Response(text, status, media_type=media_type)
+
+
+def error_response(exc: CorralError) -> Response:
+    return envelope_response(exc.status, exc.code, exc.message, exc.details)
+
+
+def not_implemented_response(operation_id: str) -> Response:
+    return envelope_response(
+        501,
+        "not_implemented",
+        f"{operation_id} is part of the contract but not implemented yet",
+        {"operationId": operation_id},
+    )
+

@@ -1,0 +1,85 @@
+"""Teach Connexion 3.3 to serve an OpenAPI 3.1 document.
+
+Connexion checks documents against its bundled 3.0 meta-schema (it refuses `openapi: 3.1.0`) and
+validates JSON bodies with Draft 4, which ignores `const` and so accepts any discriminator value.
+The spec is linted as 3.1 in CI (codegen/lint_spec.py); here we skip Connexion's 3.0 check and
+validate bodies with Draft 2020-12 validators compiled once per schema by jsonschema_rs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema_rs
+from connexion.datastructures import MediaTypeDict
+from connexion.exceptions import BadRequestProblem, NonConformingResponseBody
+from connexion.spec import OpenAPISpecification
+from connexion.validators import (
+    VALIDATOR_MAP,
+    JSONRequestBodyValidator,
+    JSONResponseBodyValidator,
+    TextResponseBodyValidator,
+)
+
+_connexion_validate_spec = OpenAPISpecification._validate_spec.__func__  # type: ignore[attr-defined]
+
+
+def _validate_spec(cls: type, spec: dict[str, Any]) -> None:
+    if not str(spec.get("openapi", "")).startswith("3.1"):
+        _connexion_validate_spec(cls, spec)
+
+
+OpenAPISpecification._validate_spec = classmethod(_validate_spec)  # type: ignore[method-assign,assignment]
+
+# Connexion builds a validator object per request; compiling the schema is what costs, so the
+# compiled validator is kept per schema object (its identity is stable once the spec is loaded).
+_compiled: dict[int, tuple[Any, jsonschema_rs.Draft202012Validator]] = {}
+
+
+def _validator(schema: dict[str, Any]) -> jsonschema_rs.Draft202012Validator:
+    hit = _compiled.get(id(schema))
+    if hit is None or hit[0] is not schema:
+        hit = (schema, jsonschema_rs.Draft202012Validator(schema, validate_formats=False))
+        _compiled[id(schema)] = hit
+    return hit[1]
+
+
+def _describe(error: jsonschema_rs.ValidationError) -> str:
+    where = "/".join(str(p) for p in error.instance_path)
+    return f"{error.message} (at /{where})" if where else error.message
+
+
+class RequestBody(JSONRequestBodyValidator):
+    async def _parse(self, stream: Any, scope: Any) -> Any:
+        try:
+            return await super()._parse(stream, scope)
+        except UnicodeDecodeError as exc:
+            raise BadRequestProblem(detail=f"body is not valid UTF-8: {exc.reason}") from None
+
+    def _validate(self, body: Any) -> None:
+        if not self._nullable and body is None:
+            raise BadRequestProblem(detail="request body must not be empty")
+        try:
+            _validator(self._schema).validate(body)
+        except jsonschema_rs.ValidationError as exc:
+            raise BadRequestProblem(detail=_describe(exc)) from None
+
+
+class ResponseBody(JSONResponseBodyValidator):
+    def _validate(self, body: Any) -> None:
+        try:
+            _validator(self._schema).validate(body)
+        except jsonschema_rs.ValidationError as exc:
+            raise NonConformingResponseBody(
+                detail=f"response does not conform to the spec: {_describe(exc)}"
+            ) from None
+
+
+class TextResponseBody(TextResponseBodyValidator, ResponseBody):
+    pass
+
+
+VALIDATORS = {
+    "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": RequestBody}),
+    "response": MediaTypeDict({"*/*json": ResponseBody, "text/plain": TextResponseBody}),
+}
