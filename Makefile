@@ -10,7 +10,7 @@ PORT ?= 8787
 $(STAMP): requirements/runtime.txt requirements/dev.txt constraints.txt pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -r requirements/dev.txt -c constraints.txt
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e . -e clients/python
+	$(BIN)/pip install --quiet --no-deps -e . -e clients/python
 	touch $@
 
 serve: $(STAMP)

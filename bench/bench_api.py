@@ -69,18 +69,35 @@ def measure(name: str, url: str) -> tuple[float, float, float]:
 def main() -> int:
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
-    uvicorn = [str(Path(sys.executable).with_name("uvicorn")), "--loop", "uvloop", "--http",
-               "httptools", "--no-access-log", "--log-level", "warning", "--workers", "1"]
+    uvicorn = [
+        str(Path(sys.executable).with_name("uvicorn")),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--workers",
+        "1",
+    ]
     with tempfile.TemporaryDirectory(prefix="corral-bench-") as tmp:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         env = dict(os.environ, CORRAL_DATA_DIR=tmp, CORRAL_LOG_LEVEL="warning")
-        corral = start([*uvicorn, "--factory", "corral.app:create_app", "--port", str(port)], env,
-                       f"{base}/healthz")
+        corral = start(
+            [*uvicorn, "--factory", "corral.app:create_app", "--port", str(port)],
+            env,
+            f"{base}/healthz",
+        )
         try:
-            ws = httpx.post(f"{base}/api/v1/workspaces", json={"name": "bench", "runtime": "default"})
+            ws = httpx.post(
+                f"{base}/api/v1/workspaces", json={"name": "bench", "runtime": "default"}
+            )
             ws.raise_for_status()
-            ses = httpx.post(f"{base}/api/v1/workspaces/{ws.json()['id']}/sessions", json={"title": "b"})
+            ses = httpx.post(
+                f"{base}/api/v1/workspaces/{ws.json()['id']}/sessions", json={"title": "b"}
+            )
             ses.raise_for_status()
             path = f"/api/v1/sessions/{ses.json()['id']}"
             body = httpx.get(base + path).content
@@ -92,8 +109,11 @@ def main() -> int:
         body_file.write_bytes(body)
         port = free_port()
         bare_env = dict(os.environ, BENCH_BODY_FILE=str(body_file), PYTHONPATH=str(ROOT / "bench"))
-        bare = start([*uvicorn, "bare_app:app", "--port", str(port)], bare_env,
-                     f"http://127.0.0.1:{port}{path}")
+        bare = start(
+            [*uvicorn, "bare_app:app", "--port", str(port)],
+            bare_env,
+            f"http://127.0.0.1:{port}{path}",
+        )
         try:
             bare_figures = measure("bare starlette", f"http://127.0.0.1:{port}{path}")
         finally:

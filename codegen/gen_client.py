@@ -27,9 +27,22 @@ def generate(into: Path) -> Path:
     out = into / "corral_client"
     tool = Path(sys.executable).with_name("openapi-python-client")
     subprocess.run(
-        [str(tool), "generate", "--path", str(ROOT / "openapi.yaml"), "--config", str(CONFIG),
-         "--meta", "none", "--output-path", str(out)],
-        check=True, cwd=into, capture_output=True, text=True,
+        [
+            str(tool),
+            "generate",
+            "--path",
+            str(ROOT / "openapi.yaml"),
+            "--config",
+            str(CONFIG),
+            "--meta",
+            "none",
+            "--output-path",
+            str(out),
+        ],
+        check=True,
+        cwd=into,
+        capture_output=True,
+        text=True,
         env={**os.environ, "PATH": f"{tool.parent}{os.pathsep}{os.environ.get('PATH', '')}"},
     )
     for source in out.rglob("*.py"):

@@ -160,7 +160,7 @@ def build_operation(
     successes = sorted(
         (int(code), spec.deref(resp))
         for code, resp in raw["responses"].items()
-        if code != "default" and int(code) < 400 or code == "503"
+        if (code != "default" and int(code) < 400) or code == "503"
     )
     status, response = successes[0]
     content = response.get("content", {})
@@ -270,13 +270,27 @@ def handler_source(op: Operation) -> str:
 def module_source(tag: str, description: str, ops: list[Operation]) -> str:
     body = "\n\n".join(handler_source(op) for op in ops)
     needs_models = "models." in body
-    imports = ["from typing import Any" if "Any" in body else "", "", "from starlette.responses import Response", ""]
+    imports = [
+        "from typing import Any" if "Any" in body else "",
+        "",
+        "from starlette.responses import Response",
+        "",
+    ]
     names = sorted(
         n
         for n in (
-            "current_caller", "error_response", "json_response", "empty_response", "text_response",
-            "sse_response", "file_response", "parse_body", "parse_optional_body", "request_stream",
-            "request_header", "not_implemented_response",
+            "current_caller",
+            "error_response",
+            "json_response",
+            "empty_response",
+            "text_response",
+            "sse_response",
+            "file_response",
+            "parse_body",
+            "parse_optional_body",
+            "request_stream",
+            "request_header",
+            "not_implemented_response",
         )
         if re.search(rf"\b{n}\(", body)
     )
@@ -287,15 +301,16 @@ def module_source(tag: str, description: str, ops: list[Operation]) -> str:
     imports.append(f"from corral.http.handler_support import {', '.join(names)}")
     if "current_services" in body:
         imports.append("from corral.services import current_services")
-    head = f'{HEADER}"""Handlers of the `{tag}` tag: {description}"""\n\nfrom __future__ import annotations\n'
-    import_block = "\n".join(line for line in imports if line is not None)
+    docstring = f'"""Handlers of the `{tag}` tag: {description}"""'
+    head = f"{HEADER}{docstring}\n\nfrom __future__ import annotations\n"
+    import_block = "\n".join(imports)
     return f"{head}\n{import_block.strip()}\n\n\n{body}"
 
 
 def services_source(tags: list[tuple[str, str]], ops: list[Operation]) -> str:
     out = [
         HEADER,
-        '"""Typed service interfaces, one per tag: the seam between the HTTP layer and the core."""\n',
+        '"""Typed service interfaces, one per tag: the seam between HTTP and the core."""\n',
         "from __future__ import annotations\n",
         "from collections.abc import AsyncIterator",
         "from contextvars import ContextVar",
@@ -341,7 +356,8 @@ def render() -> dict[Path, str]:
     ops = load_operations(spec, read_pending())
     tags = [(t["name"], t.get("description", "").strip().split("\n")[0]) for t in spec.doc["tags"]]
     files = {
-        API_DIR / "__init__.py": f'{HEADER}"""Generated handlers, one module per tag of openapi.yaml."""\n',
+        API_DIR
+        / "__init__.py": f'{HEADER}"""Generated handlers, one module per tag of openapi.yaml."""\n',
         SERVICES: services_source(tags, ops),
     }
     for tag, description in tags:
@@ -357,11 +373,19 @@ def format_sources(files: dict[Path, str]) -> dict[Path, str]:
     for path, source in files.items():
         fixed = subprocess.run(
             [str(ruff), "check", "--fix-only", "--quiet", "--stdin-filename", str(path), "-"],
-            input=source, capture_output=True, text=True, check=True, cwd=ROOT,
+            input=source,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
         ).stdout
         out[path] = subprocess.run(
             [str(ruff), "format", "--quiet", "--stdin-filename", str(path), "-"],
-            input=fixed, capture_output=True, text=True, check=True, cwd=ROOT,
+            input=fixed,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
         ).stdout
     return out
 

@@ -63,10 +63,15 @@ def main() -> int:
         try:
             wait_ready(url, server)
             command = [
-                str(Path(sys.executable).with_name("schemathesis")), "run", f"{url}/openapi.json",
-                "--config-file", str(ROOT / "conformance" / "schemathesis.toml"),
-                "--url", url,
-                "-H", f"Authorization: Bearer {TOKEN}",
+                str(Path(sys.executable).with_name("schemathesis")),
+                "run",
+                f"{url}/openapi.json",
+                "--config-file",
+                str(ROOT / "conformance" / "schemathesis.toml"),
+                "--url",
+                url,
+                "-H",
+                f"Authorization: Bearer {TOKEN}",
             ]
             for op in pending_operations():
                 command += ["--exclude-operation-id", op]

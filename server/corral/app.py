@@ -31,7 +31,7 @@ from corral.services import bind_services
 SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
 
 
-class TagResolver(Resolver):
+class TagResolver(Resolver):  # type: ignore[misc]
     """operationId `getSession` with tag `sessions` -> corral.api.sessions.get_session."""
 
     def resolve_operation_id(self, operation: Any) -> str:

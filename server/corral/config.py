@@ -34,7 +34,9 @@ class Limits(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CORRAL_", env_nested_delimiter="__", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="CORRAL_", env_nested_delimiter="__", extra="forbid"
+    )
 
     host: str = "127.0.0.1"
     port: int = 8787
@@ -46,6 +48,9 @@ class Settings(BaseSettings):
     validate_responses: bool = False
     docs: bool = True
     limits: Limits = Limits()
+    # Directories (besides the managed workspaces dir) in which a client may place a workspace
+    # with an explicit rootPath or import one; empty: only the managed dir.
+    workspace_roots: list[Path] = []
 
     @field_validator("api_tokens", mode="before")
     @classmethod
@@ -71,7 +76,7 @@ class Settings(BaseSettings):
         return sources
 
     @property
-    def sqlite_url(self) -> str:
+    def store_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'corral.db').resolve()}"
 
     @property

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
 
 from corral.core.errors import CorralError
+from corral.store import MessageKey
 
 
 def _invalid(cursor: str) -> CorralError:
@@ -32,12 +32,6 @@ def next_offset(offset: int, page_size: int, fetched: int) -> str | None:
     return str(offset + page_size) if fetched > page_size else None
 
 
-@dataclass(frozen=True, slots=True)
-class MessageKey:
-    created_at: datetime
-    id: str
-
-
 def encode_message_key(created_at: datetime, message_id: str) -> str:
     raw = orjson.dumps({"createdAt": created_at.isoformat(), "id": message_id})
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
@@ -49,9 +43,9 @@ def decode_message_key(cursor: str | None) -> MessageKey | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = orjson.loads(raw)
-        key = MessageKey(datetime.fromisoformat(data["createdAt"]), str(data["id"]))
+        created_at, message_id = datetime.fromisoformat(data["createdAt"]), data["id"]
     except (binascii.Error, ValueError, TypeError, KeyError, orjson.JSONDecodeError):
         raise _invalid(cursor) from None
-    if key.created_at.tzinfo is None:
+    if created_at.tzinfo is None or not isinstance(message_id, str):
         raise _invalid(cursor)
-    return key
+    return created_at, message_id

@@ -51,7 +51,8 @@ class AccessLog:
             await self.app(scope, receive, record_status)
         finally:
             elapsed = time.perf_counter() - started
-            operation = extensions.get("connexion_routing", {}).get("operation_id") or "unmatched"
+            routed = extensions.get("connexion_routing", {}).get("operation_id")
+            operation = routed.rsplit(".", 1)[-1] if routed else "unmatched"
             labels = (operation, scope["method"], str(status))
             self.metrics.requests.labels(*labels).inc()
             self.metrics.latency.labels(*labels).observe(elapsed)

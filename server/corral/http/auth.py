@@ -38,9 +38,9 @@ class Auth:
         if path.startswith("/internal/"):
             client = scope.get("client")
             if not client or client[0] not in LOOPBACK:
-                await envelope_response(403, "forbidden", "internal routes answer loopback callers only")(
-                    scope, receive, send
-                )
+                await envelope_response(
+                    403, "forbidden", "internal routes answer loopback callers only"
+                )(scope, receive, send)
                 return
         elif path.startswith("/api/v1") and path not in OPEN_PATHS and self.tokens:
             caller = self._lookup(_bearer(scope) or "")

@@ -51,7 +51,8 @@ def parse_optional_body(model: type[M], body: Any) -> M | None:
 
 
 def request_stream() -> AsyncIterator[bytes]:
-    return request.stream()
+    stream: AsyncIterator[bytes] = request.stream()
+    return stream
 
 
 def request_header(name: str) -> str | None:
@@ -86,4 +87,3 @@ def not_implemented_response(operation_id: str) -> Response:
         f"{operation_id} is part of the contract but not implemented yet",
         {"operationId": operation_id},
     )
-

@@ -21,7 +21,7 @@ from connexion.validators import (
     TextResponseBodyValidator,
 )
 
-_connexion_validate_spec = OpenAPISpecification._validate_spec.__func__  # type: ignore[attr-defined]
+_connexion_validate_spec = OpenAPISpecification._validate_spec.__func__
 
 
 def _validate_spec(cls: type, spec: dict[str, Any]) -> None:
@@ -29,7 +29,7 @@ def _validate_spec(cls: type, spec: dict[str, Any]) -> None:
         _connexion_validate_spec(cls, spec)
 
 
-OpenAPISpecification._validate_spec = classmethod(_validate_spec)  # type: ignore[method-assign,assignment]
+OpenAPISpecification._validate_spec = classmethod(_validate_spec)
 
 # Connexion builds a validator object per request; compiling the schema is what costs, so the
 # compiled validator is kept per schema object (its identity is stable once the spec is loaded).
@@ -49,7 +49,7 @@ def _describe(error: jsonschema_rs.ValidationError) -> str:
     return f"{error.message} (at /{where})" if where else error.message
 
 
-class RequestBody(JSONRequestBodyValidator):
+class RequestBody(JSONRequestBodyValidator):  # type: ignore[misc]
     async def _parse(self, stream: Any, scope: Any) -> Any:
         try:
             return await super()._parse(stream, scope)
@@ -65,7 +65,7 @@ class RequestBody(JSONRequestBodyValidator):
             raise BadRequestProblem(detail=_describe(exc)) from None
 
 
-class ResponseBody(JSONResponseBodyValidator):
+class ResponseBody(JSONResponseBodyValidator):  # type: ignore[misc]
     def _validate(self, body: Any) -> None:
         try:
             _validator(self._schema).validate(body)
@@ -75,7 +75,7 @@ class ResponseBody(JSONResponseBodyValidator):
             ) from None
 
 
-class TextResponseBody(TextResponseBodyValidator, ResponseBody):
+class TextResponseBody(TextResponseBodyValidator, ResponseBody):  # type: ignore[misc]
     pass
 
 

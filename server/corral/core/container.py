@@ -1,0 +1,56 @@
+"""The core assembled: storage opened and closed with the app, and one implementation of
+every service interface wired to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from corral.config import Settings
+from corral.core.messages import MessagesService
+from corral.core.meta import MetaService
+from corral.core.providers_catalog import ModelsService
+from corral.core.runs import RunsService
+from corral.core.runtimes import RuntimesService
+from corral.core.sessions import SessionsService
+from corral.core.templates import BUILTIN_RUNTIMES_DIR, RuntimeLibrary
+from corral.core.workspaces import WorkspacePlaces, WorkspacesService
+from corral.services import Services
+from corral.store import Store, open_store
+
+# Tags whose every operation is still pending (codegen/pending_operations.txt): their
+# interfaces are empty, and any object implements an empty interface.
+NOTHING_YET = object()
+
+
+class Core:
+    def __init__(self, settings: Settings, spec_path: Path) -> None:
+        self.settings = settings
+        self.metrics_registry = CollectorRegistry()
+        self.store: Store = open_store(settings.store_url)
+        data_dir = settings.data_dir.resolve()
+        library = RuntimeLibrary(BUILTIN_RUNTIMES_DIR, settings.runtimes_dir)
+        places = WorkspacePlaces(settings.workspaces_dir, tuple(settings.workspace_roots))
+        self.services = Services(
+            meta=MetaService(self.store, self.metrics_registry, spec_path,
+                             auth_enabled=bool(settings.api_tokens)),
+            runtimes=RuntimesService(library, data_dir / "uploads"),
+            workspaces=WorkspacesService(self.store, library, places),
+            sessions=SessionsService(self.store),
+            messages=MessagesService(self.store),
+            terminals=NOTHING_YET,
+            runs=RunsService(self.store),
+            actions=NOTHING_YET,
+            sandboxes=NOTHING_YET,
+            files=NOTHING_YET,
+            commands=NOTHING_YET,
+            models=ModelsService(),
+        )  # fmt: skip
+
+    async def start(self) -> None:
+        self.settings.workspaces_dir.mkdir(parents=True, exist_ok=True)
+        await self.store.open()
+
+    async def stop(self) -> None:
+        await self.store.close()

@@ -1,0 +1,203 @@
+"""The session queue of reference §7, applied to stored state inside one write transaction.
+
+Every function here takes the transaction (`Tx`) and writes the state change together with the
+events that announce it, so readers never see one without the other. A session's *active* run
+is a queued/running/waiting_tool run that is not in the pending queue and has no cancel request;
+pending runs wait in `session_pending_runs` until the active one ends.
+
+Queued runs have no worker to notice a cancel request before the runtime executes them, so
+cancelling a queued run ends it at once; a running run gets `cancelRequestedAt` and its worker
+ends it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from corral.core import clock
+from corral.core.errors import CorralError
+from corral.store import MessageRecord, RunRecord, Tx
+
+TERMINAL = frozenset({"completed", "failed", "cancelled", "timed_out"})
+
+
+def content_text(content: str | list[Any]) -> str:
+    """The display string of a message: its text, or its text parts joined."""
+    if isinstance(content, str):
+        return content
+    texts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+    return "\n".join(t for t in texts if t) or "[attachment]"
+
+
+def queue_items(tx: Tx, session_id: str) -> list[dict[str, Any]]:
+    items = []
+    for entry in tx.pending_runs(session_id):
+        run = tx.get_run(entry.run_id)
+        msg = tx.get_message(session_id, run.trigger_ref) if run and run.trigger_ref else None
+        items.append(
+            {
+                "runId": entry.run_id,
+                "messageId": msg.id if msg else (run.trigger_ref if run else "") or "",
+                "content": content_text(msg.content) if msg else "",
+                "createdAt": entry.created_at.isoformat().replace("+00:00", "Z"),
+                "position": entry.position,
+            }
+        )
+    return items
+
+
+def emit(tx: Tx, run: RunRecord, event: str, **data: Any) -> None:
+    assert run.session_id is not None
+    tx.append_event(run.session_id, run.id, event, {"runId": run.id, **data}, clock.now())
+
+
+def emit_queue(tx: Tx, session_id: str, run_id: str, action: str, **extra: Any) -> None:
+    data = {"runId": run_id, "action": action, "items": queue_items(tx, session_id), **extra}
+    tx.append_event(session_id, run_id, "queue.updated", data, clock.now())
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    kind: str  # active_run | session_queue
+    position: int | None
+
+
+def submit(tx: Tx, run: RunRecord, message: MessageRecord, interrupt: bool) -> Delivery:
+    """Store a new message run and place it: run it next, queue it, or interrupt for it."""
+    session_id = message.session_id
+    busy = bool(tx.active_runs(session_id)) or bool(tx.pending_runs(session_id))
+    tx.insert_run(run)
+    tx.insert_message(message)
+    emit(tx, run, "run.queued", sessionId=session_id, status="queued")
+    if not busy:
+        return Delivery("active_run", None)
+    position = tx.enqueue_pending(session_id, run.id, run.created_at)
+    if not interrupt:
+        emit_queue(tx, session_id, run.id, "enqueued", queuedPosition=position)
+        return Delivery("session_queue", position)
+    tx.promote_pending(session_id, run.id)
+    emit_queue(tx, session_id, run.id, "promoted", queuedPosition=1)
+    preempt(tx, session_id)
+    still_pending = any(p.run_id == run.id for p in tx.pending_runs(session_id))
+    return Delivery("session_queue", 1) if still_pending else Delivery("active_run", None)
+
+
+def preempt(tx: Tx, session_id: str) -> None:
+    """Make room for the pending head: request cancellation of what is active, or dispatch."""
+    active = tx.active_runs(session_id)
+    for run in active:
+        cancel(tx, run)
+    if not active:
+        dispatch_next(tx, session_id)
+
+
+def cancel(tx: Tx, run: RunRecord) -> None:
+    """Cancel a run: ended at once while queued, requested of its worker while running."""
+    if run.status in TERMINAL or run.cancel_requested_at is not None:
+        return
+    now = clock.now()
+    if run.status != "queued":
+        tx.update_run(replace(run, cancel_requested_at=now))
+        return
+    assert run.session_id is not None
+    was_pending = tx.remove_pending(run.session_id, run.id)
+    ended = replace(run, status="cancelled", cancel_requested_at=now, ended_at=now)
+    tx.update_run(ended)
+    tx.append_step(
+        run.id,
+        step_type="system",
+        status="completed",
+        name="run.cancelled",
+        started_at=now,
+        ended_at=now,
+    )
+    if was_pending:
+        emit_queue(tx, run.session_id, run.id, "removed")
+    emit(tx, ended, "run.cancelled", sessionId=run.session_id, status="cancelled")
+    if not was_pending:
+        dispatch_next(tx, run.session_id)
+
+
+def dispatch_next(tx: Tx, session_id: str) -> RunRecord | None:
+    """When a session has no active run, its pending head becomes the active run."""
+    if tx.active_runs(session_id):
+        return None
+    entry = tx.pop_pending(session_id)
+    if entry is None:
+        return None
+    run = tx.get_run(entry.run_id)
+    if run is None:
+        return dispatch_next(tx, session_id)
+    if run.trigger_ref:
+        # the transcript follows execution order: the message counts from its dispatch
+        tx.restamp_message(run.trigger_ref, clock.now())
+    emit_queue(tx, session_id, run.id, "dequeued")
+    return run
+
+
+def guide(tx: Tx, run: RunRecord) -> None:
+    """Move a pending message run to the head and make it run next (reference §7, guide)."""
+    assert run.session_id is not None
+    if not tx.promote_pending(run.session_id, run.id):
+        return  # a message run that is not pending: nothing to do
+    emit_queue(tx, run.session_id, run.id, "promoted", queuedPosition=1)
+    preempt(tx, run.session_id)
+
+
+REQUEUABLE = frozenset({"failed", "timed_out"})
+
+
+def requeue(tx: Tx, run: RunRecord, requested_by: str) -> str:
+    """Put a failed or timed-out run back in its session's queue; returns its previous status."""
+    if run.status not in REQUEUABLE:
+        raise CorralError(
+            "run_requeue_invalid_status",
+            409,
+            f"only failed or timed_out runs can be requeued; run {run.id} is {run.status}",
+            {"runId": run.id, "status": run.status},
+        )
+    if run.session_id is None:
+        raise CorralError("run_requeue_not_supported", 409, f"run {run.id} has no session")
+    previous, now = run.status, clock.now()
+    metadata = dict(run.metadata or {})
+    attempts = int(metadata.get("recoveryAttempts", 0)) + 1
+    recovery = {
+        "state": "requeued",
+        "recoveredBy": "manual_operator_requeue",
+        "previousStatus": previous,
+        "requestedBy": requested_by,
+        "requestedAt": now.isoformat().replace("+00:00", "Z"),
+    }
+    metadata.update(recovery=recovery, recoveryAttempts=attempts)
+    queued = replace(
+        run, status="queued", started_at=None, heartbeat_at=None, ended_at=None,
+        cancel_requested_at=None, error_code=None, error_message=None, metadata=metadata,
+    )  # fmt: skip
+    tx.update_run(queued)
+    tx.append_step(
+        run.id,
+        step_type="system",
+        status="completed",
+        name="run.requeued",
+        input={"previousStatus": previous},
+        started_at=now,
+        ended_at=now,
+    )
+    emit(
+        tx,
+        queued,
+        "run.queued",
+        sessionId=run.session_id,
+        status="queued",
+        recoveredBy="manual_operator_requeue",
+        recoveryAttempt=attempts,
+        recoveryState="requeued",
+        previousStatus=previous,
+        requestedBy=requested_by,
+    )
+    others = [r for r in tx.active_runs(run.session_id) if r.id != run.id]
+    if others or tx.pending_runs(run.session_id):
+        tx.enqueue_pending(run.session_id, run.id, now)
+        emit_queue(tx, run.session_id, run.id, "enqueued")
+    return previous

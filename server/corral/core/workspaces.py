@@ -1,0 +1,139 @@
+"""Workspaces: created from a runtime template or imported, listed, read, deleted, and their
+catalog read from the files they hold."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from corral import models
+from corral.core import access, clock, mappers
+from corral.core.caller import Caller
+from corral.core.catalog import load_catalog
+from corral.core.errors import CorralError
+from corral.core.ids import new_id
+from corral.core.pagination import decode_offset, next_offset
+from corral.core.templates import RuntimeLibrary
+from corral.core.workspace_fs import (
+    default_workspace_root,
+    materialize_workspace,
+    remove_workspace_dir,
+    validate_import_root,
+)
+from corral.store import Store, Tx, WorkspaceRecord
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspacePlaces:
+    managed: Path  # where Corral creates workspaces and may delete them
+    allowed: tuple[Path, ...]  # where clients may also point rootPath
+
+    def check(self, path: Path) -> Path:
+        resolved = path.resolve()
+        if any(resolved.is_relative_to(root.resolve()) for root in (self.managed, *self.allowed)):
+            return resolved
+        raise CorralError(
+            "workspace_path_not_allowed",
+            403,
+            "rootPath lies outside the directories this server places workspaces in",
+            {"rootPath": str(path)},
+        )
+
+
+class WorkspacesService:
+    def __init__(self, store: Store, library: RuntimeLibrary, places: WorkspacePlaces) -> None:
+        self.store = store
+        self.library = library
+        self.places = places
+
+    async def list_workspaces(
+        self, caller: Caller, *, page_size: int, cursor: str | None
+    ) -> models.WorkspacePage:
+        offset = decode_offset(cursor)
+        rows = await self.store.read(
+            lambda tx: tx.list_workspaces(offset, page_size + 1, caller.workspace_access)
+        )
+        return models.WorkspacePage(
+            items=[mappers.workspace(r) for r in rows[:page_size]],
+            next_cursor=next_offset(offset, page_size, len(rows)),
+        )
+
+    async def create_workspace(
+        self, caller: Caller, *, body: models.CreateWorkspaceRequest
+    ) -> models.Workspace:
+        _require_unrestricted(caller)
+        template = await asyncio.to_thread(self.library.path, body.runtime)
+        if body.root_path is not None:
+            root = self.places.check(_absolute(body.root_path))
+        else:
+            root = default_workspace_root(self.places.managed, body.name)
+        skills = [(s.name, s.content) for s in body.skills or []]
+        await asyncio.to_thread(
+            materialize_workspace, template, root, agents_md=body.agents_md, skills=skills,
+            tool_servers=body.tool_servers,
+        )  # fmt: skip
+        now = clock.now()
+        rec = WorkspaceRecord(
+            id=new_id("ws"), name=body.name, root_path=str(root), created_at=now, updated_at=now,
+            runtime=body.runtime, external_ref=body.external_ref, owner_id=body.owner_id,
+            service_name=body.service_name.lower() if body.service_name else None,
+            execution_policy=(body.execution_policy or models.ExecutionPolicy.local).value,
+        )  # fmt: skip
+        try:
+            await self.store.write(lambda tx: tx.insert_workspace(rec))
+        except BaseException:
+            await asyncio.to_thread(remove_workspace_dir, root, self.places.managed)
+            raise
+        return mappers.workspace(rec)
+
+    async def import_workspace(
+        self, caller: Caller, *, body: models.ImportWorkspaceRequest
+    ) -> models.Workspace:
+        _require_unrestricted(caller)
+        root = self.places.check(await asyncio.to_thread(validate_import_root, body.root_path))
+        now = clock.now()
+        rec = WorkspaceRecord(
+            id=new_id("ws"), name=body.name or root.name or "workspace", root_path=str(root),
+            created_at=now, updated_at=now, external_ref=body.external_ref, owner_id=body.owner_id,
+            service_name=body.service_name.lower() if body.service_name else None,
+        )  # fmt: skip
+        await self.store.write(lambda tx: tx.insert_workspace(rec))
+        return mappers.workspace(rec)
+
+    async def get_workspace(self, caller: Caller, workspace_id: str) -> models.Workspace:
+        rec = await self.store.read(lambda tx: access.workspace(tx, caller, workspace_id))
+        return mappers.workspace(rec)
+
+    async def delete_workspace(self, caller: Caller, workspace_id: str) -> None:
+        def delete(tx: Tx) -> WorkspaceRecord:
+            rec = access.workspace(tx, caller, workspace_id)
+            tx.delete_workspace(rec.id)
+            return rec
+
+        rec = await self.store.write(delete)
+        await asyncio.to_thread(remove_workspace_dir, Path(rec.root_path), self.places.managed)
+
+    async def get_workspace_catalog(
+        self, caller: Caller, workspace_id: str
+    ) -> models.WorkspaceCatalog:
+        rec = await self.store.read(lambda tx: access.workspace(tx, caller, workspace_id))
+        catalog = await asyncio.to_thread(load_catalog, Path(rec.root_path))
+        return mappers.catalog(rec.id, catalog)
+
+
+def _absolute(raw: str) -> Path:
+    path = Path(raw)
+    if not path.is_absolute() or "\x00" in raw:
+        raise CorralError(
+            "invalid_request", 400, "rootPath must be an absolute path", {"field": "rootPath"}
+        )
+    return path
+
+
+def _require_unrestricted(caller: Caller) -> None:
+    """A token limited to some workspaces cannot add workspaces it would not reach."""
+    if caller.workspace_access is not None:
+        raise CorralError(
+            "workspace_access_denied", 403, "this token is limited to existing workspaces"
+        )

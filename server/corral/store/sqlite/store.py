@@ -1,0 +1,198 @@
+"""SqliteStore: thread and connection machinery around :class:`SqliteTx`.
+
+One writer thread owns the only writing connection, so writes are serialized without lock
+contention (``BEGIN IMMEDIATE`` ... ``COMMIT``). A small pool of reader threads, each with its
+own read-only connection, runs reads concurrently with the writer thanks to WAL. The event
+loop only ever awaits futures: a unit of work costs one thread hop and, for a write, one commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import TypeVar
+
+from ..base import StoreError, Tx
+from .migrate import migrate
+from .tx import SqliteTx
+
+T = TypeVar("T")
+
+
+class SqliteStore:
+    """The SQLite backend of :class:`corral.store.base.Store`.
+
+    Durability: WAL with ``synchronous=NORMAL`` survives a killed process with nothing lost;
+    only an OS crash or power loss can drop the last commits.
+    """
+
+    kind = "sqlite"
+
+    def __init__(self, path: Path, *, readers: int = 4, busy_timeout_ms: int = 5000) -> None:
+        self.path = Path(path)
+        self._readers_count = max(1, readers)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._writer: ThreadPoolExecutor | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        self._local = threading.local()  # this thread's connection
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._writer is not None:
+            raise RuntimeError("SqliteStore is already open")
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="corral-sqlite-writer")
+        self._readers = ThreadPoolExecutor(
+            self._readers_count, thread_name_prefix="corral-sqlite-reader"
+        )
+        try:
+            await self._submit(self._writer, self._prepare)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        writer, readers = self._writer, self._readers
+        if writer is None or readers is None:
+            return
+        self._writer = self._readers = None
+        # Shutting down waits for in-flight units of work: do that off the event loop.
+        await asyncio.get_running_loop().run_in_executor(None, self._shutdown, writer, readers)
+
+    async def __aenter__(self) -> SqliteStore:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def ping(self) -> bool:
+        try:
+            # A real query, so a missing or corrupt file shows up here.
+            return await self.read(lambda tx: tx.last_event_cursor("") >= 0)
+        except Exception:
+            return False
+
+    # -- units of work ----------------------------------------------------------------
+
+    async def read(self, fn: Callable[[Tx], T]) -> T:
+        return await self._submit(self._require(self._readers), self._read_job, fn)
+
+    async def write(self, fn: Callable[[Tx], T]) -> T:
+        return await self._submit(self._require(self._writer), self._write_job, fn)
+
+    def _read_job(self, fn: Callable[[Tx], T]) -> T:
+        conn = self._connection(readonly=True)
+        _exec(conn, "BEGIN")  # deferred: one consistent snapshot for the whole fn
+        try:
+            return _checked(fn(SqliteTx(conn)))
+        finally:
+            _rollback(conn)
+
+    def _write_job(self, fn: Callable[[Tx], T]) -> T:
+        conn = self._connection(readonly=False)
+        _exec(conn, "BEGIN IMMEDIATE")
+        try:
+            result = _checked(fn(SqliteTx(conn)))
+            _exec(conn, "COMMIT")
+            return result
+        finally:
+            _rollback(conn)  # a no-op after COMMIT; undoes everything if fn or COMMIT failed
+
+    # -- threads and connections ------------------------------------------------------
+
+    def _prepare(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = self._connection(readonly=False)
+        try:
+            migrate(conn)
+        except sqlite3.Error as exc:
+            raise StoreError(f"migrating {self.path}: {exc}") from exc
+
+    def _connection(self, *, readonly: bool) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        try:
+            # isolation_level=None: the module issues no implicit BEGIN/COMMIT; we do.
+            # check_same_thread=False only so close() can close it after the thread is gone.
+            conn = sqlite3.connect(
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=self._busy_timeout_ms / 1000,  # sets SQLite's busy_timeout
+            )
+            conn.row_factory = sqlite3.Row
+            if not readonly:
+                conn.execute("PRAGMA journal_mode = WAL")  # persistent, stored in the file
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if readonly:
+                conn.execute("PRAGMA query_only = ON")  # a write inside read(fn) fails loudly
+        except sqlite3.Error as exc:
+            raise StoreError(f"opening {self.path}: {exc}") from exc
+        with self._conns_lock:
+            self._conns.append(conn)
+        self._local.conn = conn
+        return conn
+
+    def _shutdown(self, writer: Executor, readers: Executor) -> None:
+        writer.shutdown(wait=True)
+        readers.shutdown(wait=True)
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            try:
+                if not conn.execute("PRAGMA query_only").fetchone()[0]:
+                    conn.execute("PRAGMA optimize")  # refresh planner stats, cheap
+            except sqlite3.Error:
+                pass
+            conn.close()
+        self._local = threading.local()
+
+    @staticmethod
+    def _require(executor: ThreadPoolExecutor | None) -> ThreadPoolExecutor:
+        if executor is None:
+            raise RuntimeError("SqliteStore is not open")
+        return executor
+
+    @staticmethod
+    async def _submit(executor: Executor, job: Callable[..., T], *args: object) -> T:
+        return await asyncio.wrap_future(executor.submit(job, *args))
+
+
+def _exec(conn: sqlite3.Connection, sql: str) -> None:
+    try:
+        conn.execute(sql)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{sql}: {exc}") from exc
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    # Never let a failing ROLLBACK replace the exception that caused it.
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+def _checked(result: T) -> T:
+    if inspect.isawaitable(result):
+        # An async fn would run outside the transaction; refuse instead of committing nothing.
+        if inspect.iscoroutine(result):
+            result.close()
+        raise TypeError("the fn given to Store.read/write must be synchronous")
+    return result

@@ -1,0 +1,226 @@
+"""SQLite repositories for runs, run steps, the session pending queue and session events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from ..base import ACTIVE_RUN_STATUSES
+from ..records import EventRecord, JsonObject, PendingRunRecord, RunRecord, RunStepRecord
+from . import codec as c
+from .txbase import TxBase, json_list
+
+_RUN = c.RUN_COLUMNS
+_STEP = c.STEP_COLUMNS
+_PEND = c.PENDING_COLUMNS
+_EVT = c.EVENT_COLUMNS
+
+# Spelled out (not bound) so it matches the partial index runs_live_by_session, whose WHERE
+# clause in 0001_init.sql must list the same statuses.
+_LIVE = "status IN (" + ", ".join(f"'{s}'" for s in ACTIVE_RUN_STATUSES) + ")"
+
+
+class RunRepo(TxBase):
+    __slots__ = ()
+
+    # -- runs -------------------------------------------------------------------------
+
+    def insert_run(self, rec: RunRecord) -> None:
+        self._execute(
+            f"INSERT INTO runs ({_RUN}) VALUES ({c.placeholders(_RUN)})", c.run_values(rec)
+        )
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        row = self._one(f"SELECT {_RUN} FROM runs WHERE id = ?", (run_id,))
+        return None if row is None else c.run_from(row)
+
+    def update_run(self, rec: RunRecord) -> bool:
+        values = c.run_values(rec)
+        return self._changed(
+            f"UPDATE runs SET {c.assignments(_RUN)} WHERE id = ?", (*values[1:], rec.id)
+        )
+
+    def list_session_runs(self, session_id: str, offset: int, limit: int) -> list[RunRecord]:
+        rows = self._all(
+            f"SELECT {_RUN} FROM runs WHERE session_id = ?"
+            " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+            (session_id, limit, offset),
+        )
+        return [c.run_from(r) for r in rows]
+
+    def active_runs(self, session_id: str) -> list[RunRecord]:
+        rows = self._all(
+            # Without statistics the planner prefers runs_by_session (it matches the ORDER BY)
+            # and would scan the session's whole history; the live index holds a few rows.
+            f"SELECT {_RUN} FROM runs r INDEXED BY runs_live_by_session"
+            f" WHERE session_id = ? AND {_LIVE}"
+            " AND cancel_requested_at IS NULL"
+            " AND NOT EXISTS (SELECT 1 FROM session_pending_runs p WHERE p.run_id = r.id)"
+            " ORDER BY created_at, id",
+            (session_id,),
+        )
+        return [c.run_from(r) for r in rows]
+
+    def runs_by_status(self, statuses: Collection[str], limit: int) -> list[RunRecord]:
+        """Oldest first, e.g. for recovery sweeps."""
+        if not statuses:
+            return []
+        rows = self._all(
+            f"SELECT {_RUN} FROM runs WHERE status IN (SELECT value FROM json_each(?))"
+            " ORDER BY created_at, id LIMIT ?",
+            (json_list(statuses), limit),
+        )
+        return [c.run_from(r) for r in rows]
+
+    # -- run steps --------------------------------------------------------------------
+
+    def append_step(
+        self,
+        run_id: str,
+        *,
+        step_type: str,
+        status: str,
+        name: str | None = None,
+        agent_name: str | None = None,
+        input: Any = None,
+        output: Any = None,
+        started_at: datetime | None = None,
+        ended_at: datetime | None = None,
+    ) -> RunStepRecord:
+        # max+1 is race-free here: the write transaction holds SQLite's write lock.
+        seq = 1 + self._scalar_int("SELECT MAX(seq) FROM run_steps WHERE run_id = ?", (run_id,))
+        rec = RunStepRecord(
+            id="step_" + uuid.uuid4().hex,
+            run_id=run_id,
+            seq=seq,
+            step_type=step_type,
+            status=status,
+            name=name,
+            agent_name=agent_name,
+            input=input,
+            output=output,
+            started_at=started_at,
+            ended_at=ended_at,
+        )
+        self._execute(
+            f"INSERT INTO run_steps ({_STEP}) VALUES ({c.placeholders(_STEP)})",
+            c.step_values(rec),
+        )
+        return rec
+
+    def get_step(self, step_id: str) -> RunStepRecord | None:
+        row = self._one(f"SELECT {_STEP} FROM run_steps WHERE id = ?", (step_id,))
+        return None if row is None else c.step_from(row)
+
+    def list_steps(self, run_id: str, offset: int, limit: int) -> list[RunStepRecord]:
+        rows = self._all(
+            f"SELECT {_STEP} FROM run_steps WHERE run_id = ? ORDER BY seq LIMIT ? OFFSET ?",
+            (run_id, limit, offset),
+        )
+        return [c.step_from(r) for r in rows]
+
+    def update_step(self, rec: RunStepRecord) -> bool:
+        values = c.step_values(rec)
+        return self._changed(
+            f"UPDATE run_steps SET {c.assignments(_STEP)} WHERE id = ?", (*values[1:], rec.id)
+        )
+
+    # -- session pending queue --------------------------------------------------------
+
+    def pending_runs(self, session_id: str) -> list[PendingRunRecord]:
+        rows = self._all(
+            f"SELECT {_PEND} FROM session_pending_runs WHERE session_id = ?"
+            " ORDER BY position, created_at, run_id",
+            (session_id,),
+        )
+        return [c.pending_from(r) for r in rows]
+
+    def enqueue_pending(self, session_id: str, run_id: str, created_at: datetime) -> int:
+        position = 1 + self._scalar_int(
+            "SELECT MAX(position) FROM session_pending_runs WHERE session_id = ?", (session_id,)
+        )
+        self._execute(
+            f"INSERT INTO session_pending_runs ({_PEND}) VALUES (?, ?, ?, ?)",
+            (run_id, session_id, position, c.ts(created_at)),
+        )
+        return position
+
+    def promote_pending(self, session_id: str, run_id: str) -> bool:
+        order = [p.run_id for p in self.pending_runs(session_id)]
+        if run_id not in order:
+            return False
+        order.remove(run_id)
+        self._renumber(session_id, [run_id, *order])
+        return True
+
+    def remove_pending(self, session_id: str, run_id: str) -> bool:
+        removed = self._changed(
+            "DELETE FROM session_pending_runs WHERE session_id = ? AND run_id = ?",
+            (session_id, run_id),
+        )
+        if removed:
+            self._renumber(session_id, [p.run_id for p in self.pending_runs(session_id)])
+        return removed
+
+    def pop_pending(self, session_id: str) -> PendingRunRecord | None:
+        queue = self.pending_runs(session_id)
+        if not queue:
+            return None
+        head = queue[0]
+        self._execute("DELETE FROM session_pending_runs WHERE run_id = ?", (head.run_id,))
+        self._renumber(session_id, [p.run_id for p in queue[1:]])
+        head.position = 1
+        return head
+
+    def _renumber(self, session_id: str, order: list[str]) -> None:
+        # Queues are short; rewriting positions 1..n in Python keeps the SQL portable.
+        self._executemany(
+            "UPDATE session_pending_runs SET position = ?"
+            " WHERE session_id = ? AND run_id = ? AND position <> ?",
+            [(i, session_id, rid, i) for i, rid in enumerate(order, start=1)],
+        )
+
+    # -- events (outbox) --------------------------------------------------------------
+
+    def append_event(
+        self,
+        session_id: str,
+        run_id: str | None,
+        event: str,
+        data: JsonObject,
+        created_at: datetime,
+    ) -> EventRecord:
+        # Writes are serialized, so max+1 yields contiguous cursors with no gaps.
+        cursor = 1 + self.last_event_cursor(session_id)
+        rec = EventRecord(
+            id="evt_" + uuid.uuid4().hex,
+            cursor=cursor,
+            session_id=session_id,
+            run_id=run_id,
+            event=event,
+            data=data,
+            created_at=created_at,
+        )
+        self._execute(
+            f"INSERT INTO session_events ({_EVT}) VALUES ({c.placeholders(_EVT)})",
+            (rec.id, session_id, cursor, run_id, event, c.dump_json(data), c.ts(created_at)),
+        )
+        return rec
+
+    def list_events(
+        self, session_id: str, after_cursor: int, limit: int, run_id: str | None = None
+    ) -> list[EventRecord]:
+        by_run, params = ("", ()) if run_id is None else (" AND run_id = ?", (run_id,))
+        rows = self._all(
+            f"SELECT {_EVT} FROM session_events WHERE session_id = ? AND cursor > ?{by_run}"
+            " ORDER BY cursor LIMIT ?",
+            (session_id, after_cursor, *params, limit),
+        )
+        return [c.event_from(r) for r in rows]
+
+    def last_event_cursor(self, session_id: str) -> int:
+        return self._scalar_int(
+            "SELECT MAX(cursor) FROM session_events WHERE session_id = ?", (session_id,)
+        )
