@@ -6,13 +6,15 @@ in the README; nested keys use `__` in environment variables (`CORRAL_LIMITS__DE
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
@@ -42,7 +44,7 @@ class Settings(BaseSettings):
     port: int = 8787
     data_dir: Path = Path(".corral")
     database_url: str | None = None  # default: sqlite under data_dir
-    api_tokens: list[ApiToken] = []
+    api_tokens: Annotated[list[ApiToken], NoDecode] = []
     log_level: str = "info"
     log_json: bool | None = None  # default: JSON when stderr is not a terminal
     validate_responses: bool = False
@@ -56,7 +58,9 @@ class Settings(BaseSettings):
     @classmethod
     def _tokens_from_text(cls, value: Any) -> Any:
         """`CORRAL_API_TOKENS=tok1,tok2` is accepted beside the JSON list form."""
-        if isinstance(value, str) and not value.lstrip().startswith("["):
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
             return [{"token": t.strip()} for t in value.split(",") if t.strip()]
         return value
 

@@ -69,9 +69,10 @@ class WorkspacesService:
         else:
             root = default_workspace_root(self.places.managed, body.name)
         skills = [(s.name, s.content) for s in body.skills or []]
+        tool_servers = {k: v.model_dump(mode="json") for k, v in (body.tool_servers or {}).items()}
         await asyncio.to_thread(
             materialize_workspace, template, root, agents_md=body.agents_md, skills=skills,
-            tool_servers=body.tool_servers,
+            tool_servers=tool_servers or None,
         )  # fmt: skip
         now = clock.now()
         rec = WorkspaceRecord(
