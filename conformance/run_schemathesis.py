@@ -56,18 +56,22 @@ def main() -> int:
             CORRAL_API_TOKENS=TOKEN,
             CORRAL_VALIDATE_RESPONSES="true",
             CORRAL_LOG_LEVEL="warning",
+            CORRAL_LOG_JSON="true",
         )
+        log_path = Path(data_dir) / "server.log"
+        log = log_path.open("wb")
         server = subprocess.Popen(
-            [sys.executable, "-m", "corral", "serve", "--port", str(port)], env=env, cwd=ROOT
-        )
+            [sys.executable, "-m", "corral", "serve", "--port", str(port)],
+            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
         try:
             wait_ready(url, server)
             command = [
                 str(Path(sys.executable).with_name("schemathesis")),
-                "run",
-                f"{url}/openapi.json",
                 "--config-file",
                 str(ROOT / "conformance" / "schemathesis.toml"),
+                "run",
+                f"{url}/openapi.json",
                 "--url",
                 url,
                 "-H",
@@ -75,10 +79,17 @@ def main() -> int:
             ]
             for op in pending_operations():
                 command += ["--exclude-operation-id", op]
-            return subprocess.run([*command, *sys.argv[1:]], cwd=ROOT, check=False).returncode
+            code = subprocess.run([*command, *sys.argv[1:]], cwd=ROOT, check=False).returncode
         finally:
             server.terminate()
             server.wait(10)
+            log.close()
+        if code != 0:
+            print("---- server log: warnings and errors ----")
+            for line in log_path.read_text(errors="replace").splitlines():
+                if '"level":"info"' not in line:
+                    print(line)
+        return code
 
 
 if __name__ == "__main__":

@@ -39,9 +39,28 @@ _compiled: dict[int, tuple[Any, jsonschema_rs.Draft202012Validator]] = {}
 def _validator(schema: dict[str, Any]) -> jsonschema_rs.Draft202012Validator:
     hit = _compiled.get(id(schema))
     if hit is None or hit[0] is not schema:
-        hit = (schema, jsonschema_rs.Draft202012Validator(schema, validate_formats=False))
+        plain = _detached(schema)
+        hit = (schema, jsonschema_rs.Draft202012Validator(plain, validate_formats=False))
         _compiled[id(schema)] = hit
     return hit[1]
+
+
+def _detached(node: Any) -> Any:
+    """A copy without the `components` Connexion grafts onto response schemas.
+
+    Connexion resolves every $ref in place, so schemas are shared objects, then attaches the
+    spec's components to a response schema (`with_definitions`): a shared schema ends up
+    containing itself. Refs are already inlined, so the graft carries nothing a validator needs.
+    """
+    if isinstance(node, dict):
+        return {
+            k: _detached(v)
+            for k, v in node.items()
+            if not (k == "components" and isinstance(v, dict) and "schemas" in v)
+        }
+    if isinstance(node, list):
+        return [_detached(v) for v in node]
+    return node
 
 
 def _describe(error: jsonschema_rs.ValidationError) -> str:
