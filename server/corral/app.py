@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import yaml
 from connexion import AsyncApp
 from connexion.middleware import ConnexionMiddleware
 from connexion.middleware.response_validation import ResponseValidationMiddleware
@@ -22,6 +23,7 @@ from corral.core.caller import Caller
 from corral.core.container import Core
 from corral.http import oas31
 from corral.http.access import AccessLog, RequestMetrics
+from corral.http.allow import AllowIndex
 from corral.http.auth import Auth
 from corral.http.docs_assets import DocsAssets
 from corral.http.errors import install_error_handlers
@@ -99,7 +101,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         validate_responses=settings.validate_responses,
         validator_map=oas31.VALIDATORS,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, AllowIndex(yaml.safe_load(SPEC.read_text())))
     limits = settings.limits
     edge: ASGIApp = BindServices(app, core)
     edge = DocsAssets(edge)

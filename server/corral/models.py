@@ -397,9 +397,9 @@ class CreateWorkspaceRequest(BaseModel):
         str | None,
         Field(
             alias='rootPath',
-            description='Defaults to `<workspace_dir>/<normalised name>`.',
+            description='Absolute host path; defaults to `<workspace_dir>/<normalised name>`. It must lie in a directory the server places workspaces in (403 `workspace_path_not_allowed`).',
             max_length=4096,
-            min_length=1,
+            pattern='^/',
         ),
     ] = None
     owner_id: Annotated[
@@ -436,9 +436,9 @@ class ImportWorkspaceRequest(BaseModel):
         str,
         Field(
             alias='rootPath',
-            description='Existing directory to register (400 `workspace_path_not_found` if missing).',
+            description='Existing absolute directory to register (400 `workspace_path_not_found` if missing), in a directory the server accepts workspaces from (403 `workspace_path_not_allowed`).',
             max_length=4096,
-            min_length=1,
+            pattern='^/',
         ),
     ]
     kind: Literal['project'] = 'project'

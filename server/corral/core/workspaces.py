@@ -92,6 +92,7 @@ class WorkspacesService:
         self, caller: Caller, *, body: models.ImportWorkspaceRequest
     ) -> models.Workspace:
         _require_unrestricted(caller)
+        self.places.check(_absolute(body.root_path))  # before touching the disk
         root = self.places.check(await asyncio.to_thread(validate_import_root, body.root_path))
         now = clock.now()
         rec = WorkspaceRecord(

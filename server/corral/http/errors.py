@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from connexion import AsyncApp
@@ -11,6 +12,7 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
 from corral.core.errors import CorralError
+from corral.http.allow import AllowIndex
 from corral.http.envelope import envelope_body
 
 log = logging.getLogger("corral.http")
@@ -60,10 +62,17 @@ def on_problem(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     return _response(status, CODES.get(status, "http_error"), message, exc.headers)
 
 
-def on_http_exception(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    assert isinstance(exc, HTTPException)
-    status = exc.status_code
-    return _response(status, CODES.get(status, "http_error"), str(exc.detail), exc.headers)
+def on_http_exception(
+    allow: AllowIndex,
+) -> Callable[[ConnexionRequest, Exception], ConnexionResponse]:
+    def handle(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        assert isinstance(exc, HTTPException)
+        status, headers = exc.status_code, dict(exc.headers or {})
+        if status == 405:
+            headers["Allow"] = allow.allow(request.url.path) or headers.get("Allow", "")
+        return _response(status, CODES.get(status, "http_error"), str(exc.detail), headers)
+
+    return handle
 
 
 def on_unexpected(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -71,8 +80,8 @@ def on_unexpected(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     return _response(500, "internal_error", "internal server error")
 
 
-def install_error_handlers(app: AsyncApp) -> None:
+def install_error_handlers(app: AsyncApp, allow: AllowIndex) -> None:
     app.add_error_handler(CorralError, on_corral_error)
     app.add_error_handler(ProblemException, on_problem)
-    app.add_error_handler(HTTPException, on_http_exception)
+    app.add_error_handler(HTTPException, on_http_exception(allow))
     app.add_error_handler(Exception, on_unexpected)

@@ -76,8 +76,10 @@ class RequestBody(JSONRequestBodyValidator):  # type: ignore[misc]
             raise BadRequestProblem(detail=f"body is not valid UTF-8: {exc.reason}") from None
 
     def _validate(self, body: Any) -> None:
-        if not self._nullable and body is None:
-            raise BadRequestProblem(detail="request body must not be empty")
+        if body is None:
+            if self._required and not self._nullable:
+                raise BadRequestProblem(detail="request body must not be empty")
+            return  # an optional body that was left out
         try:
             _validator(self._schema).validate(body)
         except jsonschema_rs.ValidationError as exc:

@@ -29,7 +29,8 @@ class CreateWorkspaceRequest:
         name (str):
         runtime (str): Runtime to copy (404 `runtime_not_found` if unknown).
         external_ref (str | Unset):
-        root_path (str | Unset): Defaults to `<workspace_dir>/<normalised name>`.
+        root_path (str | Unset): Absolute host path; defaults to `<workspace_dir>/<normalised name>`. It must lie in a
+            directory the server places workspaces in (403 `workspace_path_not_allowed`).
         owner_id (str | Unset): Sandbox affinity key.
         service_name (str | Unset): Routes the workspace's data to a service database; lower-cased.
         agents_md (str | Unset): Content written to AGENTS.md.

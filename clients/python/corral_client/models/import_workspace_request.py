@@ -17,7 +17,8 @@ T = TypeVar("T", bound="ImportWorkspaceRequest")
 class ImportWorkspaceRequest:
     """
     Attributes:
-        root_path (str): Existing directory to register (400 `workspace_path_not_found` if missing).
+        root_path (str): Existing absolute directory to register (400 `workspace_path_not_found` if missing), in a
+            directory the server accepts workspaces from (403 `workspace_path_not_allowed`).
         kind (ImportWorkspaceRequestKind | Unset):  Default: ImportWorkspaceRequestKind.PROJECT.
         name (str | Unset):
         external_ref (str | Unset):

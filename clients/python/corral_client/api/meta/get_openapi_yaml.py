@@ -21,11 +21,7 @@ def _get_kwargs() -> dict[str, Any]:
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ErrorResponse | str:
-    if response.status_code == 200:
-        response_200 = response.text
-        return response_200
-
+) -> ErrorResponse:
     response_default = ErrorResponse.from_dict(response.json())
 
     return response_default
@@ -33,7 +29,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ErrorResponse | str]:
+) -> Response[ErrorResponse]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -45,7 +41,7 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
-) -> Response[ErrorResponse | str]:
+) -> Response[ErrorResponse]:
     """This OpenAPI document (YAML)
 
     Raises:
@@ -53,7 +49,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorResponse | str]
+        Response[ErrorResponse]
     """
 
     kwargs = _get_kwargs()
@@ -68,7 +64,7 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
-) -> ErrorResponse | str | None:
+) -> ErrorResponse | None:
     """This OpenAPI document (YAML)
 
     Raises:
@@ -76,7 +72,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorResponse | str
+        ErrorResponse
     """
 
     return sync_detailed(
@@ -87,7 +83,7 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
-) -> Response[ErrorResponse | str]:
+) -> Response[ErrorResponse]:
     """This OpenAPI document (YAML)
 
     Raises:
@@ -95,7 +91,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorResponse | str]
+        Response[ErrorResponse]
     """
 
     kwargs = _get_kwargs()
@@ -108,7 +104,7 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
-) -> ErrorResponse | str | None:
+) -> ErrorResponse | None:
     """This OpenAPI document (YAML)
 
     Raises:
@@ -116,7 +112,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorResponse | str
+        ErrorResponse
     """
 
     return (
