@@ -75,7 +75,12 @@ def _tokens(settings: Settings) -> dict[str, Caller]:
 
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
-    settings = settings or Settings()
+    """The ASGI app uvicorn serves (`uvicorn --factory corral.app:create_app`)."""
+    return build_app(settings or Settings())[0]
+
+
+def build_app(settings: Settings) -> tuple[ASGIApp, Core]:
+    """The app and the core behind it (tests reach into the core)."""
     core = Core(settings, spec_path=SPEC)
 
     @asynccontextmanager
@@ -117,4 +122,4 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             ("PUT", "/api/v1/sandboxes/*/files/content", limits.message_bytes),
         ],
     )
-    return AccessLog(edge, RequestMetrics(core.metrics_registry))
+    return AccessLog(edge, RequestMetrics(core.metrics_registry)), core

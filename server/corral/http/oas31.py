@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import jsonschema_rs
+import orjson
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import BadRequestProblem, NonConformingResponseBody
 from connexion.spec import OpenAPISpecification
@@ -70,10 +71,16 @@ def _describe(error: jsonschema_rs.ValidationError) -> str:
 
 class RequestBody(JSONRequestBodyValidator):  # type: ignore[misc]
     async def _parse(self, stream: Any, scope: Any) -> Any:
+        raw = b"".join([chunk async for chunk in stream])
+        if not raw:
+            return None  # no body at all: `_validate` decides whether one was required
         try:
-            return await super()._parse(stream, scope)
-        except UnicodeDecodeError as exc:
-            raise BadRequestProblem(detail=f"body is not valid UTF-8: {exc.reason}") from None
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequestProblem(detail=f"body is not valid JSON: {exc}") from None
+        if body is None and not self._nullable:
+            raise BadRequestProblem(detail="request body must not be null")
+        return body
 
     def _validate(self, body: Any) -> None:
         if body is None:
