@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, StringConstraints
 
 
 class ErrorBody(BaseModel):
@@ -369,7 +369,13 @@ class WorkspaceSkillInput(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
     )
-    name: Annotated[str, Field(max_length=128, min_length=1)]
+    name: Annotated[
+        str,
+        Field(
+            description='Becomes `.corral/skills/<name>/SKILL.md`; a later entry with the same name wins.',
+            pattern='^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$',
+        ),
+    ]
     content: Annotated[str, Field(description="The skill's SKILL.md content.", min_length=1)]
 
 
@@ -419,7 +425,7 @@ class CreateWorkspaceRequest(BaseModel):
         Field(alias='agentsMd', description='Content written to AGENTS.md.', min_length=1),
     ] = None
     tool_servers: Annotated[
-        dict[str, JsonObject] | None,
+        dict[Annotated[str, StringConstraints(pattern=r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$')], JsonObject] | None,
         Field(alias='toolServers', description='Tool (MCP) server definitions by name.'),
     ] = None
     skills: list[WorkspaceSkillInput] | None = None

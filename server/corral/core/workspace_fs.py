@@ -119,14 +119,11 @@ def _add_tool_servers(path: Path, tool_servers: Mapping[str, Any]) -> None:
 
 
 def _check_skills(skills: Sequence[tuple[str, str]]) -> None:
-    names = [name for name, _ in skills]
-    for name in names:
+    for name, _ in skills:  # a repeated name is written twice: the later entry wins
         if not NAME_PATTERN.match(name):
             raise CorralError.invalid_request(
                 f"skill name must match {NAME_PATTERN.pattern}", {"skill": name}
             )
-    if len(set(names)) != len(names):
-        raise CorralError.invalid_request("skill names must be unique")
 
 
 def _check_tool_servers(tool_servers: Mapping[str, Any] | None) -> None:

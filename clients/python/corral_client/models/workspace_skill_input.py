@@ -14,7 +14,7 @@ T = TypeVar("T", bound="WorkspaceSkillInput")
 class WorkspaceSkillInput:
     """
     Attributes:
-        name (str):
+        name (str): Becomes `.corral/skills/<name>/SKILL.md`; a later entry with the same name wins.
         content (str): The skill's SKILL.md content.
     """
 
