@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from corral.config import Settings
 from corral.core.caller import Caller
 from corral.core.container import Core
-from corral.http import oas31
+from corral.http import connexion_speedups, oas31
 from corral.http.access import AccessLog, RequestMetrics
 from corral.http.allow import AllowIndex
 from corral.http.auth import Auth
@@ -31,6 +31,8 @@ from corral.http.limits import BodyLimit
 from corral.services import bind_services
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
+connexion_speedups.install()
+VALIDATORS = {**oas31.VALIDATORS, "parameter": connexion_speedups.Parameters}
 
 
 class TagResolver(Resolver):  # type: ignore[misc]
@@ -104,7 +106,7 @@ def build_app(settings: Settings) -> tuple[ASGIApp, Core]:
         pythonic_params=True,
         strict_validation=True,
         validate_responses=settings.validate_responses,
-        validator_map=oas31.VALIDATORS,
+        validator_map=VALIDATORS,
     )
     install_error_handlers(app, AllowIndex(yaml.safe_load(SPEC.read_text())))
     limits = settings.limits

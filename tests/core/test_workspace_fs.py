@@ -102,9 +102,13 @@ def test_unsafe_skill_names_are_refused_before_anything_is_written(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_duplicate_skills_and_malformed_tool_servers_are_refused(tmp_path: Path) -> None:
-    with raises("invalid_request", 400):
-        materialize_workspace(DEFAULT_RUNTIME, tmp_path / "ws", skills=[("a", "1"), ("a", "2")])
+def test_a_repeated_skill_name_keeps_the_later_content(tmp_path: Path) -> None:
+    materialize_workspace(DEFAULT_RUNTIME, tmp_path / "ws", skills=[("a", "1"), ("a", "2")])
+
+    assert (tmp_path / "ws" / ".corral" / "skills" / "a" / "SKILL.md").read_text() == "2"
+
+
+def test_malformed_tool_servers_are_refused(tmp_path: Path) -> None:
     with raises("invalid_request", 400):
         materialize_workspace(DEFAULT_RUNTIME, tmp_path / "ws", tool_servers={"x": "not a map"})
     with raises("invalid_request", 400):

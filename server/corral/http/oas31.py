@@ -22,6 +22,8 @@ from connexion.validators import (
     TextResponseBodyValidator,
 )
 
+from corral.http.schemas import compiled
+
 _connexion_validate_spec = OpenAPISpecification._validate_spec.__func__
 
 
@@ -31,37 +33,6 @@ def _validate_spec(cls: type, spec: dict[str, Any]) -> None:
 
 
 OpenAPISpecification._validate_spec = classmethod(_validate_spec)
-
-# Connexion builds a validator object per request; compiling the schema is what costs, so the
-# compiled validator is kept per schema object (its identity is stable once the spec is loaded).
-_compiled: dict[int, tuple[Any, jsonschema_rs.Draft202012Validator]] = {}
-
-
-def _validator(schema: dict[str, Any]) -> jsonschema_rs.Draft202012Validator:
-    hit = _compiled.get(id(schema))
-    if hit is None or hit[0] is not schema:
-        plain = _detached(schema)
-        hit = (schema, jsonschema_rs.Draft202012Validator(plain, validate_formats=False))
-        _compiled[id(schema)] = hit
-    return hit[1]
-
-
-def _detached(node: Any) -> Any:
-    """A copy without the `components` Connexion grafts onto response schemas.
-
-    Connexion resolves every $ref in place, so schemas are shared objects, then attaches the
-    spec's components to a response schema (`with_definitions`): a shared schema ends up
-    containing itself. Refs are already inlined, so the graft carries nothing a validator needs.
-    """
-    if isinstance(node, dict):
-        return {
-            k: _detached(v)
-            for k, v in node.items()
-            if not (k == "components" and isinstance(v, dict) and "schemas" in v)
-        }
-    if isinstance(node, list):
-        return [_detached(v) for v in node]
-    return node
 
 
 def _describe(error: jsonschema_rs.ValidationError) -> str:
@@ -88,7 +59,7 @@ class RequestBody(JSONRequestBodyValidator):  # type: ignore[misc]
                 raise BadRequestProblem(detail="request body must not be empty")
             return  # an optional body that was left out
         try:
-            _validator(self._schema).validate(body)
+            compiled(self._schema).validate(body)
         except jsonschema_rs.ValidationError as exc:
             raise BadRequestProblem(detail=_describe(exc)) from None
 
@@ -96,7 +67,7 @@ class RequestBody(JSONRequestBodyValidator):  # type: ignore[misc]
 class ResponseBody(JSONResponseBodyValidator):  # type: ignore[misc]
     def _validate(self, body: Any) -> None:
         try:
-            _validator(self._schema).validate(body)
+            compiled(self._schema).validate(body)
         except jsonschema_rs.ValidationError as exc:
             raise NonConformingResponseBody(
                 detail=f"response does not conform to the spec: {_describe(exc)}"
