@@ -12,7 +12,9 @@ from typing import Any
 import yaml
 from connexion import AsyncApp
 from connexion.middleware import ConnexionMiddleware
+from connexion.middleware.request_validation import RequestValidationMiddleware
 from connexion.middleware.response_validation import ResponseValidationMiddleware
+from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.security import SecurityMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.resolver import Resolver
@@ -27,7 +29,10 @@ from corral.http.allow import AllowIndex
 from corral.http.auth import Auth
 from corral.http.docs_assets import DocsAssets
 from corral.http.errors import install_error_handlers
+from corral.http.fast_routing import FastRouting
 from corral.http.limits import BodyLimit
+from corral.http.request_validation import CachedRequestValidation
+from corral.http.uri_parser import URIParser
 from corral.services import bind_services
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
@@ -62,7 +67,8 @@ def _middlewares(validate_responses: bool) -> list[Any]:
     dropped: set[Any] = {SwaggerUIMiddleware, SecurityMiddleware}
     if not validate_responses:
         dropped.add(ResponseValidationMiddleware)
-    return [m for m in ConnexionMiddleware.default_middlewares if m not in dropped]
+    leaner = {RoutingMiddleware: FastRouting, RequestValidationMiddleware: CachedRequestValidation}
+    return [leaner.get(m, m) for m in ConnexionMiddleware.default_middlewares if m not in dropped]
 
 
 def _tokens(settings: Settings) -> dict[str, Caller]:
@@ -105,6 +111,7 @@ def build_app(settings: Settings) -> tuple[ASGIApp, Core]:
         resolver=TagResolver(),
         pythonic_params=True,
         strict_validation=True,
+        uri_parser_class=URIParser,
         validate_responses=settings.validate_responses,
         validator_map=VALIDATORS,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
@@ -21,6 +21,11 @@ from pydantic_settings import (
 )
 
 MiB = 1024 * 1024
+
+
+def config_file() -> Path:
+    """The YAML file settings are read from (it may not exist)."""
+    return Path(os.environ.get("CORRAL_CONFIG", "corral.yaml"))
 
 
 class ApiToken(BaseModel):
@@ -53,6 +58,16 @@ class Settings(BaseSettings):
     # Directories (besides the managed workspaces dir) in which a client may place a workspace
     # with an explicit rootPath or import one; empty: only the managed dir.
     workspace_roots: list[Path] = []
+    # Sandbox commands (README "Sandbox isolation"). auto: bwrap when it is installed and works.
+    sandbox_isolation: Literal["auto", "bwrap", "none"] = "auto"
+    sandbox_network: bool = False  # bwrap only; `none` never cuts the network
+    sandbox_env_passthrough: list[str] = []  # server variables commands may see, by name
+    sandbox_hidden_paths: list[Path] = []  # masked in bwrap besides data_dir, home, config
+    sandbox_timeout_ms: int = Field(default=120_000, ge=1)
+    sandbox_max_timeout_ms: int = Field(default=1_800_000, ge=1)
+    sandbox_output_bytes: int = Field(default=1 * MiB, ge=1)  # each of stdout and stderr
+    sandbox_task_log_bytes: int = Field(default=64 * MiB, ge=1)  # per background task
+    sandbox_max_background_tasks: int = Field(default=32, ge=1)  # running at once
 
     @field_validator("api_tokens", mode="before")
     @classmethod
@@ -73,7 +88,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        path = Path(os.environ.get("CORRAL_CONFIG", "corral.yaml"))
+        path = config_file()
         sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
         if path.is_file():
             sources += (YamlConfigSettingsSource(settings_cls, yaml_file=path),)

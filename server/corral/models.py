@@ -104,9 +104,9 @@ class RuntimeArchive(RootModel[str]):
     ]
 
 
-class BinaryContent(RootModel[str]):
+class BinaryContent(RootModel[bytes]):
     root: Annotated[
-        str,
+        bytes,
         Field(
             description='Raw bytes.',
             json_schema_extra={'contentMediaType': 'application/octet-stream'},

@@ -189,7 +189,28 @@ class MessagesService(Protocol):
 class TerminalsService(Protocol):
     """Background shell terminals started inside a session."""
 
-    pass  # every operation of this tag is still pending
+    async def get_terminal_snapshot(
+        self, caller: Caller, session_id: str, terminal_id: str, *, max_bytes: int | None
+    ) -> models.TerminalSnapshot:
+        """GET /api/v1/sessions/{sessionId}/terminals/{terminalId}"""
+        ...
+
+    async def send_terminal_input(
+        self,
+        caller: Caller,
+        session_id: str,
+        terminal_id: str,
+        *,
+        body: models.TerminalInputRequest,
+    ) -> models.TerminalInputAccepted:
+        """POST /api/v1/sessions/{sessionId}/terminals/{terminalId}/input"""
+        ...
+
+    async def stop_terminal(
+        self, caller: Caller, session_id: str, terminal_id: str
+    ) -> models.TerminalStopAccepted:
+        """POST /api/v1/sessions/{sessionId}/terminals/{terminalId}/stop"""
+        ...
 
 
 class RunsService(Protocol):
@@ -233,19 +254,117 @@ class ActionsService(Protocol):
 class SandboxesService(Protocol):
     """E2B-style sandbox handles over a workspace (root `/workspace`)."""
 
-    pass  # every operation of this tag is still pending
+    async def create_sandbox(
+        self, caller: Caller, *, body: models.CreateSandboxRequest
+    ) -> tuple[int, models.Sandbox]:
+        """POST /api/v1/sandboxes"""
+        ...
+
+    async def get_sandbox(self, caller: Caller, sandbox_id: str) -> models.Sandbox:
+        """GET /api/v1/sandboxes/{sandboxId}"""
+        ...
 
 
 class FilesService(Protocol):
     """Files and directories inside a sandbox."""
 
-    pass  # every operation of this tag is still pending
+    async def list_sandbox_entries(
+        self,
+        caller: Caller,
+        sandbox_id: str,
+        *,
+        path: str,
+        page_size: int,
+        cursor: str | None,
+        sort_by: str,
+        sort_order: str,
+    ) -> models.WorkspaceEntryPage:
+        """GET /api/v1/sandboxes/{sandboxId}/files/entries"""
+        ...
+
+    async def stat_sandbox_file(
+        self, caller: Caller, sandbox_id: str, *, path: str
+    ) -> models.SandboxFileStat:
+        """GET /api/v1/sandboxes/{sandboxId}/files/stat"""
+        ...
+
+    async def read_sandbox_file(
+        self, caller: Caller, sandbox_id: str, *, path: str, encoding: str, max_bytes: int | None
+    ) -> models.WorkspaceFileContent:
+        """GET /api/v1/sandboxes/{sandboxId}/files/content"""
+        ...
+
+    async def write_sandbox_file(
+        self, caller: Caller, sandbox_id: str, *, body: models.WriteFileRequest
+    ) -> models.WorkspaceEntry:
+        """PUT /api/v1/sandboxes/{sandboxId}/files/content"""
+        ...
+
+    async def upload_sandbox_file(
+        self,
+        caller: Caller,
+        sandbox_id: str,
+        *,
+        path: str,
+        overwrite: bool,
+        if_match: str | None,
+        mtime_ms: float | None,
+        body: AsyncIterator[bytes],
+    ) -> models.WorkspaceEntry:
+        """PUT /api/v1/sandboxes/{sandboxId}/files/upload"""
+        ...
+
+    async def download_sandbox_file(
+        self,
+        caller: Caller,
+        sandbox_id: str,
+        *,
+        path: str,
+        range_: str | None,
+        if_none_match: str | None,
+    ) -> FileResult:
+        """GET /api/v1/sandboxes/{sandboxId}/files/download"""
+        ...
+
+    async def create_sandbox_directory(
+        self, caller: Caller, sandbox_id: str, *, body: models.CreateDirectoryRequest
+    ) -> models.WorkspaceEntry:
+        """POST /api/v1/sandboxes/{sandboxId}/directories"""
+        ...
+
+    async def delete_sandbox_entry(
+        self, caller: Caller, sandbox_id: str, *, path: str, recursive: bool
+    ) -> models.WorkspaceDeleteResult:
+        """DELETE /api/v1/sandboxes/{sandboxId}/files/entry"""
+        ...
+
+    async def move_sandbox_entry(
+        self, caller: Caller, sandbox_id: str, *, body: models.MoveEntryRequest
+    ) -> models.WorkspaceEntry:
+        """PATCH /api/v1/sandboxes/{sandboxId}/files/move"""
+        ...
 
 
 class CommandsService(Protocol):
     """Commands executed inside a sandbox."""
 
-    pass  # every operation of this tag is still pending
+    async def run_foreground_command(
+        self, caller: Caller, sandbox_id: str, *, body: models.ForegroundCommandRequest
+    ) -> models.CommandResult:
+        """POST /api/v1/sandboxes/{sandboxId}/commands/foreground"""
+        ...
+
+    async def run_process_command(
+        self, caller: Caller, sandbox_id: str, *, body: models.ProcessCommandRequest
+    ) -> models.CommandResult:
+        """POST /api/v1/sandboxes/{sandboxId}/commands/process"""
+        ...
+
+    async def start_background_command(
+        self, caller: Caller, sandbox_id: str, *, body: models.BackgroundCommandRequest
+    ) -> models.BackgroundCommandResult:
+        """POST /api/v1/sandboxes/{sandboxId}/commands/background"""
+        ...
 
 
 class ModelsService(Protocol):

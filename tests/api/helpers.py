@@ -6,21 +6,42 @@ from __future__ import annotations
 import io
 import json
 import re
+import socket
 import sqlite3
+import threading
+import time
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import uvicorn
+import yaml
+
+from corral.app import build_app
+from corral.config import Settings
+from corral.core.container import Core
 
 if TYPE_CHECKING:
     from conftest import LiveServer
 
+ROOT = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
 JSON = {"content-type": "application/json"}
 OCTET = {"content-type": "application/octet-stream"}
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+
+
+@cache
+def load_spec() -> dict[str, Any]:
+    """openapi.yaml, parsed once (with libyaml when available)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    spec: dict[str, Any] = yaml.load((ROOT / "openapi.yaml").read_text(), Loader=loader)
+    return spec
 
 
 def id_pattern(prefix: str) -> re.Pattern[str]:
@@ -156,7 +177,7 @@ def runtime_zip(agents_md: str = "# Rules\n") -> bytes:
 
 
 @contextmanager
-def database(server: LiveServer) -> Iterator[sqlite3.Connection]:
+def database(server: LiveServer | SharedServer) -> Iterator[sqlite3.Connection]:
     path = server.settings.data_dir / "corral.db"
     with closing(sqlite3.connect(path, timeout=10)) as conn:
         conn.row_factory = sqlite3.Row
@@ -164,7 +185,7 @@ def database(server: LiveServer) -> Iterator[sqlite3.Connection]:
 
 
 def set_run_status(
-    server: LiveServer, run_id: str, status: str, error_code: str | None = None
+    server: LiveServer | SharedServer, run_id: str, status: str, error_code: str | None = None
 ) -> None:
     """Put a run in a state the API cannot reach yet (no runtime executes runs so far)."""
     with database(server) as conn:
@@ -176,7 +197,7 @@ def set_run_status(
     assert changed == 1, run_id
 
 
-def session_events(server: LiveServer, session_id: str) -> list[dict[str, Any]]:
+def session_events(server: LiveServer | SharedServer, session_id: str) -> list[dict[str, Any]]:
     with database(server) as conn:
         rows = conn.execute(
             "SELECT id, cursor, run_id, event, data, created_at FROM session_events"
@@ -184,3 +205,47 @@ def session_events(server: LiveServer, session_id: str) -> list[dict[str, Any]]:
             (session_id,),
         ).fetchall()
     return [{**dict(row), "data": json.loads(row["data"])} for row in rows]
+
+
+# -- a server outside the per-test fixtures -------------------------------------------------
+
+
+@dataclass
+class SharedServer:
+    """What `LiveServer` offers, for a server that outlives one test."""
+
+    url: str
+    core: Core
+    settings: Settings
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        """A client without keep-alive: a connection idle past uvicorn's keep-alive timeout
+        (while other tests run) is closed by the server just as the client reuses it."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        limits = httpx.Limits(max_keepalive_connections=0)
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10, limits=limits)
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[SharedServer]:
+    """Serve `settings` on a loopback port in a thread, as `start_server` does, for fixtures
+    wider than one test."""
+    app, core = build_app(settings)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="on", loop="asyncio")  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.01)
+        yield SharedServer(f"http://127.0.0.1:{port}", core, settings)
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -7,19 +7,43 @@ from typing import Any
 
 from starlette.responses import Response
 
-from corral.http.handler_support import not_implemented_response
+from corral import models
+from corral.core.errors import CorralError
+from corral.http.handler_support import current_caller, error_response, json_response, parse_body
+from corral.services import current_services
 
 
 async def run_foreground_command(sandbox_id: str, body: Any = None) -> Response:
     """POST /api/v1/sandboxes/{sandboxId}/commands/foreground: Run a shell command and wait for it"""
-    return not_implemented_response("runForegroundCommand")
+    try:
+        payload = parse_body(models.ForegroundCommandRequest, body)
+        result = await current_services().commands.run_foreground_command(
+            current_caller(), sandbox_id, body=payload
+        )
+    except CorralError as exc:
+        return error_response(exc)
+    return json_response(result, 200)
 
 
 async def run_process_command(sandbox_id: str, body: Any = None) -> Response:
     """POST /api/v1/sandboxes/{sandboxId}/commands/process: Run an executable with arguments (no shell) and wait for it"""
-    return not_implemented_response("runProcessCommand")
+    try:
+        payload = parse_body(models.ProcessCommandRequest, body)
+        result = await current_services().commands.run_process_command(
+            current_caller(), sandbox_id, body=payload
+        )
+    except CorralError as exc:
+        return error_response(exc)
+    return json_response(result, 200)
 
 
 async def start_background_command(sandbox_id: str, body: Any = None) -> Response:
     """POST /api/v1/sandboxes/{sandboxId}/commands/background: Start a shell command in the background"""
-    return not_implemented_response("startBackgroundCommand")
+    try:
+        payload = parse_body(models.BackgroundCommandRequest, body)
+        result = await current_services().commands.start_background_command(
+            current_caller(), sandbox_id, body=payload
+        )
+    except CorralError as exc:
+        return error_response(exc)
+    return json_response(result, 200)

@@ -7,14 +7,26 @@ from typing import Any
 
 from starlette.responses import Response
 
-from corral.http.handler_support import not_implemented_response
+from corral import models
+from corral.core.errors import CorralError
+from corral.http.handler_support import current_caller, error_response, json_response, parse_body
+from corral.services import current_services
 
 
 async def create_sandbox(body: Any = None) -> Response:
     """POST /api/v1/sandboxes: Get or create a sandbox"""
-    return not_implemented_response("createSandbox")
+    try:
+        payload = parse_body(models.CreateSandboxRequest, body)
+        result = await current_services().sandboxes.create_sandbox(current_caller(), body=payload)
+    except CorralError as exc:
+        return error_response(exc)
+    return json_response(result[1], result[0])
 
 
 async def get_sandbox(sandbox_id: str) -> Response:
     """GET /api/v1/sandboxes/{sandboxId}: Get a sandbox"""
-    return not_implemented_response("getSandbox")
+    try:
+        result = await current_services().sandboxes.get_sandbox(current_caller(), sandbox_id)
+    except CorralError as exc:
+        return error_response(exc)
+    return json_response(result, 200)

@@ -25,5 +25,12 @@ class Caller:
                 {"workspaceId": workspace_id},
             )
 
+    def require_unrestricted(self, action: str) -> None:
+        """Shared resources (new workspaces, runtimes) are for callers with every workspace."""
+        if self.workspace_access is not None:
+            raise CorralError(
+                "workspace_access_denied", 403, f"a token limited to workspaces cannot {action}"
+            )
+
 
 ANONYMOUS = Caller(subject_ref="standalone:anonymous", auth_source="standalone")

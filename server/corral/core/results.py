@@ -7,17 +7,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
 class FileResult:
-    path: Path
+    """A file to send, already opened by the core: sending by descriptor, not by path, means
+    a symlink swapped in after the core's checks cannot change what is sent.
+
+    `fd` belongs to the sender, which closes it; it is None for a 304 (`not_modified`).
+    `span` is the `[start, end)` byte range of a partial response (206), None for all of it.
+    """
+
+    fd: int | None
     media_type: str
     filename: str
     size: int
     etag: str
     modified_at: datetime
+    span: tuple[int, int] | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.fd is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,13 @@ def emit_queue(tx: Tx, session_id: str, run_id: str, action: str, **extra: Any) 
     tx.append_event(session_id, run_id, "queue.updated", data, clock.now())
 
 
+def _occupied(tx: Tx, session_id: str, besides: str | None = None) -> bool:
+    """Whether a run of the session holds its single execution slot: queued to run next, or
+    still executing even if asked to cancel (runs of a session never overlap)."""
+    live = tx.active_runs(session_id, include_cancel_requested=True)
+    return any(r.id != besides for r in live)
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     kind: str  # active_run | session_queue
@@ -66,7 +73,7 @@ class Delivery:
 def submit(tx: Tx, run: RunRecord, message: MessageRecord, interrupt: bool) -> Delivery:
     """Store a new message run and place it: run it next, queue it, or interrupt for it."""
     session_id = message.session_id
-    busy = bool(tx.active_runs(session_id)) or bool(tx.pending_runs(session_id))
+    busy = _occupied(tx, session_id) or bool(tx.pending_runs(session_id))
     tx.insert_run(run)
     tx.insert_message(message)
     emit(tx, run, "run.queued", sessionId=session_id, status="queued")
@@ -84,12 +91,11 @@ def submit(tx: Tx, run: RunRecord, message: MessageRecord, interrupt: bool) -> D
 
 
 def preempt(tx: Tx, session_id: str) -> None:
-    """Make room for the pending head: request cancellation of what is active, or dispatch."""
-    active = tx.active_runs(session_id)
-    for run in active:
+    """Make room for the pending head: request cancellation of what is active, then dispatch
+    if nothing is left executing (a running run ends first; its worker dispatches then)."""
+    for run in tx.active_runs(session_id):
         cancel(tx, run)
-    if not active:
-        dispatch_next(tx, session_id)
+    dispatch_next(tx, session_id)
 
 
 def cancel(tx: Tx, run: RunRecord) -> None:
@@ -120,8 +126,8 @@ def cancel(tx: Tx, run: RunRecord) -> None:
 
 
 def dispatch_next(tx: Tx, session_id: str) -> RunRecord | None:
-    """When a session has no active run, its pending head becomes the active run."""
-    if tx.active_runs(session_id):
+    """When a session has no run executing or waiting to, its pending head becomes active."""
+    if _occupied(tx, session_id):
         return None
     entry = tx.pop_pending(session_id)
     if entry is None:
@@ -196,8 +202,7 @@ def requeue(tx: Tx, run: RunRecord, requested_by: str) -> str:
         previousStatus=previous,
         requestedBy=requested_by,
     )
-    others = [r for r in tx.active_runs(run.session_id) if r.id != run.id]
-    if others or tx.pending_runs(run.session_id):
+    if _occupied(tx, run.session_id, besides=run.id) or tx.pending_runs(run.session_id):
         tx.enqueue_pending(run.session_id, run.id, now)
         emit_queue(tx, run.session_id, run.id, "enqueued")
     return previous

@@ -59,7 +59,7 @@ class RunsService:
         self, caller: Caller, *, body: models.RequeueRunsRequest
     ) -> models.RequeueRunsResult:
         items: list[models.RequeueRunAccepted | models.RequeueRunError] = []
-        for run_id in dict.fromkeys(r.root for r in body.run_ids):
+        for run_id in (r.root for r in body.run_ids):  # one item per requested id
             try:
                 items.append(await self.requeue_run(caller, run_id))
             except CorralError as exc:

@@ -32,6 +32,7 @@ class RuntimesService:
     async def upload_runtime(
         self, caller: Caller, *, name: str, overwrite: bool, body: AsyncIterator[bytes]
     ) -> models.RuntimeSummary:
+        caller.require_unrestricted("upload runtimes")
         async with spooled(body, self.upload_dir) as archive:
             info = await asyncio.to_thread(
                 self.library.install_zip, name, archive, overwrite=overwrite
@@ -41,11 +42,13 @@ class RuntimesService:
     async def replace_runtime(
         self, caller: Caller, runtime_name: str, *, body: AsyncIterator[bytes]
     ) -> models.RuntimeSummary:
+        caller.require_unrestricted("replace runtimes")
         async with spooled(body, self.upload_dir) as archive:
             info = await asyncio.to_thread(self.library.replace_zip, runtime_name, archive)
         return _summary(info)
 
     async def delete_runtime(self, caller: Caller, runtime_name: str) -> None:
+        caller.require_unrestricted("delete runtimes")
         await asyncio.to_thread(self.library.delete, runtime_name)
 
 

@@ -30,9 +30,11 @@ class WorkspacePlaces:
     allowed: tuple[Path, ...]  # where clients may also point rootPath
 
     def check(self, path: Path) -> Path:
+        """The resolved path, if it lies strictly inside one of the places."""
         resolved = path.resolve()
-        if any(resolved.is_relative_to(root.resolve()) for root in (self.managed, *self.allowed)):
-            return resolved
+        for place in (self.managed, *self.allowed):
+            if resolved != place.resolve() and resolved.is_relative_to(place.resolve()):
+                return resolved
         raise CorralError(
             "workspace_path_not_allowed",
             403,
@@ -60,12 +62,18 @@ class WorkspacesService:
         )
 
     async def create_workspace(
-        self, caller: Caller, *, body: models.CreateWorkspaceRequest
+        self,
+        caller: Caller,
+        *,
+        body: models.CreateWorkspaceRequest,
+        workspace_id: str | None = None,
     ) -> models.Workspace:
-        _require_unrestricted(caller)
+        """`workspace_id` lets a sandbox request name the workspace it creates."""
+        caller.require_unrestricted("create workspaces")
         template = await asyncio.to_thread(self.library.path, body.runtime)
         if body.root_path is not None:
             root = self.places.check(_absolute(body.root_path))
+            await self.store.read(lambda tx: _refuse_overlap(tx, root))  # before touching disk
         else:
             root = default_workspace_root(self.places.managed, body.name)
         skills = [(s.name, s.content) for s in body.skills or []]
@@ -76,31 +84,37 @@ class WorkspacesService:
         )  # fmt: skip
         now = clock.now()
         rec = WorkspaceRecord(
-            id=new_id("ws"), name=body.name, root_path=str(root), created_at=now, updated_at=now,
+            id=workspace_id or new_id("ws"), name=body.name, root_path=str(root),
+            created_at=now, updated_at=now,
             runtime=body.runtime, external_ref=body.external_ref, owner_id=body.owner_id,
             service_name=body.service_name.lower() if body.service_name else None,
             execution_policy=(body.execution_policy or models.ExecutionPolicy.local).value,
         )  # fmt: skip
         try:
-            await self.store.write(lambda tx: tx.insert_workspace(rec))
+            await self.store.write(lambda tx: _insert(tx, rec))
         except BaseException:
             await asyncio.to_thread(remove_workspace_dir, root, self.places.managed)
             raise
         return mappers.workspace(rec)
 
     async def import_workspace(
-        self, caller: Caller, *, body: models.ImportWorkspaceRequest
+        self,
+        caller: Caller,
+        *,
+        body: models.ImportWorkspaceRequest,
+        workspace_id: str | None = None,
     ) -> models.Workspace:
-        _require_unrestricted(caller)
+        caller.require_unrestricted("import workspaces")
         self.places.check(_absolute(body.root_path))  # before touching the disk
         root = self.places.check(await asyncio.to_thread(validate_import_root, body.root_path))
         now = clock.now()
         rec = WorkspaceRecord(
-            id=new_id("ws"), name=body.name or root.name or "workspace", root_path=str(root),
+            id=workspace_id or new_id("ws"), name=body.name or root.name or "workspace",
+            root_path=str(root),
             created_at=now, updated_at=now, external_ref=body.external_ref, owner_id=body.owner_id,
             service_name=body.service_name.lower() if body.service_name else None,
         )  # fmt: skip
-        await self.store.write(lambda tx: tx.insert_workspace(rec))
+        await self.store.write(lambda tx: _insert(tx, rec))
         return mappers.workspace(rec)
 
     async def get_workspace(self, caller: Caller, workspace_id: str) -> models.Workspace:
@@ -124,6 +138,23 @@ class WorkspacesService:
         return mappers.catalog(rec.id, catalog)
 
 
+def _refuse_overlap(tx: Tx, root: Path) -> None:
+    """Workspaces never nest: deleting one must not take another's files with it."""
+    clash = tx.workspaces_overlapping(str(root))
+    if clash:
+        raise CorralError(
+            "workspace_path_not_allowed",
+            403,
+            f"rootPath overlaps the directory of workspace {clash[0].id}",
+            {"rootPath": str(root), "workspaceId": clash[0].id},
+        )
+
+
+def _insert(tx: Tx, rec: WorkspaceRecord) -> None:
+    _refuse_overlap(tx, Path(rec.root_path))
+    tx.insert_workspace(rec)
+
+
 def _absolute(raw: str) -> Path:
     path = Path(raw)
     if not path.is_absolute() or "\x00" in raw:
@@ -132,10 +163,3 @@ def _absolute(raw: str) -> Path:
         )
     return path
 
-
-def _require_unrestricted(caller: Caller) -> None:
-    """A token limited to some workspaces cannot add workspaces it would not reach."""
-    if caller.workspace_access is not None:
-        raise CorralError(
-            "workspace_access_denied", 403, "this token is limited to existing workspaces"
-        )

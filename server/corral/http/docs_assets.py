@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
+
+from corral.http.envelope import envelope_response
+from corral.http.errors import CODES
 
 PREFIX = "/docs/assets/"
 
@@ -17,6 +21,13 @@ class DocsAssets:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(PREFIX):
             inner = dict(scope, path=scope["path"][len(PREFIX) - 1 :], root_path="")
-            await self.files(inner, receive, send)
+            try:
+                await self.files(inner, receive, send)
+            except HTTPException as exc:  # raised outside Connexion's handlers: answer here
+                status = exc.status_code
+                headers = {"Allow": "GET, HEAD"} if status == 405 else None
+                await envelope_response(
+                    status, CODES.get(status, "http_error"), str(exc.detail), headers=headers
+                )(scope, receive, send)
             return
         await self.app(scope, receive, send)

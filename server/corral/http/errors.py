@@ -25,7 +25,7 @@ CODES = {
     405: "method_not_allowed",
     406: "not_acceptable",
     413: "payload_too_large",
-    415: "unsupported_media_type",
+    415: "invalid_content_type",
     500: "internal_error",
     501: "not_implemented",
 }

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import orjson
 from connexion import request
 from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from corral.core.errors import CorralError
@@ -50,9 +51,16 @@ def parse_optional_body(model: type[M], body: Any) -> M | None:
     return None if body is None else parse_body(model, body)
 
 
-def request_stream() -> AsyncIterator[bytes]:
-    stream: AsyncIterator[bytes] = request.stream()
-    return stream
+async def request_stream() -> AsyncIterator[bytes]:
+    """The request body as it arrives; a client leaving mid-body is a CorralError (499, the
+    response goes nowhere) rather than an unhandled error."""
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except ClientDisconnect:
+        raise CorralError(
+            "client_disconnected", 499, "the client closed the connection mid-body"
+        ) from None
 
 
 def request_header(name: str) -> str | None:

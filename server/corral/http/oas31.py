@@ -21,6 +21,8 @@ from connexion.validators import (
     JSONResponseBodyValidator,
     TextResponseBodyValidator,
 )
+from starlette.datastructures import Headers
+from starlette.types import Message, Receive, Scope
 
 from corral.http.schemas import compiled
 
@@ -41,6 +43,35 @@ def _describe(error: jsonschema_rs.ValidationError) -> str:
 
 
 class RequestBody(JSONRequestBodyValidator):  # type: ignore[misc]
+    async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
+        """Connexion decides a body is absent from Content-Length alone; a chunked body has
+        none, so it is read here first and replayed with its length (the body limit still
+        counts it as it arrives)."""
+        headers = Headers(scope=scope)
+        if "content-length" in headers or "chunked" not in headers.get("transfer-encoding", ""):
+            plain: tuple[Receive, Scope] = await super().wrap_receive(receive, scope=scope)
+            return plain
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        kept = [(k, v) for k, v in scope["headers"] if k != b"transfer-encoding"]
+        sized = dict(scope, headers=[*kept, (b"content-length", str(len(body)).encode())])
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        wrapped: tuple[Receive, Scope] = await super().wrap_receive(replay, scope=sized)
+        return wrapped
+
     async def _parse(self, stream: Any, scope: Any) -> Any:
         raw = b"".join([chunk async for chunk in stream])
         if not raw:

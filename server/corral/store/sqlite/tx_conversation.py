@@ -52,6 +52,16 @@ class ConversationRepo(TxBase):
         )
         return [c.workspace_from(r) for r in rows]
 
+    def workspaces_overlapping(self, root_path: str) -> list[WorkspaceRecord]:
+        # Same directory, an ancestor of it, or a descendant (compared on whole path segments).
+        rows = self._all(
+            f"SELECT {_WS} FROM workspaces WHERE root_path = ?1"
+            " OR substr(?1, 1, length(root_path) + 1) = root_path || '/'"
+            " OR substr(root_path, 1, length(?1) + 1) = ?1 || '/'",
+            (root_path,),
+        )
+        return [c.workspace_from(r) for r in rows]
+
     def delete_workspace(self, workspace_id: str) -> bool:
         # Sessions, runs and everything under them cascade (see 0001_init.sql).
         return self._changed("DELETE FROM workspaces WHERE id = ?", (workspace_id,))

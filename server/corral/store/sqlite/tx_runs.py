@@ -50,13 +50,15 @@ class RunRepo(TxBase):
         )
         return [c.run_from(r) for r in rows]
 
-    def active_runs(self, session_id: str) -> list[RunRecord]:
+    def active_runs(
+        self, session_id: str, *, include_cancel_requested: bool = False
+    ) -> list[RunRecord]:
+        cancel_filter = "" if include_cancel_requested else " AND cancel_requested_at IS NULL"
         rows = self._all(
             # Without statistics the planner prefers runs_by_session (it matches the ORDER BY)
             # and would scan the session's whole history; the live index holds a few rows.
             f"SELECT {_RUN} FROM runs r INDEXED BY runs_live_by_session"
-            f" WHERE session_id = ? AND {_LIVE}"
-            " AND cancel_requested_at IS NULL"
+            f" WHERE session_id = ? AND {_LIVE}{cancel_filter}"
             " AND NOT EXISTS (SELECT 1 FROM session_pending_runs p WHERE p.run_id = r.id)"
             " ORDER BY created_at, id",
             (session_id,),

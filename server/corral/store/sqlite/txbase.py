@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Any, TypeVar
 
 from ..base import ConflictError, StoreError
+
+T = TypeVar("T")
 
 
 class TxBase:
@@ -36,16 +38,23 @@ class TxBase:
             raise StoreError(str(exc)) from exc
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self._execute(sql, params).fetchone()
+        row: sqlite3.Row | None = self._fetch(sql, params, sqlite3.Cursor.fetchone)
         return row
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        rows: list[sqlite3.Row] = self._execute(sql, params).fetchall()
+        rows: list[sqlite3.Row] = self._fetch(sql, params, sqlite3.Cursor.fetchall)
         return rows
 
     def _scalar_int(self, sql: str, params: Sequence[Any] = ()) -> int:
-        row = self._execute(sql, params).fetchone()
+        row = self._fetch(sql, params, sqlite3.Cursor.fetchone)
         return int(row[0]) if row is not None and row[0] is not None else 0
+
+    def _fetch(self, sql: str, params: Sequence[Any], fetch: Callable[[sqlite3.Cursor], T]) -> T:
+        cursor = self._execute(sql, params)
+        try:
+            return fetch(cursor)
+        except sqlite3.Error as exc:  # stepping through rows fails too (interrupted, busy)
+            raise StoreError(str(exc)) from exc
 
     def _changed(self, sql: str, params: Sequence[Any] = ()) -> bool:
         return self._execute(sql, params).rowcount > 0

@@ -8,13 +8,13 @@ import httpx
 from ...client import AuthenticatedClient, Client
 from ...models.error_response import ErrorResponse
 from ...models.workspace_entry import WorkspaceEntry
-from ...types import UNSET, Response, Unset
+from ...types import UNSET, File, Response, Unset
 
 
 def _get_kwargs(
     sandbox_id: str,
     *,
-    body: str,
+    body: File,
     path: str,
     overwrite: bool | Unset = True,
     if_match: str | Unset = UNSET,
@@ -117,7 +117,7 @@ def sync_detailed(
     sandbox_id: str,
     *,
     client: AuthenticatedClient | Client,
-    body: str,
+    body: File,
     path: str,
     overwrite: bool | Unset = True,
     if_match: str | Unset = UNSET,
@@ -131,7 +131,7 @@ def sync_detailed(
         overwrite (bool | Unset):  Default: True.
         if_match (str | Unset):
         mtime_ms (float | Unset):
-        body (str): Raw bytes.
+        body (File): Raw bytes.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -161,7 +161,7 @@ def sync(
     sandbox_id: str,
     *,
     client: AuthenticatedClient | Client,
-    body: str,
+    body: File,
     path: str,
     overwrite: bool | Unset = True,
     if_match: str | Unset = UNSET,
@@ -175,7 +175,7 @@ def sync(
         overwrite (bool | Unset):  Default: True.
         if_match (str | Unset):
         mtime_ms (float | Unset):
-        body (str): Raw bytes.
+        body (File): Raw bytes.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -200,7 +200,7 @@ async def asyncio_detailed(
     sandbox_id: str,
     *,
     client: AuthenticatedClient | Client,
-    body: str,
+    body: File,
     path: str,
     overwrite: bool | Unset = True,
     if_match: str | Unset = UNSET,
@@ -214,7 +214,7 @@ async def asyncio_detailed(
         overwrite (bool | Unset):  Default: True.
         if_match (str | Unset):
         mtime_ms (float | Unset):
-        body (str): Raw bytes.
+        body (File): Raw bytes.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -242,7 +242,7 @@ async def asyncio(
     sandbox_id: str,
     *,
     client: AuthenticatedClient | Client,
-    body: str,
+    body: File,
     path: str,
     overwrite: bool | Unset = True,
     if_match: str | Unset = UNSET,
@@ -256,7 +256,7 @@ async def asyncio(
         overwrite (bool | Unset):  Default: True.
         if_match (str | Unset):
         mtime_ms (float | Unset):
-        body (str): Raw bytes.
+        body (File): Raw bytes.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

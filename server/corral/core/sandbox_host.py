@@ -1,0 +1,57 @@
+"""The server's sandboxing as configured: the isolation chosen at start-up, the command limits,
+and the registry of background tasks. The commands service and the runtime's tools both ask
+it for a `Sandbox` of a workspace root."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from corral.config import Settings, config_file
+from corral.sandbox.isolation import Isolation, choose_isolation
+from corral.sandbox.process import Sandbox
+from corral.sandbox.tasks import TaskRegistry
+
+log = logging.getLogger("corral.sandbox")
+
+
+class SandboxHost:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.isolation = Isolation("none")  # until start() has probed for bwrap
+        self.tasks = TaskRegistry(
+            settings.data_dir.resolve() / "tasks",
+            log_limit=settings.sandbox_task_log_bytes,
+            max_running=settings.sandbox_max_background_tasks,
+        )
+
+    async def start(self) -> None:
+        s = self.settings
+        self.isolation = await choose_isolation(
+            s.sandbox_isolation, network=s.sandbox_network, hidden=self._hidden_paths(),
+            probe_root=s.workspaces_dir,
+        )  # fmt: skip
+        log.info("sandbox commands run with isolation %s", self.isolation.mode)
+
+    async def stop(self) -> None:
+        await self.tasks.stop_all()
+
+    def sandbox(self, root: Path) -> Sandbox:
+        return Sandbox(
+            root, self.isolation,
+            env_passthrough=self.settings.sandbox_env_passthrough,
+            output_limit=self.settings.sandbox_output_bytes,
+        )  # fmt: skip
+
+    def timeout_s(self, requested_ms: int | None) -> float:
+        """The requested timeout, or the default, capped at the configured maximum."""
+        s = self.settings
+        ms = s.sandbox_timeout_ms if requested_ms is None else requested_ms
+        return min(ms, s.sandbox_max_timeout_ms) / 1000
+
+    def _hidden_paths(self) -> list[Path]:
+        """What bwrap masks: the server's state, its user's home (keys, credentials), its
+        config file (tokens), other workspaces, and what the operator adds."""
+        s = self.settings
+        return [s.data_dir, Path.home(), config_file(), *s.workspace_roots,
+                *s.sandbox_hidden_paths]  # fmt: skip

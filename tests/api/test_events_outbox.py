@@ -1,0 +1,171 @@
+"""The session event outbox (`session_events`): every queue change is announced by events
+written in the same transaction, with per-session cursors 1, 2, 3, ... and §8 payloads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from helpers import (
+    SharedServer,
+    create_session,
+    id_pattern,
+    send,
+    session_events,
+    set_run_status,
+)
+
+
+@pytest.fixture
+def server(shared_server: SharedServer) -> SharedServer:
+    """Events are per session and every test has its own session: share the server."""
+    return shared_server
+
+
+def post(api: httpx.Client, path: str) -> None:
+    resp = api.post(path)
+    assert resp.status_code == 202, resp.text
+
+
+def summary(events: list[dict[str, Any]], names: dict[str, str]) -> list[tuple]:
+    """(event, run, action) per event, runs named by `names` (run id -> letter)."""
+    return [(e["event"], names[e["data"]["runId"]], e["data"].get("action")) for e in events]
+
+
+def assert_well_formed(events: list[dict[str, Any]], session_id: str) -> None:
+    assert [e["cursor"] for e in events] == list(range(1, len(events) + 1))
+    assert len({e["id"] for e in events}) == len(events)
+    stamps = [datetime.fromisoformat(e["created_at"].replace("Z", "+00:00")) for e in events]
+    assert stamps == sorted(stamps)
+    for event in events:
+        assert id_pattern("evt").match(event["id"])
+        data = event["data"]
+        assert event["run_id"] == data["runId"]
+        if event["event"] in ("run.queued", "run.cancelled"):
+            status = event["event"].split(".")[1]
+            core = {"runId": data["runId"], "sessionId": session_id, "status": status}
+            assert {k: data[k] for k in core} == core
+        elif event["event"] == "queue.updated":
+            assert set(data) <= {"runId", "action", "items", "queuedPosition"}
+            assert data["action"] in {"enqueued", "promoted", "dequeued", "removed"}
+            for position, item in enumerate(data["items"], start=1):
+                assert set(item) == {"runId", "messageId", "content", "createdAt", "position"}
+                assert item["position"] == position
+        else:
+            raise AssertionError(f"unexpected event {event['event']}")
+
+
+def items_of(event: dict[str, Any], names: dict[str, str]) -> list[str]:
+    return [names[i["runId"]] for i in event["data"]["items"]]
+
+
+def test_queue_flow_is_announced_in_order(
+    server: SharedServer, api: httpx.Client, session: dict
+) -> None:
+    sid = session["id"]
+    a, b, c = (send(api, sid, text) for text in "abc")
+    i = send(api, sid, "i", runningRunBehavior="interrupt")
+    post(api, f"/api/v1/runs/{b['runId']}/cancel")  # pending
+    post(api, f"/api/v1/runs/{i['runId']}/cancel")  # active: dispatches c
+    names = {s["runId"]: n for s, n in ((a, "a"), (b, "b"), (c, "c"), (i, "i"))}
+
+    events = session_events(server, sid)
+    assert_well_formed(events, sid)
+    assert summary(events, names) == [
+        ("run.queued", "a", None),
+        ("run.queued", "b", None),
+        ("queue.updated", "b", "enqueued"),
+        ("run.queued", "c", None),
+        ("queue.updated", "c", "enqueued"),
+        ("run.queued", "i", None),
+        ("queue.updated", "i", "promoted"),
+        ("run.cancelled", "a", None),
+        ("queue.updated", "i", "dequeued"),
+        ("queue.updated", "b", "removed"),
+        ("run.cancelled", "b", None),
+        ("run.cancelled", "i", None),
+        ("queue.updated", "c", "dequeued"),
+    ]
+    queue_events = [e for e in events if e["event"] == "queue.updated"]
+    assert [items_of(e, names) for e in queue_events] == [
+        ["b"],  # b enqueued
+        ["b", "c"],  # c enqueued
+        ["i", "b", "c"],  # i promoted to the head
+        ["b", "c"],  # i dequeued: it runs
+        ["c"],  # b removed
+        [],  # c dequeued
+    ]
+    assert [e["data"].get("queuedPosition") for e in queue_events] == [1, 2, 1, None, None, None]
+    first = queue_events[0]["data"]["items"][0]
+    assert first["content"] == "b" and first["messageId"] == b["messageId"]
+    for event in events:
+        if event["event"] in ("run.queued", "run.cancelled"):
+            assert set(event["data"]) == {"runId", "sessionId", "status"}
+
+
+def test_guide_is_announced(server: SharedServer, api: httpx.Client, session: dict) -> None:
+    sid = session["id"]
+    a, b, c = (send(api, sid, text) for text in "abc")
+    post(api, f"/api/v1/runs/{c['runId']}/guide")
+    names = {a["runId"]: "a", b["runId"]: "b", c["runId"]: "c"}
+    events = session_events(server, sid)
+    assert_well_formed(events, sid)
+    assert summary(events, names)[5:] == [
+        ("queue.updated", "c", "promoted"),
+        ("run.cancelled", "a", None),
+        ("queue.updated", "c", "dequeued"),
+    ]
+    assert items_of(events[5], names) == ["c", "b"]
+    assert items_of(events[7], names) == ["b"]
+
+
+def test_requeue_is_announced_with_recovery_fields(
+    server: SharedServer, api: httpx.Client, session: dict
+) -> None:
+    sid = session["id"]
+    run_id = send(api, sid)["runId"]
+    set_run_status(server, run_id, "timed_out", "run_timed_out")
+    post(api, f"/api/v1/runs/{run_id}/requeue")
+    events = session_events(server, sid)
+    assert_well_formed(events, sid)
+    assert [e["event"] for e in events] == ["run.queued", "run.queued"]
+    data = events[1]["data"]
+    assert data["status"] == "queued"
+    assert data["recoveredBy"] == "manual_operator_requeue"
+    assert data["previousStatus"] == "timed_out"
+    assert data["recoveryAttempt"] == 1
+    assert data["recoveryState"] == "requeued"
+    assert data["requestedBy"] == "standalone:anonymous"
+
+
+def test_cursors_are_per_session(server: SharedServer, api: httpx.Client, session: dict) -> None:
+    other = create_session(api, session["workspaceId"])
+    for sid in (session["id"], other["id"], session["id"], other["id"]):
+        send(api, sid)
+    for sid in (session["id"], other["id"]):
+        events = session_events(server, sid)
+        assert_well_formed(events, sid)
+        assert [e["cursor"] for e in events] == [1, 2, 3]
+
+
+def test_rejected_requests_write_no_events(
+    server: SharedServer, api: httpx.Client, session: dict
+) -> None:
+    sid = session["id"]
+    run_id = send(api, sid)["runId"]
+    before = session_events(server, sid)
+    assert api.post(f"/api/v1/sessions/{sid}/messages", json={"content": " "}).status_code == 400
+    assert api.post(f"/api/v1/runs/{run_id}/requeue").status_code == 409
+    assert api.post(f"/api/v1/runs/{run_id}/guide").status_code == 202  # not pending: no-op
+    assert session_events(server, sid) == before
+
+
+def test_deleting_a_session_deletes_its_events(
+    server: SharedServer, api: httpx.Client, session: dict
+) -> None:
+    send(api, session["id"])
+    assert session_events(server, session["id"])
+    assert api.delete(f"/api/v1/sessions/{session['id']}").status_code == 204
+    assert session_events(server, session["id"]) == []

@@ -1,0 +1,175 @@
+"""Helpers of the command and terminal tests: a live server with sandbox settings, a workspace
+with a session, and process-table probes that tell a live process from a zombie."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from corral.app import build_app
+from corral.config import Settings
+from corral.core.container import Core
+from corral_client import Client
+from corral_client.api.commands import (
+    run_foreground_command,
+    run_process_command,
+    start_background_command,
+)
+from corral_client.models import (
+    BackgroundCommandRequest,
+    BackgroundCommandResult,
+    CommandResult,
+    EnvironmentVariables,
+    ForegroundCommandRequest,
+    ProcessCommandRequest,
+)
+
+OUTPUT_CAP = 64 * 1024
+
+
+@dataclass
+class Served:
+    url: str
+    data_dir: Path
+    core: Core
+
+
+@contextmanager
+def serving(data_dir: Path, **overrides: Any) -> Iterator[Served]:
+    settings = Settings(data_dir=data_dir, validate_responses=True, **overrides)
+    app, core = build_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
+                            loop="asyncio")  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield Served(f"http://127.0.0.1:{port}", data_dir, core)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@dataclass
+class Box:
+    """A workspace on a live server with one session, reached through both clients."""
+
+    id: str
+    root: Path
+    session_id: str
+    http: httpx.Client
+    client: Client
+    data_dir: Path
+
+    def sh(self, command: str, **body: Any) -> CommandResult:
+        env = body.pop("env", None)
+        if env is not None:
+            body["env"] = EnvironmentVariables.from_dict(env)
+        result = run_foreground_command.sync(
+            self.id, client=self.client, body=ForegroundCommandRequest(command=command, **body)
+        )
+        assert isinstance(result, CommandResult), result
+        return result
+
+    def process(self, executable: str, *args: str, **body: Any) -> CommandResult:
+        result = run_process_command.sync(
+            self.id, client=self.client,
+            body=ProcessCommandRequest(executable=executable, args=list(args), **body),
+        )  # fmt: skip
+        assert isinstance(result, CommandResult), result
+        return result
+
+    def background(self, command: str, *, session: bool = True) -> BackgroundCommandResult:
+        body = BackgroundCommandRequest(command=command)
+        if session:
+            body.session_id = self.session_id
+        result = start_background_command.sync(self.id, client=self.client, body=body)
+        assert isinstance(result, BackgroundCommandResult), result
+        return result
+
+    def post(self, route: str, body: dict[str, Any]) -> httpx.Response:
+        # json.dumps escapes lone surrogates (`\\ud800`), which hostile clients do send.
+        return self.http.post(
+            f"/api/v1/sandboxes/{self.id}/commands/{route}", content=json.dumps(body),
+            headers={"content-type": "application/json"},
+        )  # fmt: skip
+
+    def terminal(self, terminal_id: str, action: str = "", **kwargs: Any) -> httpx.Response:
+        url = f"/api/v1/sessions/{self.session_id}/terminals/{terminal_id}"
+        if action:
+            return self.http.post(f"{url}/{action}", **kwargs)
+        return self.http.get(url, **kwargs)
+
+
+def new_box(served: Served, http: httpx.Client, client: Client, name: str = "box") -> Box:
+    workspace = http.post("/api/v1/workspaces", json={"name": name, "runtime": "default"})
+    assert workspace.status_code == 201, workspace.text
+    ws = workspace.json()
+    session = http.post(f"/api/v1/workspaces/{ws['id']}/sessions", json={})
+    assert session.status_code == 201, session.text
+    return Box(ws["id"], Path(ws["rootPath"]), session.json()["id"], http, client, served.data_dir)
+
+
+def envelope(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert resp.status_code == status, (resp.status_code, resp.text)
+    error = resp.json()["error"]
+    assert error["code"] == code, error
+    return dict(error)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+    return value
+
+
+# -- the process table ----------------------------------------------------------------------
+# This machine's init never reaps orphans, so a killed process may linger as a zombie; `kill(0)`
+# still finds those. What matters is that nothing *runs*: these helpers skip zombies.
+
+
+def _live_processes() -> Iterator[tuple[int, int, bytes]]:
+    """(pid, process group, command line) of every process that is not a zombie."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{name}/stat").read_bytes().rsplit(b")", 1)[1].split()
+            cmdline = Path(f"/proc/{name}/cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if stat[0] != b"Z":
+            yield int(name), int(stat[2]), cmdline.replace(b"\0", b" ")
+
+
+def group_members(pgid: int) -> list[int]:
+    """Running processes of the group (`os.killpg(pgid, 0)` first: no group at all is the
+    ProcessLookupError case)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return []
+    return [pid for pid, group, _ in _live_processes() if group == pgid]
+
+
+def running_with(marker: str) -> list[int]:
+    """Running processes whose command line contains `marker` (seen from the host, so also
+    inside bwrap's pid namespace)."""
+    return [pid for pid, _, cmdline in _live_processes() if marker.encode() in cmdline]

@@ -1,0 +1,156 @@
+"""Fixtures of the sandbox file tests: one live server for the whole directory (every test
+works in a sandbox of its own) and a sandbox whose root is on disk."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+import uvicorn
+
+from corral.app import build_app
+from corral.config import Settings
+
+T = TypeVar("T")
+ADMIN_TOKEN = "sandbox-admin-token"
+LIMITED_TOKEN = "sandbox-limited-token"  # reaches only the workspace ws_other
+
+
+@dataclass
+class Served:
+    url: str
+    data_dir: Path
+    port: int
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    data_dir = tmp_path_factory.mktemp("sandbox-server")
+    tokens = [{"token": ADMIN_TOKEN}, {"token": LIMITED_TOKEN, "workspaces": ["ws_other"]}]
+    app, _ = build_app(Settings(data_dir=data_dir, validate_responses=True, api_tokens=tokens))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", loop="asyncio"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield Served(f"http://127.0.0.1:{port}", data_dir, port)
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def api(served: Served) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=served.url, timeout=30, headers=auth(ADMIN_TOKEN)) as client:
+        yield client
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def all_at_once(count: int, task: Callable[[int], T]) -> list[T]:
+    """`task(0)` … `task(count - 1)` in threads released together; their results in order."""
+    barrier = threading.Barrier(count)
+
+    def run(i: int) -> T:
+        barrier.wait()
+        return task(i)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def make_read_only(served: Served, sandbox_id: str) -> None:
+    with closing(sqlite3.connect(served.data_dir / "corral.db", timeout=10)) as conn:
+        conn.execute("UPDATE workspaces SET read_only = 1 WHERE id = ?", (sandbox_id,))
+        conn.commit()
+
+
+@dataclass
+class Box:
+    """A sandbox on a live server: its id, its root on disk, and a client for its routes."""
+
+    id: str
+    root: Path
+    api: httpx.Client
+
+    @property
+    def base(self) -> str:
+        return f"/api/v1/sandboxes/{self.id}"
+
+    def get(self, route: str, **params: Any) -> httpx.Response:
+        return self.api.get(f"{self.base}/{route}", params=params)
+
+    def write(self, path: str, content: str, **extra: Any) -> httpx.Response:
+        return self.api.put(
+            f"{self.base}/files/content", json={"path": path, "content": content, **extra}
+        )
+
+    def upload(self, path: str, data: bytes, **params: Any) -> httpx.Response:
+        return self.api.put(
+            f"{self.base}/files/upload",
+            params={"path": path, **params},
+            content=data,
+            headers={"content-type": "application/octet-stream"},
+        )
+
+
+def new_box(api: httpx.Client, name: str = "box") -> Box:
+    """A sandbox of the default runtime with `real.txt` and `sub/` in its root."""
+    resp = api.post("/api/v1/sandboxes", json={"name": name, "runtime": "default"})
+    assert resp.status_code == 201, resp.text
+    sandbox_id = resp.json()["id"]
+    workspace = api.get(f"/api/v1/workspaces/{sandbox_id}").json()
+    box = Box(sandbox_id, Path(workspace["rootPath"]), api)
+    (box.root / "real.txt").write_text("real")
+    (box.root / "sub").mkdir()
+    return box
+
+
+@pytest.fixture
+def box(api: httpx.Client) -> Box:
+    return new_box(api)
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Iterator[Path]:
+    """A directory outside every workspace holding a secret, checked unchanged afterwards."""
+    place = tmp_path / "outside"
+    place.mkdir()
+    (place / "secret.txt").write_text("top secret")
+    (place / "sub").mkdir()
+    before = snapshot(place)
+    yield place
+    assert snapshot(place) == before, "something outside the workspace changed"
+
+
+def snapshot(place: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Every entry under `place` with its mode, mtime and (for files) content."""
+    found: dict[str, tuple[int, int, bytes]] = {str(place): (place.lstat().st_mode, 0, b"")}
+    for path in sorted(place.rglob("*")):
+        st = path.lstat()
+        content = path.read_bytes() if path.is_file() and not path.is_symlink() else b""
+        found[str(path)] = (st.st_mode, st.st_mtime_ns, content)
+    return found
+
+
+def envelope(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert resp.status_code == status, (resp.status_code, resp.text)
+    error = resp.json()["error"]
+    assert error["code"] == code, error
+    return dict(error)
