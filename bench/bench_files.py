@@ -8,9 +8,10 @@ client's own cost does not count against the server. Each figure is the best of 
 other work on the machine only ever slows a run down.
 
 Reported: throughput of each way and its ratio to `cp` (targets: >= 0.5), the ratio to
-`cp` + fsync as well (an upload fsyncs before its rename; cp does not), the server's RSS growth
-while uploading (sampled from /proc every 5 ms; target < 20 MB), and the cost of a 4 KiB
-write+fsync on this disk, which is what the fsync of an upload is made of.
+`cp` + fsync as well (an upload fsyncs before its rename; cp does not, and GNU cp copies with
+copy_file_range inside the kernel's page cache, a speed no user-space HTTP path can approach),
+the server's RSS growth while uploading (sampled from /proc every 5 ms; target < 20 MB), and
+the cost of a 4 KiB write+fsync on this disk, which is what the fsync of an upload is made of.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ import uvicorn
 
 from corral.app import build_app
 from corral.config import Settings
-from corral.core.container import Core
 from corral_client import Client
 from corral_client.api.commands import (
     run_foreground_command,
@@ -35,19 +34,19 @@ from corral_client.models import (
 )
 
 OUTPUT_CAP = 64 * 1024
+VISIBLE = "CORRAL_TEST_VISIBLE"  # the one server variable the test servers pass through
 
 
 @dataclass
 class Served:
     url: str
     data_dir: Path
-    core: Core
 
 
 @contextmanager
 def serving(data_dir: Path, **overrides: Any) -> Iterator[Served]:
     settings = Settings(data_dir=data_dir, validate_responses=True, **overrides)
-    app, core = build_app(settings)
+    app, _ = build_app(settings)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
                             loop="asyncio")  # fmt: skip
     server = uvicorn.Server(config)
@@ -59,7 +58,7 @@ def serving(data_dir: Path, **overrides: Any) -> Iterator[Served]:
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield Served(f"http://127.0.0.1:{port}", data_dir, core)
+        yield Served(f"http://127.0.0.1:{port}", data_dir)
     finally:
         server.should_exit = True
         thread.join(10)

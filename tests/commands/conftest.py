@@ -8,11 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from commands_support import OUTPUT_CAP, Box, Served, new_box, serving
+from commands_support import OUTPUT_CAP, VISIBLE, Box, Served, new_box, serving
 
 from corral_client import Client
-
-VISIBLE = "CORRAL_TEST_VISIBLE"
 
 
 @pytest.fixture(scope="session")

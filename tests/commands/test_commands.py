@@ -10,8 +10,15 @@ import uuid
 from contextlib import closing
 
 import pytest
-from commands_support import OUTPUT_CAP, Box, envelope, group_members, running_with, wait_for
-from conftest import VISIBLE
+from commands_support import (
+    OUTPUT_CAP,
+    VISIBLE,
+    Box,
+    envelope,
+    group_members,
+    running_with,
+    wait_for,
+)
 
 from corral_client.types import UNSET
 
@@ -189,8 +196,6 @@ def test_process_arguments_with_nul_are_a_400(box: Box) -> None:
 
 
 def test_unknown_sandbox_is_a_404(box: Box) -> None:
-    resp = box.post("foreground", {"command": "true"})
-    assert resp.status_code == 200
     missing = box.http.post(
         "/api/v1/sandboxes/ws_00000000000000000000000000000000/commands/process",
         json={"executable": "true"},

@@ -92,7 +92,7 @@ def test_ranges_and_revalidation(box: Box) -> None:
     other = box.api.get(url, params=params, headers={"If-None-Match": 'W/"1-2-3"'})
     assert other.status_code == 200 and other.content == DATA
 
-    empty = box.upload("empty.txt", b"")
+    empty = box.write("empty.txt", "")
     assert empty.status_code == 200
     got = box.get("files/download", path="empty.txt")
     assert (got.status_code, got.content, got.headers["content-length"]) == (200, b"", "0")

@@ -143,3 +143,17 @@ def test_uploads_over_256_mib_are_refused_before_the_body(box: Box, served: Serv
     assert b'"payload_too_large"' in reply
     assert not (box.root / "huge.bin").exists()
     assert os.listdir(box.root).count("huge.bin") == 0
+
+
+def test_an_upload_must_send_a_body(box: Box, served: Served) -> None:
+    """Neither a length nor chunks, or a zero length, is no body (empty files are written
+    with PUT files/content)."""
+    head = (
+        f"PUT {box.base}/files/upload?path=none.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        f"Authorization: Bearer {ADMIN_TOKEN}"
+    )
+    with raw_request(served, head) as sock:
+        reply = sock.recv(65536)
+    assert reply.startswith(b"HTTP/1.1 400"), reply[:200]
+    assert box.upload("none.bin", b"").status_code == 400
+    assert not (box.root / "none.bin").exists()

@@ -87,6 +87,7 @@ def test_write_errors(box: Box) -> None:
     envelope(box.write("f.txt", "two", ifMatch='W/"1-2-3"'), 412, "workspace_precondition_failed")
     envelope(box.write("sub", "x"), 409, "workspace_entry_conflict")
     envelope(box.write("f.txt", "!!", encoding="base64"), 400, "invalid_request")
+    envelope(box.write("f.txt", "é==", encoding="base64"), 400, "invalid_request")
     assert box.write("f.txt", "two", ifMatch=etag).status_code == 200
     assert (
         box.write("b.bin", base64.b64encode(b"\xff\x00").decode(), encoding="base64").json()[

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import codecs
 import math
 import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast, get_args
 
 from corral import models
 from corral.core import access
@@ -193,12 +193,14 @@ class FilesService:
                 "mtimeMs must be a time between 1970 and 9999", {"field": "mtimeMs"}
             )
         rec = await self._workspace(caller, sandbox_id, writing=True)
+        chunks = aiter(body)
+        first = await _first_bytes(chunks)
         writer = await asyncio.to_thread(
             FileWriter, Path(rec.root_path), path, overwrite=overwrite, if_match=if_match
         )
         try:
-            buffer = bytearray()
-            async for chunk in body:
+            buffer = bytearray(first)
+            async for chunk in chunks:
                 buffer += chunk
                 if len(buffer) >= UPLOAD_BUFFER_BYTES:
                     await asyncio.to_thread(writer.write, buffer)
@@ -216,18 +218,17 @@ class FilesService:
         rec = await self._workspace(caller, sandbox_id)
         fd, e = await asyncio.to_thread(files.open_download, Path(rec.root_path), path)
         etag = e.etag or ""
-        sent: int | None = fd
+        unchanged = etag_listed(if_none_match, etag)
         try:
-            if etag_listed(if_none_match, etag):
-                sent = None
-                os.close(fd)
-            span = None if sent is None else byte_range(range_, e.size)
+            span = None if unchanged else byte_range(range_, e.size)
         except CorralError:
             os.close(fd)
             raise
+        if unchanged:
+            os.close(fd)
         return FileResult(
-            fd=sent, media_type=e.mime_type or "application/octet-stream", filename=e.name,
-            size=e.size, etag=etag, modified_at=e.modified_at, span=span,
+            fd=None if unchanged else fd, media_type=e.mime_type or "application/octet-stream",
+            filename=e.name, size=e.size, etag=etag, modified_at=e.modified_at, span=span,
         )  # fmt: skip
 
     async def create_sandbox_directory(
@@ -274,10 +275,18 @@ def _entry(e: Entry, rec: WorkspaceRecord) -> models.WorkspaceEntry:
 
 
 def _sort_key(raw: str) -> files.SortKey:
-    for key in ("name", "updatedAt", "sizeBytes", "type"):
-        if raw == key:
-            return key
-    raise CorralError.invalid_request(f"unknown sortBy {raw!r}", {"field": "sortBy"})
+    if raw not in get_args(files.SortKey):  # the contract's enum; checked again for the types
+        raise CorralError.invalid_request(f"unknown sortBy {raw!r}", {"field": "sortBy"})
+    return cast(files.SortKey, raw)
+
+
+async def _first_bytes(chunks: AsyncIterator[bytes]) -> bytes:
+    """The body's first bytes; none at all is a missing body (as Connexion counts JSON ones),
+    refused before any file is touched. Empty files are written with PUT files/content."""
+    async for chunk in chunks:
+        if chunk:
+            return chunk
+    raise CorralError.invalid_request("the upload has no body", {"location": "body"})
 
 
 def _utf8(data: bytes, path: str, *, cut: bool) -> str:
@@ -295,7 +304,7 @@ def _decode_content(content: str, encoding: str) -> bytes:
     if encoding == "base64":
         try:
             return base64.b64decode(content, validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or characters outside ASCII
             raise CorralError.invalid_request(
                 "content is not valid base64", {"field": "content"}
             ) from None

@@ -162,4 +162,3 @@ def _absolute(raw: str) -> Path:
             "invalid_request", 400, "rootPath must be an absolute path", {"field": "rootPath"}
         )
     return path
-

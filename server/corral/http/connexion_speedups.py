@@ -1,10 +1,22 @@
 """Per-request work Connexion 3.3 repeats that only depends on the operation, done once.
 
-Measured with cProfile on GET /api/v1/sessions/{id} (bench/bench_api.py): Connexion rebuilds
-each operation's decorator chain on every request (signature inspection included), converts
-parameter names with `inflection` every time, and deep-copies each parameter schema into a fresh
-Draft 4 validator. These patches keep the behaviour and cache the results; Connexion is pinned,
-so the patched internals cannot move under us unnoticed (tests exercise every path).
+Connexion is pinned at 3.3.0, so the internals patched here cannot move under us unnoticed;
+the API tests and `make fuzz` exercise every path. Gains are thread-CPU per request of
+GET /api/v1/sessions/{id}, in-process (a loop driving the ASGI app directly under uvloop).
+
+- `AsyncOperation.fn` (`_operation_fn`): Connexion rebuilt each handler's decorator chain on
+  every request (signature inspection included); built once per operation instead.
+- `_OnceDecorator`: the request wraps the real scope and receive, not werkzeug proxies to them,
+  with a URI parser built once per operation (see `corral.http.request`: ~14 us for the two
+  request wrappers a request gets); coroutine handlers skip the per-call sync/async probe.
+- `_BoundParameters` replaces `AsyncParameterDecorator`: the operation and context are read
+  once instead of through ~15 proxy lookups, and form parsing is not awaited for a request that
+  is not a form; ~35 us.
+- `Parameters` (the `parameter` validator): validators compiled once per parameter schema
+  instead of a deep copy and a fresh Draft 4 validator per parameter per request.
+- `connexion.utils.extract_content_type`: evaluated a `typing` subscript and decoded every
+  header name on each call; 4.5 us -> 0.4 us, once per request (twice with response validation).
+- `parameter_decorators.pythonic`: `inflection` on every parameter name of every request; cached.
 """
 
 from __future__ import annotations
@@ -84,6 +96,15 @@ class _OnceDecorator(decorators_main.StarletteDecorator):  # type: ignore[misc]
     def _parameter_decorator_cls(self) -> type[_BoundParameters]:
         return _BoundParameters
 
+    @property
+    def _sync_async_decorator(self) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        # Connexion's wrapper asks iscoroutinefunction on every call only to await a coroutine
+        # function; that answer never changes, so coroutine functions go through unwrapped.
+        wrap = super()._sync_async_decorator
+        return lambda function: (
+            function if asyncio.iscoroutinefunction(function) else wrap(function)
+        )
+
     def __call__(self, function: Callable[..., Any]) -> Callable[..., Any]:
         decorated = self.decorate(function)
         uri_parser: Any = None
@@ -134,8 +155,7 @@ class Parameters(ParameterValidator):  # type: ignore[misc]
 
 
 def _extract_content_type(headers: Any) -> Any:
-    """`connexion.utils.extract_content_type` for ASGI header lists, without evaluating a typing
-    subscript (`t.Collection[...]`) and decoding every header name on each call."""
+    """`connexion.utils.extract_content_type`, fast for ASGI header lists (bytes names)."""
     if not isinstance(headers, list):
         return _connexion_extract_content_type(headers)
     for name, value in headers:

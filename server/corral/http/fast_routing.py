@@ -6,7 +6,8 @@ route's own pattern in route order, finds the first route whose path matches (an
 group after each alternative tells which). When that route also takes the method it is exactly
 the route Starlette would pick (every earlier route is a non-match), and it is entered with the
 same scope updates Starlette makes. Everything else (405, redirect to the slash-less path,
-unknown paths, other mounts) goes through Connexion's own router unchanged.
+unknown paths, other mounts, a mount that would consume part of the path) goes through
+Connexion's own router unchanged. Picking the route for GET /sessions/{id}: 18 us -> 6.4 us.
 """
 
 from __future__ import annotations
@@ -45,26 +46,33 @@ class FastRouting(RoutingMiddleware):  # type: ignore[misc]
             self._first_match = _alternation(routes)
             self._mount, self._routes = mounts[0], routes
 
-    def _route_for(self, scope: Scope) -> Route | None:
+    def _hops(self, scope: Scope) -> list[tuple[Mount | Route, Scope]] | None:
+        """The mount and route Starlette would enter, with their child scopes, or None."""
         path = scope["path"]
-        if self._first_match is None or scope.get("root_path") or not path.startswith("/"):
+        if self._mount is None or self._first_match is None or scope.get("root_path"):
             return None
         match = self._first_match.match(path)
         if match is None or match.lastindex is None:
             return None
         route = self._routes[match.lastindex - 1]
-        return route if scope["method"] in (route.methods or ()) else None
+        if scope["method"] not in (route.methods or ()):
+            return None  # a 405, or a later route of the same path: Starlette decides
+        mounted, mount_scope = self._mount.matches(scope)
+        if mounted is not Match.FULL or mount_scope["root_path"]:
+            return None  # e.g. a newline in the path: the mount's `.*` stops there
+        routed, route_scope = route.matches({**scope, **mount_scope})
+        if routed is not Match.FULL:
+            return None
+        return [(self._mount, mount_scope), (route, route_scope)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = self._route_for(scope) if scope["type"] == "http" else None
-        if route is None or self._mount is None:
+        hops = self._hops(scope) if scope["type"] == "http" else None
+        if hops is None:
             await super().__call__(scope, receive, send)
             return
         _scope.set(dict(scope))
         scope.setdefault("router", self.router)
-        for hop in (self._mount, route):
-            match, child_scope = hop.matches(scope)
-            assert match is Match.FULL
+        for hop, child_scope in hops:
             scope["route"] = hop
             scope.update(child_scope)
-        await route.handle(scope, receive, send)
+        await hops[-1][0].handle(scope, receive, send)

@@ -4,7 +4,8 @@ Each request is wrapped twice (to validate it, then to build the handler's argum
 Connexion's wrapper costs ~5 us to build (it probes for an attribute through `__getattr__`,
 which raises), builds a Starlette `Headers` copy to read one header, parses the same few
 Content-Type values again and again, and runs an empty query string through Starlette's and
-its own URI parsers. Measured on GET /api/v1/sessions/{id}: ~12 us of ~200 us per request.
+its own URI parsers. Wrapping GET /api/v1/sessions/{id} and reading its mimetype, path and query
+parameters: 20 us with Connexion's wrapper and a fresh URI parser, 5.6 us with this one.
 """
 
 from __future__ import annotations

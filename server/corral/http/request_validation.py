@@ -1,8 +1,9 @@
 """Connexion's RequestValidationMiddleware with its per-operation objects built once.
 
 Connexion 3.3 builds a URI parser, a parameter validator and a media-type table for every
-request, although all three only depend on the operation. The checks themselves are Connexion's
-(`validate`, `validate_mime_type`, the body validators of `validator_map`), in the same order.
+request (~3 us), although all three only depend on the operation. The checks themselves are
+Connexion's (`validate`, `validate_mime_type`, the body validators of `validator_map`), in the
+same order.
 """
 
 from __future__ import annotations

@@ -28,7 +28,6 @@ from typing import Literal
 
 from corral.core.errors import CorralError
 from corral.sandbox.paths import (
-    VIRTUAL_ROOT,
     Target,
     entry_not_found,
     invalid_path,
@@ -185,7 +184,7 @@ _SORT_KEYS = {
 
 
 def _child(root: Path, parent: str, dirent: os.DirEntry[str]) -> Entry | None:
-    virtual = f"{parent}/{dirent.name}" if parent != VIRTUAL_ROOT else f"/workspace/{dirent.name}"
+    virtual = f"{parent}/{dirent.name}"
     try:
         st = dirent.stat(follow_symlinks=False)
         if stat.S_ISLNK(st.st_mode):

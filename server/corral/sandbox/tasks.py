@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import re
 import signal
@@ -33,7 +34,10 @@ from corral.sandbox.process import (
     Sandbox,
     Started,
     end_group,
+    signal_group,
 )
+
+log = logging.getLogger("corral.sandbox")
 
 TASK_ID = re.compile(r"task_[0-9a-f]{32}")
 LOG_DIR = f"{VIRTUAL_ROOT}/.corral/tasks"
@@ -87,6 +91,7 @@ class TaskRegistry:
         self.log_limit = log_limit
         self.max_running = max_running
         self._live: dict[str, _Live] = {}
+        self._starting = 0
 
     async def start(
         self,
@@ -100,21 +105,24 @@ class TaskRegistry:
         env: dict[str, str] | None,
     ) -> TaskRecord:
         """Start `command` through /bin/sh; with a session, its stdin stays open for input."""
-        if len(self._live) >= self.max_running:
+        if len(self._live) + self._starting >= self.max_running:
             raise CorralError(
                 "too_many_background_tasks", 409,
                 f"{self.max_running} background commands are already running",
             )  # fmt: skip
         task_id = new_id("task")
         output_path = f"{LOG_DIR}/{task_id}.log"
-        log_fd = await asyncio.to_thread(_create_log, sandbox.root, output_path)
+        self._starting += 1  # holds a slot across the awaits below
         try:
-            started = await sandbox.start(
-                ["/bin/sh", "-c", command], cwd=cwd, env=env, keep_stdin=session_id is not None
-            )
-        except BaseException:
-            os.close(log_fd)
-            raise
+            log_fd = await asyncio.to_thread(_create_log, sandbox.root, output_path)
+            try:
+                started = await sandbox.start(["/bin/sh", "-c", command], cwd=cwd, env=env,
+                                              keep_stdin=session_id is not None)  # fmt: skip
+            except BaseException:
+                os.close(log_fd)
+                raise
+        finally:
+            self._starting -= 1
         now = datetime.now(UTC)
         record = TaskRecord(
             id=task_id, workspace_id=workspace_id, session_id=session_id, command=command,
@@ -123,7 +131,6 @@ class TaskRegistry:
         )  # fmt: skip
         live = _Live(record, started, log_fd)
         self._live[task_id] = live
-        await self._save(record)
         live.supervisor = asyncio.ensure_future(self._supervise(live))
         return record
 
@@ -135,9 +142,12 @@ class TaskRegistry:
             return None
         try:
             raw = await asyncio.to_thread((self.state_dir / f"{task_id}.json").read_bytes)
+            record = TaskRecord.from_json(raw)
         except FileNotFoundError:
             return None
-        record = TaskRecord.from_json(raw)
+        except (ValueError, TypeError, KeyError):
+            log.warning("unreadable task metadata %s", task_id)
+            return None
         if record.status == "running":
             record.status = "unknown"  # started by an earlier server that did not see its end
         return record
@@ -188,11 +198,14 @@ class TaskRegistry:
     async def _supervise(self, live: _Live) -> None:
         pump = asyncio.ensure_future(self._pump(live))
         try:
+            await self._save(live.record)  # here, so that it always precedes the end's save
             await live.started.exited
             await end_group(live.record.pid)  # what the main process left behind
             await asyncio.wait([pump], timeout=DRAIN_GRACE_S)
         finally:
             pump.cancel()
+            if not live.started.exited.done():  # supervision failed: leave nothing running
+                signal_group(live.record.pid, signal.SIGKILL)
             live.started.close()
             os.close(live.log_fd)
             _record_end(live)

@@ -125,6 +125,9 @@ def sync_detailed(
 ) -> Response[ErrorResponse | WorkspaceEntry]:
     """Upload raw bytes to a file
 
+     The body streams to a temporary file beside the target, renamed into place once complete. An empty
+    body counts as missing (400); write empty files with `PUT files/content`.
+
     Args:
         sandbox_id (str):
         path (str):
@@ -169,6 +172,9 @@ def sync(
 ) -> ErrorResponse | WorkspaceEntry | None:
     """Upload raw bytes to a file
 
+     The body streams to a temporary file beside the target, renamed into place once complete. An empty
+    body counts as missing (400); write empty files with `PUT files/content`.
+
     Args:
         sandbox_id (str):
         path (str):
@@ -207,6 +213,9 @@ async def asyncio_detailed(
     mtime_ms: float | Unset = UNSET,
 ) -> Response[ErrorResponse | WorkspaceEntry]:
     """Upload raw bytes to a file
+
+     The body streams to a temporary file beside the target, renamed into place once complete. An empty
+    body counts as missing (400); write empty files with `PUT files/content`.
 
     Args:
         sandbox_id (str):
@@ -249,6 +258,9 @@ async def asyncio(
     mtime_ms: float | Unset = UNSET,
 ) -> ErrorResponse | WorkspaceEntry | None:
     """Upload raw bytes to a file
+
+     The body streams to a temporary file beside the target, renamed into place once complete. An empty
+    body counts as missing (400); write empty files with `PUT files/content`.
 
     Args:
         sandbox_id (str):
