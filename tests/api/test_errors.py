@@ -136,11 +136,6 @@ def test_wrong_method_is_405_with_documented_allow(
     assert set(resp.headers["allow"].split(", ")) == set(allow.split(", "))
 
 
-@pytest.mark.xfail(
-    reason="BUG: GET /api/v1/runs/requeue is routed to getRun (404 run_not_found) although the "
-    "literal path /runs/requeue wins over /runs/{runId} (its DELETE answers 405 Allow: POST)",
-    strict=True,
-)
 def test_get_on_literal_requeue_path_is_405(shared_api: httpx.Client) -> None:
     resp = shared_api.get("/api/v1/runs/requeue")
     assert_error(resp, 405, "method_not_allowed")

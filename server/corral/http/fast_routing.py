@@ -8,6 +8,10 @@ the route Starlette would pick (every earlier route is a non-match), and it is e
 same scope updates Starlette makes. Everything else (405, redirect to the slash-less path,
 unknown paths, other mounts, a mount that would consume part of the path) goes through
 Connexion's own router unchanged. Picking the route for GET /sessions/{id}: 18 us -> 6.4 us.
+
+A path that is literally one of the spec's paths answers 405 for the methods it lacks, even
+when a templated path would take them (GET /runs/requeue is not getRun): OpenAPI has concrete
+paths win over templated ones, and Starlette alone would route by first match.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import re
 from typing import Any
 
 from connexion.middleware.routing import RoutingMiddleware, _scope
+from starlette.exceptions import HTTPException
 from starlette.routing import Match, Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -33,15 +38,20 @@ class FastRouting(RoutingMiddleware):  # type: ignore[misc]
         self._mount: Mount | None = None
         self._routes: list[Route] = []
         self._first_match: re.Pattern[str] | None = None
+        self._literal_methods: dict[str, set[str]] = {}
 
     def add_api(self, *args: Any, **kwargs: Any) -> None:
         super().add_api(*args, **kwargs)
         self._mount, self._routes, self._first_match = None, [], None
+        self._literal_methods = {}
         mounts = self.router.routes
         if len(mounts) != 1 or not isinstance(mounts[0], Mount) or mounts[0].path != "":
             return
         inner = mounts[0].app
         routes = [r for r in getattr(inner, "routes", []) if isinstance(r, Route) and r.methods]
+        for route in routes:
+            if not route.param_convertors:
+                self._literal_methods.setdefault(route.path, set()).update(route.methods or ())
         if isinstance(inner, Router) and routes and len(routes) == len(inner.routes):
             self._first_match = _alternation(routes)
             self._mount, self._routes = mounts[0], routes
@@ -66,6 +76,10 @@ class FastRouting(RoutingMiddleware):  # type: ignore[misc]
         return [(self._mount, mount_scope), (route, route_scope)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            methods = self._literal_methods.get(scope["path"])
+            if methods is not None and scope["method"] not in methods:
+                raise HTTPException(405)  # the error handler lists the documented methods
         hops = self._hops(scope) if scope["type"] == "http" else None
         if hops is None:
             await super().__call__(scope, receive, send)
