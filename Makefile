@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8787
 
-.PHONY: serve test check codegen lint-spec fuzz bench-api bench-files clean
+.PHONY: serve test check codegen fuzz bench-api bench-files clean
 
 $(STAMP): requirements/runtime.txt requirements/dev.txt constraints.txt pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,7 @@ fuzz: $(STAMP)
 	$(BIN)/python conformance/run_schemathesis.py
 
 bench-api: $(STAMP)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/bench_api.py
 
 bench-files: $(STAMP)
