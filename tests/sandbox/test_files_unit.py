@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from corral.core.errors import CorralError
-from corral.sandbox import files
-from corral.sandbox.files import FileWriter
+from corral.sandbox import files, writes
+from corral.sandbox.writes import FileWriter
 
 from .conftest import all_at_once
 
@@ -28,7 +28,7 @@ def error(call: object, *args: object, **kwargs: object) -> tuple[str, int]:
 
 
 def test_write_read_and_etag(root: Path) -> None:
-    entry = files.write_file(root, "docs/a.md", b"# hi\n", overwrite=True, if_match=None)
+    entry = writes.write_file(root, "docs/a.md", b"# hi\n", overwrite=True, if_match=None)
     st = (root / "docs" / "a.md").stat()
     assert entry.path == "/workspace/docs/a.md" and entry.mime_type == "text/markdown"
     assert entry.etag == f'W/"5-{st.st_mtime_ns // 1_000_000:x}-{st.st_ino:x}"'
@@ -38,26 +38,26 @@ def test_write_read_and_etag(root: Path) -> None:
 
 
 def test_write_preconditions(root: Path) -> None:
-    first = files.write_file(root, "f.txt", b"one", overwrite=True, if_match=None)
-    assert error(files.write_file, root, "f.txt", b"x", overwrite=False, if_match=None) == (
+    first = writes.write_file(root, "f.txt", b"one", overwrite=True, if_match=None)
+    assert error(writes.write_file, root, "f.txt", b"x", overwrite=False, if_match=None) == (
         "workspace_entry_exists",
         409,
     )
-    assert error(files.write_file, root, "f.txt", b"x", overwrite=True, if_match='W/"0-0-0"') == (
+    assert error(writes.write_file, root, "f.txt", b"x", overwrite=True, if_match='W/"0-0-0"') == (
         "workspace_precondition_failed",
         412,
     )
-    assert error(files.write_file, root, "no/dir/f", b"x", overwrite=True, if_match='"x"') == (
+    assert error(writes.write_file, root, "no/dir/f", b"x", overwrite=True, if_match='"x"') == (
         "workspace_precondition_failed",
         412,
     )
     assert not (root / "no").exists()
     (root / "d").mkdir()
-    assert error(files.write_file, root, "d", b"x", overwrite=True, if_match=None) == (
+    assert error(writes.write_file, root, "d", b"x", overwrite=True, if_match=None) == (
         "workspace_entry_conflict",
         409,
     )
-    second = files.write_file(root, "f.txt", b"two", overwrite=True, if_match=first.etag)
+    second = writes.write_file(root, "f.txt", b"two", overwrite=True, if_match=first.etag)
     assert second.etag != first.etag and (root / "f.txt").read_bytes() == b"two"
     assert [p.name for p in root.iterdir() if p.name.startswith(".corral")] == []
 
@@ -66,7 +66,7 @@ def test_overwrite_keeps_the_mode(root: Path) -> None:
     script = root / "run.sh"
     script.write_text("#!/bin/sh\n")
     script.chmod(0o750)
-    files.write_file(root, "run.sh", b"#!/bin/sh\necho hi\n", overwrite=True, if_match=None)
+    writes.write_file(root, "run.sh", b"#!/bin/sh\necho hi\n", overwrite=True, if_match=None)
     assert script.stat().st_mode & 0o777 == 0o750
 
 
@@ -108,35 +108,35 @@ def test_list_sorting(root: Path) -> None:
 
 
 def test_mkdir_delete_move(root: Path) -> None:
-    made = files.make_directory(root, "x/y", create_parents=True)
-    assert made.is_dir and files.make_directory(root, "x/y", create_parents=False).is_dir
-    assert error(files.make_directory, root, "q/r", create_parents=False)[0] == (
+    made = writes.make_directory(root, "x/y", create_parents=True)
+    assert made.is_dir and writes.make_directory(root, "x/y", create_parents=False).is_dir
+    assert error(writes.make_directory, root, "q/r", create_parents=False)[0] == (
         "workspace_entry_not_found"
     )
-    files.write_file(root, "x/y/f", b"1", overwrite=True, if_match=None)
-    assert error(files.make_directory, root, "x/y/f", create_parents=True)[1] == 409
-    assert error(files.delete_entry, root, "x", recursive=False)[0] == (
+    writes.write_file(root, "x/y/f", b"1", overwrite=True, if_match=None)
+    assert error(writes.make_directory, root, "x/y/f", create_parents=True)[1] == 409
+    assert error(writes.delete_entry, root, "x", recursive=False)[0] == (
         "workspace_directory_not_empty"
     )
-    assert error(files.delete_entry, root, "/workspace", recursive=True)[0] == (
+    assert error(writes.delete_entry, root, "/workspace", recursive=True)[0] == (
         "invalid_sandbox_path"
     )
-    files.write_file(root, "g", b"2", overwrite=True, if_match=None)
-    assert error(files.move_entry, root, "g", "x/y/f", overwrite=False)[0] == (
+    writes.write_file(root, "g", b"2", overwrite=True, if_match=None)
+    assert error(writes.move_entry, root, "g", "x/y/f", overwrite=False)[0] == (
         "workspace_entry_exists"
     )
-    assert error(files.move_entry, root, "x", "x/y/inside", overwrite=False)[1] == 409
-    moved = files.move_entry(root, "g", "x/y/f", overwrite=True)
+    assert error(writes.move_entry, root, "x", "x/y/inside", overwrite=False)[1] == 409
+    moved = writes.move_entry(root, "g", "x/y/f", overwrite=True)
     assert moved.path == "/workspace/x/y/f" and (root / "x/y/f").read_bytes() == b"2"
-    assert files.move_entry(root, "x", "new/place/x", overwrite=False).is_dir
-    assert files.delete_entry(root, "new", recursive=True).is_dir
+    assert writes.move_entry(root, "x", "new/place/x", overwrite=False).is_dir
+    assert writes.delete_entry(root, "new", recursive=True).is_dir
     assert sorted(p.name for p in root.iterdir()) == []
 
 
 def test_deleting_a_link_keeps_its_target(root: Path) -> None:
     (root / "t.txt").write_text("t")
     (root / "l").symlink_to("t.txt")
-    assert not files.delete_entry(root, "l", recursive=False).is_dir
+    assert not writes.delete_entry(root, "l", recursive=False).is_dir
     assert (root / "t.txt").read_text() == "t" and not (root / "l").is_symlink()
 
 
@@ -144,14 +144,14 @@ def test_many_concurrent_if_match_writers_never_lose_an_update(root: Path) -> No
     """Each round, N threads read the etag and write their own content with ifMatch: exactly
     one wins per round and the file holds exactly the winner's bytes."""
     writers = 16
-    files.write_file(root, "c.txt", b"start", overwrite=True, if_match=None)
+    writes.write_file(root, "c.txt", b"start", overwrite=True, if_match=None)
     for _ in range(5):
         etag = files.stat_entry(root, "c.txt").etag
 
         def write(i: int, etag: str | None = etag) -> tuple[str, bytes]:
             content = f"writer {i} ".encode() * (1000 + i)
             try:
-                files.write_file(root, "c.txt", content, overwrite=True, if_match=etag)
+                writes.write_file(root, "c.txt", content, overwrite=True, if_match=etag)
             except CorralError as exc:
                 return exc.code, content
             return "ok", content

@@ -1,8 +1,9 @@
 """Sandboxes (E2B-style handles over workspaces) and the files inside them.
 
 The sandbox id is the workspace id and its root is shown as `/workspace`. The file work itself
-lives in `corral.sandbox.files` and runs in a worker thread; this module looks the workspace up
-for the caller (404/403), refuses writes to a read-only workspace and maps the results.
+lives in `corral.sandbox.files` and `writes` and runs in a worker thread; this module looks the
+workspace up for the caller (404/403), refuses writes to a read-only workspace and maps the
+results.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from corral.core.errors import CorralError
 from corral.core.pagination import decode_offset, next_offset
 from corral.core.results import FileResult
 from corral.core.workspaces import WorkspacesService
-from corral.sandbox import files
-from corral.sandbox.files import Entry, FileWriter
+from corral.sandbox import files, writes
+from corral.sandbox.entries import Entry
+from corral.sandbox.writes import FileWriter
 from corral.store import ConflictError, Store, WorkspaceRecord
 
 MAX_READ_BYTES = 16 * 1024 * 1024  # a JSON read never carries more; `truncated` says so
@@ -179,7 +181,7 @@ class FilesService:
         rec = await self._workspace(caller, sandbox_id, writing=True)
         data = _decode_content(body.content, body.encoding.value)
         e = await asyncio.to_thread(
-            files.write_file, Path(rec.root_path), body.path, data,
+            writes.write_file, Path(rec.root_path), body.path, data,
             overwrite=body.overwrite, if_match=body.if_match,
         )  # fmt: skip
         return _entry(e, rec)
@@ -236,7 +238,7 @@ class FilesService:
     ) -> models.WorkspaceEntry:
         rec = await self._workspace(caller, sandbox_id, writing=True)
         e = await asyncio.to_thread(
-            files.make_directory, Path(rec.root_path), body.path,
+            writes.make_directory, Path(rec.root_path), body.path,
             create_parents=body.create_parents,
         )  # fmt: skip
         return _entry(e, rec)
@@ -246,7 +248,7 @@ class FilesService:
     ) -> models.WorkspaceDeleteResult:
         rec = await self._workspace(caller, sandbox_id, writing=True)
         e = await asyncio.to_thread(
-            files.delete_entry, Path(rec.root_path), path, recursive=recursive
+            writes.delete_entry, Path(rec.root_path), path, recursive=recursive
         )
         return models.WorkspaceDeleteResult(
             workspace_id=rec.id, path=e.path, type=_kind(e), deleted=True
@@ -257,7 +259,7 @@ class FilesService:
     ) -> models.WorkspaceEntry:
         rec = await self._workspace(caller, sandbox_id, writing=True)
         e = await asyncio.to_thread(
-            files.move_entry, Path(rec.root_path), body.source_path, body.target_path,
+            writes.move_entry, Path(rec.root_path), body.source_path, body.target_path,
             overwrite=body.overwrite,
         )  # fmt: skip
         return _entry(e, rec)
