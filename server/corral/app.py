@@ -1,5 +1,6 @@
 """Build the ASGI application: Connexion routes the spec to the generated handlers, wrapped in
-a lean edge (access log and metrics, body limits, auth) that runs before any routing."""
+a lean edge (access log and metrics, body limits, auth, docs assets) that runs before any
+routing."""
 
 from __future__ import annotations
 
@@ -18,22 +19,21 @@ from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.security import SecurityMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.resolver import Resolver
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from corral.config import Settings
 from corral.core.caller import Caller
 from corral.core.container import Core
 from corral.http import connexion_speedups, oas31
-from corral.http.access import AccessLog, RequestMetrics
+from corral.http.access import RequestMetrics
 from corral.http.allow import AllowIndex
 from corral.http.auth import Auth
-from corral.http.docs_assets import DocsAssets
+from corral.http.edge import Edge
 from corral.http.errors import install_error_handlers
 from corral.http.fast_routing import FastRouting
 from corral.http.limits import BodyLimit
 from corral.http.request_validation import CachedRequestValidation
 from corral.http.uri_parser import URIParser
-from corral.services import bind_services
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
 connexion_speedups.install()
@@ -48,18 +48,6 @@ class TagResolver(Resolver):  # type: ignore[misc]
         func = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", operation.operation_id).lower()
         module = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", tag).lower()
         return f"corral.api.{module}.{func}"
-
-
-class BindServices:
-    """Handlers find the core's services through a context variable bound per request."""
-
-    def __init__(self, app: ASGIApp, core: Core) -> None:
-        self.app = app
-        self.core = core
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        bind_services(self.core.services)
-        await self.app(scope, receive, send)
 
 
 def _middlewares(validate_responses: bool) -> list[Any]:
@@ -117,18 +105,20 @@ def build_app(settings: Settings) -> tuple[ASGIApp, Core]:
     )
     install_error_handlers(app, AllowIndex(yaml.safe_load(SPEC.read_text())))
     limits = settings.limits
-    edge: ASGIApp = BindServices(app, core)
-    edge = DocsAssets(edge)
-    edge = Auth(edge, _tokens(settings))
-    edge = BodyLimit(
-        edge,
-        default=limits.default_bytes,
-        rules=[
-            ("POST", "/api/v1/sessions/*/messages", limits.message_bytes),
-            ("POST", "/api/v1/runtimes/upload", limits.upload_bytes),
-            ("PUT", "/api/v1/runtimes/*", limits.upload_bytes),
-            ("PUT", "/api/v1/sandboxes/*/files/upload", limits.upload_bytes),
-            ("PUT", "/api/v1/sandboxes/*/files/content", limits.message_bytes),
-        ],
+    edge = Edge(
+        app,
+        metrics=RequestMetrics(core.metrics_registry),
+        limits=BodyLimit(
+            default=limits.default_bytes,
+            rules=[
+                ("POST", "/api/v1/sessions/*/messages", limits.message_bytes),
+                ("POST", "/api/v1/runtimes/upload", limits.upload_bytes),
+                ("PUT", "/api/v1/runtimes/*", limits.upload_bytes),
+                ("PUT", "/api/v1/sandboxes/*/files/upload", limits.upload_bytes),
+                ("PUT", "/api/v1/sandboxes/*/files/content", limits.message_bytes),
+            ],
+        ),
+        auth=Auth(_tokens(settings)),
+        services=core.services,
     )
-    return AccessLog(edge, RequestMetrics(core.metrics_registry)), core
+    return edge, core

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
 from corral.core.caller import ANONYMOUS, Caller
 from corral.http.context import bind_caller
@@ -20,8 +20,7 @@ LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 class Auth:
-    def __init__(self, app: ASGIApp, tokens: Mapping[str, Caller]) -> None:
-        self.app = app
+    def __init__(self, tokens: Mapping[str, Caller]) -> None:
         self.tokens = dict(tokens)
 
     def _lookup(self, presented: str) -> Caller | None:
@@ -30,32 +29,28 @@ class Auth:
                 return caller
         return None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def admit(self, scope: Scope) -> ASGIApp | None:
+        """Bind the caller and return None, or return the 401/403 answer."""
         path: str = scope["path"]
         if path.startswith("/internal/"):
             client = scope.get("client")
             if not client or client[0] not in LOOPBACK:
-                await envelope_response(
+                return envelope_response(
                     403, "forbidden", "internal routes answer loopback callers only"
-                )(scope, receive, send)
-                return
+                )
         elif path.startswith("/api/v1") and path not in OPEN_PATHS and self.tokens:
             caller = self._lookup(_bearer(scope) or "")
             if caller is None:
-                await envelope_response(
+                return envelope_response(
                     401,
                     "unauthorized",
                     "a valid bearer token is required",
                     headers={"WWW-Authenticate": 'Bearer realm="corral"'},
-                )(scope, receive, send)
-                return
+                )
             bind_caller(caller)
         else:
             bind_caller(ANONYMOUS)
-        await self.app(scope, receive, send)
+        return None
 
 
 def _bearer(scope: Scope) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from corral.http.envelope import envelope_response
@@ -14,20 +14,18 @@ PREFIX = "/docs/assets/"
 
 
 class DocsAssets:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    """The ASGI app the edge hands paths under PREFIX to."""
+
+    def __init__(self) -> None:
         self.files = StaticFiles(directory=str(swagger_ui_path))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
-            inner = dict(scope, path=scope["path"][len(PREFIX) - 1 :], root_path="")
-            try:
-                await self.files(inner, receive, send)
-            except HTTPException as exc:  # raised outside Connexion's handlers: answer here
-                status = exc.status_code
-                headers = {"Allow": "GET, HEAD"} if status == 405 else None
-                await envelope_response(
-                    status, CODES.get(status, "http_error"), str(exc.detail), headers=headers
-                )(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+        inner = dict(scope, path=scope["path"][len(PREFIX) - 1 :], root_path="")
+        try:
+            await self.files(inner, receive, send)
+        except HTTPException as exc:  # raised outside Connexion's handlers: answer here
+            status = exc.status_code
+            headers = {"Allow": "GET, HEAD"} if status == 405 else None
+            await envelope_response(
+                status, CODES.get(status, "http_error"), str(exc.detail), headers=headers
+            )(scope, receive, send)

@@ -5,18 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope
 
 from corral.http.envelope import envelope_response
 
 MiB = 1024 * 1024
+BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class BodyLimit:
     """`rules` are (method, path regex-free prefix/suffix test, limit); the first match wins."""
 
-    def __init__(self, app: ASGIApp, default: int, rules: Sequence[tuple[str, str, int]]) -> None:
-        self.app = app
+    def __init__(self, default: int, rules: Sequence[tuple[str, str, int]]) -> None:
         self.default = default
         self.rules = rules
 
@@ -26,15 +26,15 @@ class BodyLimit:
                 return limit
         return self.default
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
+    def guard(self, scope: Scope, receive: Receive) -> tuple[ASGIApp | None, Receive]:
+        """(the 413 answer, receive) when Content-Length already exceeds the limit, else
+        (None, a receive that raises 413 once the streamed body does)."""
+        if scope["method"] in BODILESS:
+            return None, receive
         limit = self.limit_for(scope["method"], scope["path"])
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await _too_large(limit)(scope, receive, send)
-                return
+                return _too_large(limit), receive
         seen = 0
 
         async def counted() -> Message:
@@ -46,7 +46,7 @@ class BodyLimit:
                     raise HTTPException(413, f"request body exceeds {limit} bytes")
             return message
 
-        await self.app(scope, counted, send)
+        return None, counted
 
 
 def _matches(pattern: str, path: str) -> bool:

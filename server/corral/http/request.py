@@ -6,6 +6,10 @@ which raises), builds a Starlette `Headers` copy to read one header, parses the 
 Content-Type values again and again, and runs an empty query string through Starlette's and
 its own URI parsers. Wrapping GET /api/v1/sessions/{id} and reading its mimetype, path and query
 parameters: 20 us with Connexion's wrapper and a fresh URI parser, 5.6 us with this one.
+
+Path parameters are resolved by the first wrapper (validation) and kept in the scope for the
+second (the handler's arguments): `resolve_path` costs ~4 us for one string parameter. Both
+wrappers use the operation's parameters and URI parser class, so they would resolve the same.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from connexion.lifecycle import ConnexionRequest
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request as StarletteRequest
 from starlette.requests import empty_receive
+
+_PATH_PARAMS = "corral.path_params"  # scope key
 
 
 @functools.lru_cache(maxsize=256)
@@ -42,6 +48,14 @@ class Request(ConnexionRequest):  # type: ignore[misc]
         if not self._mimetype:
             self._mimetype: str | None = _mimetype(self.content_type)
         return str(self._mimetype)
+
+    @property
+    def path_params(self) -> Any:
+        scope = self._starlette_request.scope
+        params = scope.get(_PATH_PARAMS)
+        if params is None:
+            params = scope[_PATH_PARAMS] = super().path_params
+        return params
 
     @property
     def query_params(self) -> Any:
