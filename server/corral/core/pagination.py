@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 import orjson
 
 from corral.core.errors import CorralError
-from corral.store import MessageKey
+from corral.store import MessageKey, Store, Tx
+
+R = TypeVar("R")
 
 
 def _invalid(cursor: str) -> CorralError:
@@ -30,6 +34,15 @@ def decode_offset(cursor: str | None) -> int:
 def next_offset(offset: int, page_size: int, fetched: int) -> str | None:
     """Listings fetch page_size + 1 rows; a surplus row means there is another page."""
     return str(offset + page_size) if fetched > page_size else None
+
+
+async def read_offset_page(
+    store: Store, cursor: str | None, page_size: int, fetch: Callable[[Tx, int, int], list[R]]
+) -> tuple[list[R], str | None]:
+    """One page of an offset listing and the cursor of the next: `fetch(tx, offset, limit)`."""
+    offset = decode_offset(cursor)
+    rows = await store.read(lambda tx: fetch(tx, offset, page_size + 1))
+    return rows[:page_size], next_offset(offset, page_size, len(rows))
 
 
 def encode_message_key(created_at: datetime, message_id: str) -> str:

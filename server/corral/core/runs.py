@@ -6,7 +6,7 @@ from corral import models
 from corral.core import access, mappers, run_queue
 from corral.core.caller import Caller
 from corral.core.errors import CorralError
-from corral.core.pagination import decode_offset, next_offset
+from corral.core.pagination import read_offset_page
 from corral.store import RunStepRecord, Store, Tx
 
 
@@ -20,16 +20,13 @@ class RunsService:
     async def list_run_steps(
         self, caller: Caller, run_id: str, *, page_size: int, cursor: str | None
     ) -> models.RunStepPage:
-        offset = decode_offset(cursor)
-
-        def page(tx: Tx) -> list[RunStepRecord]:
+        def fetch(tx: Tx, offset: int, limit: int) -> list[RunStepRecord]:
             access.run(tx, caller, run_id)
-            return tx.list_steps(run_id, offset, page_size + 1)
+            return tx.list_steps(run_id, offset, limit)
 
-        rows = await self.store.read(page)
+        rows, next_cursor = await read_offset_page(self.store, cursor, page_size, fetch)
         return models.RunStepPage(
-            items=[mappers.run_step(r) for r in rows[:page_size]],
-            next_cursor=next_offset(offset, page_size, len(rows)),
+            items=[mappers.run_step(r) for r in rows], next_cursor=next_cursor
         )
 
     async def cancel_run(self, caller: Caller, run_id: str) -> models.CancelRunAccepted:

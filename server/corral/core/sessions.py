@@ -13,9 +13,9 @@ from corral.core.caller import Caller
 from corral.core.catalog import Catalog, load_catalog, resolve_agent
 from corral.core.errors import CorralError
 from corral.core.ids import new_id
-from corral.core.pagination import decode_offset, next_offset
+from corral.core.pagination import read_offset_page
 from corral.core.run_queue import queue_items
-from corral.store import SessionRecord, Store, Tx
+from corral.store import RunRecord, SessionRecord, Store, Tx
 
 
 class SessionsService:
@@ -28,17 +28,12 @@ class SessionsService:
     async def list_workspace_sessions(
         self, caller: Caller, workspace_id: str, *, page_size: int, cursor: str | None
     ) -> models.SessionPage:
-        offset = decode_offset(cursor)
-
-        def page(tx: Tx) -> list[SessionRecord]:
+        def fetch(tx: Tx, offset: int, limit: int) -> list[SessionRecord]:
             access.workspace(tx, caller, workspace_id)
-            return tx.list_sessions(workspace_id, offset, page_size + 1, top_level_only=True)
+            return tx.list_sessions(workspace_id, offset, limit, top_level_only=True)
 
-        rows = await self.store.read(page)
-        return models.SessionPage(
-            items=[mappers.session(r) for r in rows[:page_size]],
-            next_cursor=next_offset(offset, page_size, len(rows)),
-        )
+        rows, next_cursor = await read_offset_page(self.store, cursor, page_size, fetch)
+        return models.SessionPage(items=[mappers.session(r) for r in rows], next_cursor=next_cursor)
 
     async def create_session(
         self, caller: Caller, workspace_id: str, *, body: models.CreateSessionRequest | None
@@ -117,31 +112,22 @@ class SessionsService:
     async def list_session_children(
         self, caller: Caller, session_id: str, *, page_size: int, cursor: str | None
     ) -> models.SessionPage:
-        offset = decode_offset(cursor)
-
-        def page(tx: Tx) -> list[SessionRecord]:
+        def fetch(tx: Tx, offset: int, limit: int) -> list[SessionRecord]:
             access.session(tx, caller, session_id)
-            return tx.list_child_sessions(session_id, offset, page_size + 1)
+            return tx.list_child_sessions(session_id, offset, limit)
 
-        rows = await self.store.read(page)
-        return models.SessionPage(
-            items=[mappers.session(r) for r in rows[:page_size]],
-            next_cursor=next_offset(offset, page_size, len(rows)),
-        )
+        rows, next_cursor = await read_offset_page(self.store, cursor, page_size, fetch)
+        return models.SessionPage(items=[mappers.session(r) for r in rows], next_cursor=next_cursor)
 
     async def list_session_runs(
         self, caller: Caller, session_id: str, *, page_size: int, cursor: str | None
     ) -> models.RunPage:
-        offset = decode_offset(cursor)
-
-        def page(tx: Tx) -> list[models.Run]:
+        def fetch(tx: Tx, offset: int, limit: int) -> list[RunRecord]:
             access.session(tx, caller, session_id)
-            return [mappers.run(r) for r in tx.list_session_runs(session_id, offset, page_size + 1)]
+            return tx.list_session_runs(session_id, offset, limit)
 
-        runs = await self.store.read(page)
-        return models.RunPage(
-            items=runs[:page_size], next_cursor=next_offset(offset, page_size, len(runs))
-        )
+        rows, next_cursor = await read_offset_page(self.store, cursor, page_size, fetch)
+        return models.RunPage(items=[mappers.run(r) for r in rows], next_cursor=next_cursor)
 
     async def get_session_queue(self, caller: Caller, session_id: str) -> models.SessionQueue:
         def read(tx: Tx) -> models.SessionQueue:

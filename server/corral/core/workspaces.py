@@ -13,7 +13,7 @@ from corral.core.caller import Caller
 from corral.core.catalog import load_catalog
 from corral.core.errors import CorralError
 from corral.core.ids import new_id
-from corral.core.pagination import decode_offset, next_offset
+from corral.core.pagination import read_offset_page
 from corral.core.templates import RuntimeLibrary
 from corral.core.workspace_fs import (
     default_workspace_root,
@@ -52,13 +52,12 @@ class WorkspacesService:
     async def list_workspaces(
         self, caller: Caller, *, page_size: int, cursor: str | None
     ) -> models.WorkspacePage:
-        offset = decode_offset(cursor)
-        rows = await self.store.read(
-            lambda tx: tx.list_workspaces(offset, page_size + 1, caller.workspace_access)
-        )
+        def fetch(tx: Tx, offset: int, limit: int) -> list[WorkspaceRecord]:
+            return tx.list_workspaces(offset, limit, caller.workspace_access)
+
+        rows, next_cursor = await read_offset_page(self.store, cursor, page_size, fetch)
         return models.WorkspacePage(
-            items=[mappers.workspace(r) for r in rows[:page_size]],
-            next_cursor=next_offset(offset, page_size, len(rows)),
+            items=[mappers.workspace(r) for r in rows], next_cursor=next_cursor
         )
 
     async def create_workspace(
