@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
+import itertools
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from corral.app import build_app
 from corral.config import Settings
 from corral.core.container import Core
+from corral.testing.live_server import live_server
 
 
 @dataclass
@@ -30,43 +28,19 @@ class LiveServer:
         return httpx.Client(base_url=self.url, headers=headers, timeout=10)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     """Start a server with settings overrides; every server started is stopped afterwards."""
-    stops: list[Callable[[], None]] = []
+    numbers = itertools.count()
+    with ExitStack() as running:
 
-    def start(**overrides: Any) -> LiveServer:
-        data_dir = tmp_path / f"data{len(stops)}"
-        settings = Settings(data_dir=data_dir, validate_responses=True, **overrides)
-        app, core = build_app(settings)
-        port = _free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                lifespan="on", loop="asyncio")  # fmt: skip
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.01)
+        def start(**overrides: Any) -> LiveServer:
+            data_dir = tmp_path / f"data{next(numbers)}"
+            settings = Settings(data_dir=data_dir, validate_responses=True, **overrides)
+            served = running.enter_context(live_server(settings))
+            return LiveServer(served.url, served.core, served.settings)
 
-        def stop() -> None:
-            server.should_exit = True
-            thread.join(10)
-
-        stops.append(stop)
-        return LiveServer(f"http://127.0.0.1:{port}", core, settings)
-
-    yield start
-    for stop in reversed(stops):
-        stop()
+        yield start
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
-from corral.app import build_app
 from corral.config import Settings
+from corral.testing.live_server import live_server
 from corral_client import Client
 from corral_client.api.commands import (
     run_foreground_command,
@@ -46,22 +44,8 @@ class Served:
 @contextmanager
 def serving(data_dir: Path, **overrides: Any) -> Iterator[Served]:
     settings = Settings(data_dir=data_dir, validate_responses=True, **overrides)
-    app, _ = build_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
-                            loop="asyncio")  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield Served(f"http://127.0.0.1:{port}", data_dir)
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with live_server(settings) as running:
+        yield Served(running.url, data_dir)
 
 
 @dataclass

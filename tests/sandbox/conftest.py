@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -15,10 +14,9 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-import uvicorn
 
-from corral.app import build_app
 from corral.config import Settings
+from corral.testing.live_server import live_server
 
 T = TypeVar("T")
 ADMIN_TOKEN = "sandbox-admin-token"
@@ -36,21 +34,9 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     data_dir = tmp_path_factory.mktemp("sandbox-server")
     tokens = [{"token": ADMIN_TOKEN}, {"token": LIMITED_TOKEN, "workspaces": ["ws_other"]}]
-    app, _ = build_app(Settings(data_dir=data_dir, validate_responses=True, api_tokens=tokens))
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", loop="asyncio"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield Served(f"http://127.0.0.1:{port}", data_dir, port)
-    server.should_exit = True
-    thread.join(10)
+    settings = Settings(data_dir=data_dir, validate_responses=True, api_tokens=tokens)
+    with live_server(settings) as running:
+        yield Served(running.url, data_dir, running.port)
 
 
 @pytest.fixture
