@@ -9,8 +9,8 @@ from corral import models
 from corral.core import access, clock, mappers, run_queue
 from corral.core.caller import Caller
 from corral.core.errors import CorralError
-from corral.core.ids import new_id
 from corral.core.pagination import decode_message_key, encode_message_key
+from corral.ids import new_id
 from corral.store import MessageRecord, RunRecord, Store, Tx
 
 # Metadata keys the engine sets itself; a client cannot forge them (reference §5.5).

@@ -13,6 +13,7 @@ ends it.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from corral.core import clock
@@ -64,6 +65,12 @@ def _occupied(tx: Tx, session_id: str, besides: str | None = None) -> bool:
     return any(r.id != besides for r in live)
 
 
+def _mark(tx: Tx, run: RunRecord, name: str, at: datetime, details: Any = None) -> None:
+    """A `system` step recording a lifecycle moment of the run (reference §6.7 step names)."""
+    tx.append_step(run.id, step_type="system", status="completed", name=name, input=details,
+                   started_at=at, ended_at=at)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     kind: str  # active_run | session_queue
@@ -110,14 +117,7 @@ def cancel(tx: Tx, run: RunRecord) -> None:
     was_pending = tx.remove_pending(run.session_id, run.id)
     ended = replace(run, status="cancelled", cancel_requested_at=now, ended_at=now)
     tx.update_run(ended)
-    tx.append_step(
-        run.id,
-        step_type="system",
-        status="completed",
-        name="run.cancelled",
-        started_at=now,
-        ended_at=now,
-    )
+    _mark(tx, run, "run.cancelled", now)
     if was_pending:
         emit_queue(tx, run.session_id, run.id, "removed")
     emit(tx, ended, "run.cancelled", sessionId=run.session_id, status="cancelled")
@@ -181,15 +181,7 @@ def requeue(tx: Tx, run: RunRecord, requested_by: str) -> str:
         cancel_requested_at=None, error_code=None, error_message=None, metadata=metadata,
     )  # fmt: skip
     tx.update_run(queued)
-    tx.append_step(
-        run.id,
-        step_type="system",
-        status="completed",
-        name="run.requeued",
-        input={"previousStatus": previous},
-        started_at=now,
-        ended_at=now,
-    )
+    _mark(tx, run, "run.requeued", now, {"previousStatus": previous})
     emit(
         tx,
         queued,

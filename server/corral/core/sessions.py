@@ -12,9 +12,9 @@ from corral.core import access, clock, mappers
 from corral.core.caller import Caller
 from corral.core.catalog import Catalog, load_catalog, resolve_agent
 from corral.core.errors import CorralError
-from corral.core.ids import new_id
 from corral.core.pagination import read_offset_page
 from corral.core.run_queue import queue_items
+from corral.ids import new_id
 from corral.store import RunRecord, SessionRecord, Store, Tx
 
 

@@ -12,7 +12,6 @@ from corral.core import access, clock, mappers
 from corral.core.caller import Caller
 from corral.core.catalog import load_catalog
 from corral.core.errors import CorralError
-from corral.core.ids import new_id
 from corral.core.pagination import read_offset_page
 from corral.core.templates import RuntimeLibrary
 from corral.core.workspace_fs import (
@@ -21,6 +20,7 @@ from corral.core.workspace_fs import (
     remove_workspace_dir,
     validate_import_root,
 )
+from corral.ids import new_id
 from corral.store import Store, Tx, WorkspaceRecord
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from corral.core.errors import CorralError
-from corral.core.ids import new_id
+from corral.ids import new_id
 from corral.sandbox.paths import VIRTUAL_ROOT, resolve
 from corral.sandbox.process import (
     CHUNK,

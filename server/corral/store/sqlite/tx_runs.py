@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
+
+from corral.ids import new_id
 
 from ..base import ACTIVE_RUN_STATUSES
 from ..records import EventRecord, JsonObject, PendingRunRecord, RunRecord, RunStepRecord
@@ -94,7 +95,7 @@ class RunRepo(TxBase):
         # max+1 is race-free here: the write transaction holds SQLite's write lock.
         seq = 1 + self._scalar_int("SELECT MAX(seq) FROM run_steps WHERE run_id = ?", (run_id,))
         rec = RunStepRecord(
-            id="step_" + uuid.uuid4().hex,
+            id=new_id("step"),
             run_id=run_id,
             seq=seq,
             step_type=step_type,
@@ -197,7 +198,7 @@ class RunRepo(TxBase):
         # Writes are serialized, so max+1 yields contiguous cursors with no gaps.
         cursor = 1 + self.last_event_cursor(session_id)
         rec = EventRecord(
-            id="evt_" + uuid.uuid4().hex,
+            id=new_id("evt"),
             cursor=cursor,
             session_id=session_id,
             run_id=run_id,
