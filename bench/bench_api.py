@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from bench_support import free_port, pinned
 
 ROOT = Path(__file__).resolve().parent.parent
 DURATION = os.environ.get("BENCH_DURATION", "10s")
@@ -39,16 +39,6 @@ UVICORN = [
 ]  # fmt: skip
 
 Figures = tuple[float, float, float]  # req/s, p50 ms, p99 ms
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pinned(cpu: int, command: list[str]) -> list[str]:
-    return ["taskset", "-c", str(cpu), *command] if shutil.which("taskset") else command
 
 
 @contextmanager

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ import time
 from pathlib import Path
 
 import httpx
+from bench_support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = int(os.environ.get("BENCH_FILE_MB", "200")) * 1_000_000
@@ -45,12 +45,6 @@ UVICORN = [
     "--log-level",
     "warning",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rss_kib(pid: int, field: str = "VmRSS") -> int:

@@ -20,6 +20,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "conformance-token-0123456789"
+PROVIDER_KEY_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
 
 
 def pending_operations() -> list[str]:
@@ -60,8 +61,11 @@ def main() -> int:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="corral-fuzz-") as data_dir:
+        # Without provider keys the default platform model is the scripted one: the fuzzer's
+        # calls to the model gateway never reach (or spend on) a real provider.
+        inherited = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEY_VARIABLES}
         env = dict(
-            os.environ,
+            inherited,
             CORRAL_DATA_DIR=data_dir,
             CORRAL_API_TOKENS=TOKEN,
             CORRAL_VALIDATE_RESPONSES="true",

@@ -35,7 +35,10 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     with ExitStack() as running:
 
         def start(**overrides: Any) -> LiveServer:
-            data_dir = tmp_path / f"data{next(numbers)}"
+            data_dir = overrides.pop("data_dir", tmp_path / f"data{next(numbers)}")
+            # Without a worker, runs stay where the queue put them: the API tests check queue
+            # placement; the runtime tests (tests/runs) start servers that execute runs.
+            overrides.setdefault("run_worker", False)
             settings = Settings(data_dir=data_dir, validate_responses=True, **overrides)
             served = running.enter_context(live_server(settings))
             return LiveServer(served.url, served.core, served.settings)

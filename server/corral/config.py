@@ -68,6 +68,30 @@ class Settings(BaseSettings):
     sandbox_output_bytes: int = Field(default=1 * MiB, ge=1)  # each of stdout and stderr
     sandbox_task_log_bytes: int = Field(default=64 * MiB, ge=1)  # per background task
     sandbox_max_background_tasks: int = Field(default=32, ge=1)  # running at once
+    # Session event streams (SSE): the comment sent on an idle stream so proxies keep it open,
+    # and how many events a live reader may fall behind before its stream is ended.
+    sse_ping_seconds: float = Field(default=15.0, gt=0)
+    sse_max_lag_events: int = Field(default=1000, ge=1)
+    # How often followed sessions are checked for events other processes committed (a
+    # `corral worker`, other API processes on the same database); 0: never.
+    sse_foreign_poll_seconds: float = Field(default=0.25, ge=0)
+    # Platform models (core/platform_models.py): YAML files in `models_dir`; without a
+    # `default` there, the default model follows the provider keys in the environment.
+    models_dir: Path | None = None  # default: <data_dir>/models
+    default_openai_model: str = "gpt-4.1"
+    default_anthropic_model: str = "claude-sonnet-4-5"
+    # Server variables a workspace model's `keyEnv` may name. Workspaces are agent-writable:
+    # never list a key that agents must not spend.
+    model_key_env_allowlist: list[str] = []
+
+    # Runs (README "Runs"): how many execute at once in this process, how often an executing
+    # run proves it is alive, when a silent one counts as abandoned, and what then happens.
+    run_worker: bool = True  # false: this process only queues runs; `corral worker`s run them
+    run_concurrency: int = Field(default=64, ge=1)
+    run_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    run_stale_seconds: float = Field(default=120.0, gt=0)
+    run_recovery_policy: Literal["fail", "requeue_running"] = "fail"
+    run_recovery_max_attempts: int = Field(default=1, ge=0)
 
     @field_validator("api_tokens", mode="before")
     @classmethod
@@ -105,3 +129,7 @@ class Settings(BaseSettings):
     @property
     def runtimes_dir(self) -> Path:
         return (self.data_dir / "runtimes").resolve()
+
+    @property
+    def platform_models_dir(self) -> Path:
+        return (self.models_dir or self.data_dir / "models").resolve()

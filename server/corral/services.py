@@ -157,6 +157,25 @@ class SessionsService(Protocol):
         """GET /api/v1/sessions/{sessionId}/queue"""
         ...
 
+    async def compact_session(
+        self, caller: Caller, session_id: str, *, body: models.CompactSessionRequest | None
+    ) -> models.SessionCompactResult:
+        """POST /api/v1/sessions/{sessionId}/compact"""
+        ...
+
+    async def stream_session_events(
+        self,
+        caller: Caller,
+        session_id: str,
+        *,
+        follow: bool,
+        run_id: str | None,
+        cursor: str | None,
+        last_event_id: str | None,
+    ) -> AsyncIterator[SseFrame]:
+        """GET /api/v1/sessions/{sessionId}/events"""
+        ...
+
 
 class MessagesService(Protocol):
     """Session messages (AI SDK ModelMessage shape) and sending user input."""
@@ -248,7 +267,16 @@ class RunsService(Protocol):
 class ActionsService(Protocol):
     """Triggering workspace actions as runs."""
 
-    pass  # every operation of this tag is still pending
+    async def trigger_action_run(
+        self,
+        caller: Caller,
+        workspace_id: str,
+        action_name: str,
+        *,
+        body: models.TriggerActionRequest | None,
+    ) -> models.ActionRunAccepted:
+        """POST /api/v1/workspaces/{workspaceId}/actions/{actionName}/runs"""
+        ...
 
 
 class SandboxesService(Protocol):
@@ -372,6 +400,30 @@ class ModelsService(Protocol):
 
     async def list_model_providers(self, caller: Caller) -> models.ModelProviderList:
         """GET /api/v1/model-providers"""
+        ...
+
+    async def list_platform_models(self, caller: Caller) -> models.PlatformModelList:
+        """GET /api/v1/platform-models"""
+        ...
+
+    async def refresh_platform_models(self, caller: Caller) -> models.PlatformModelSnapshot:
+        """POST /api/v1/platform-models/refresh"""
+        ...
+
+    async def stream_platform_model_events(self, caller: Caller) -> AsyncIterator[SseFrame]:
+        """GET /api/v1/platform-models/events"""
+        ...
+
+    async def generate_model_text(
+        self, caller: Caller, *, body: models.ModelGenerateRequest
+    ) -> models.ModelGenerateResponse:
+        """POST /internal/v1/models/generate"""
+        ...
+
+    async def stream_model_text(
+        self, caller: Caller, *, body: models.ModelGenerateRequest
+    ) -> AsyncIterator[SseFrame]:
+        """POST /internal/v1/models/stream"""
         ...
 
 

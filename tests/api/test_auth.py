@@ -55,8 +55,9 @@ PROBES = ["/healthz", "/readyz", "/metrics", "/openapi.json", "/openapi.yaml", "
 @pytest.fixture(scope="module")
 def bearer_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = Settings(
-        data_dir=tmp_path_factory.mktemp("bearer"), validate_responses=True, api_tokens=TOKENS
-    )
+        data_dir=tmp_path_factory.mktemp("bearer"), validate_responses=True, api_tokens=TOKENS,
+        run_worker=False,  # runs stay where the queue put them (tests/conftest.py)
+    )  # fmt: skip
     with serving(settings) as live:
         yield live.url
 
@@ -289,10 +290,11 @@ def test_internal_routes_refuse_non_loopback_callers(tmp_path: Any, host: str, p
 
 def test_internal_route_from_loopback_is_not_forbidden(api: httpx.Client) -> None:
     resp = api.post("/internal/v1/models/generate", json={"prompt": "hi"})
-    assert_error(resp, 501, "not_implemented")  # pending, but past the loopback check
+    assert resp.status_code == 200, resp.text  # past the loopback check
+    assert "hi" in resp.json()["text"]
 
 
 def test_internal_route_needs_no_token(bearer_url: str) -> None:
     with client(bearer_url) as anonymous:
         resp = anonymous.post("/internal/v1/models/generate", json={"prompt": "hi"})
-    assert_error(resp, 501, "not_implemented")
+    assert resp.status_code == 200, resp.text

@@ -7,9 +7,24 @@ from typing import Any
 
 from starlette.responses import Response
 
-from corral.http.handler_support import not_implemented_response
+from corral import models
+from corral.core.errors import CorralError
+from corral.http.handler_support import (
+    current_caller,
+    error_response,
+    json_response,
+    parse_optional_body,
+)
+from corral.services import current_services
 
 
 async def trigger_action_run(workspace_id: str, action_name: str, body: Any = None) -> Response:
     """POST /api/v1/workspaces/{workspaceId}/actions/{actionName}/runs: Run a workspace action"""
-    return not_implemented_response("triggerActionRun")
+    try:
+        payload = parse_optional_body(models.TriggerActionRequest, body)
+        result = await current_services().actions.trigger_action_run(
+            current_caller(), workspace_id, action_name, body=payload
+        )
+    except CorralError as exc:
+        return error_response(exc)
+    return json_response(result, 202)

@@ -14,9 +14,10 @@ from corral.http.handler_support import (
     empty_response,
     error_response,
     json_response,
-    not_implemented_response,
     parse_body,
     parse_optional_body,
+    request_header,
+    sse_response,
 )
 from corral.services import current_services
 
@@ -111,11 +112,29 @@ async def get_session_queue(session_id: str) -> Response:
 
 async def compact_session(session_id: str, body: Any = None) -> Response:
     """POST /api/v1/sessions/{sessionId}/compact: Compact the session history now"""
-    return not_implemented_response("compactSession")
+    try:
+        payload = parse_optional_body(models.CompactSessionRequest, body)
+        result = await current_services().sessions.compact_session(
+            current_caller(), session_id, body=payload
+        )
+    except CorralError as exc:
+        return error_response(exc)
+    return json_response(result, 200)
 
 
 async def stream_session_events(
-    session_id: str, run_id: str | None = None, cursor: str | None = None
+    session_id: str, follow: bool, run_id: str | None = None, cursor: str | None = None
 ) -> Response:
     """GET /api/v1/sessions/{sessionId}/events: Session event stream (SSE)"""
-    return not_implemented_response("streamSessionEvents")
+    try:
+        result = await current_services().sessions.stream_session_events(
+            current_caller(),
+            session_id,
+            follow=follow,
+            run_id=run_id,
+            cursor=cursor,
+            last_event_id=request_header("Last-Event-ID"),
+        )
+    except CorralError as exc:
+        return error_response(exc)
+    return sse_response(result)

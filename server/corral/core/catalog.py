@@ -59,6 +59,7 @@ NATIVE_TOOLS: tuple[str, ...] = (
 )  # fmt: skip
 ENGINE_TOOLS: tuple[str, ...] = ("run_action", "Skill", "AgentSwitch", "SubAgent", "TaskOutput")
 
+GUIDANCE_FILE = "AGENTS.md"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 MODEL_REF_PATTERN = re.compile(r"^(platform|workspace)/.+$")
 MODEL_PROVIDERS = frozenset({"openai", "anthropic", "openai-compatible", "scripted"})
@@ -132,6 +133,7 @@ class Catalog:
     native_tools: list[str] = field(default_factory=lambda: list(NATIVE_TOOLS))
     engine_tools: list[str] = field(default_factory=lambda: list(ENGINE_TOOLS))
     default_agent: str | None = None
+    guidance: str = ""  # AGENTS.md, as agents are shown it
     warnings: list[str] = field(default_factory=list)
 
     def agent(self, name: str) -> AgentSpec | None:
@@ -160,6 +162,7 @@ def load_catalog(root: Path) -> Catalog:
             _existing(config / "tool-servers.yaml"), _parse_tool_servers, "tool server"
         ),
         hooks=loader.each(_files(config / "hooks", ".yaml", ".yml"), _parse_hook, "hook"),
+        guidance=loader.guidance(root / GUIDANCE_FILE),
         warnings=loader.warnings,
     )
     default = settings.get("defaultAgent")
@@ -227,6 +230,15 @@ class _Loader:
         except InvalidFile as problem:
             self.warn(path, str(problem))
             return {}
+
+    def guidance(self, path: Path) -> str:
+        if not _existing(path):
+            return ""
+        try:
+            return read_text(path).strip()
+        except InvalidFile as problem:
+            self.warn(path, str(problem))
+            return ""
 
     def each(
         self, paths: Iterable[Path], parse: Callable[[Path], Iterable[_Spec]], kind: str

@@ -3,15 +3,24 @@ every service interface wired to it."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from corral.bus import LocalEventBus
+from corral.bus.foreign_commits import ForeignCommitPoller
 from corral.config import Settings
+from corral.core.actions import ActionsService
 from corral.core.commands import CommandsService, TerminalsService
+from corral.core.event_stream import SessionEventStreams, StreamPolicy
 from corral.core.messages import MessagesService
 from corral.core.meta import MetaService
+from corral.core.platform_models import ModelRegistry
 from corral.core.providers_catalog import ModelsService
+from corral.core.run_executor import ExecutorSettings, RunExecutor
+from corral.core.run_models import ModelResolver
+from corral.core.run_performer import RunPerformer
 from corral.core.runs import RunsService
 from corral.core.runtimes import RuntimesService
 from corral.core.sandbox_host import SandboxHost
@@ -21,10 +30,6 @@ from corral.core.templates import BUILTIN_RUNTIMES_DIR, RuntimeLibrary
 from corral.core.workspaces import WorkspacePlaces, WorkspacesService
 from corral.services import Services
 from corral.store import Store, open_store
-
-# Tags whose every operation is still pending (codegen/pending_operations.txt): their
-# interfaces are empty, and any object implements an empty interface.
-NOTHING_YET = object()
 
 
 class Core:
@@ -37,27 +42,56 @@ class Core:
         places = WorkspacePlaces(settings.workspaces_dir, tuple(settings.workspace_roots))
         workspaces = WorkspacesService(self.store, library, places)
         self.sandbox_host = SandboxHost(settings)
+        self.model_registry = ModelRegistry(settings, os.environ)
+        resolver = ModelResolver(self.model_registry)
+        performer = RunPerformer(self.store, settings, self.sandbox_host, resolver)
+        self.executor = RunExecutor(self.store, performer.perform, ExecutorSettings(
+            concurrency=settings.run_concurrency, heartbeat_s=settings.run_heartbeat_seconds,
+            stale_s=settings.run_stale_seconds, recovery_policy=settings.run_recovery_policy,
+            recovery_max_attempts=settings.run_recovery_max_attempts,
+        ))  # fmt: skip
+        wake = self.executor.wake
+        self.event_bus = LocalEventBus()
+        self.store.add_event_listener(self.event_bus.publish)
+        self.foreign_commits = ForeignCommitPoller(
+            self.store, self.event_bus, settings.sse_foreign_poll_seconds
+        )
+        event_streams = SessionEventStreams(self.store, self.event_bus, StreamPolicy(
+            ping_seconds=settings.sse_ping_seconds, max_lag_events=settings.sse_max_lag_events,
+        ))  # fmt: skip
         self.services = Services(
             meta=MetaService(self.store, self.metrics_registry, spec_path,
                              auth_enabled=bool(settings.api_tokens)),
             runtimes=RuntimesService(library, data_dir / "uploads"),
             workspaces=workspaces,
-            sessions=SessionsService(self.store),
-            messages=MessagesService(self.store),
+            sessions=SessionsService(self.store, resolver, event_streams),
+            messages=MessagesService(self.store, self.executor),
             terminals=TerminalsService(self.store, self.sandbox_host),
-            runs=RunsService(self.store),
-            actions=NOTHING_YET,
+            runs=RunsService(self.store, wake),
+            actions=ActionsService(self.store, wake),
             sandboxes=SandboxesService(self.store, workspaces),
             files=FilesService(self.store),
             commands=CommandsService(self.store, self.sandbox_host),
-            models=ModelsService(),
+            models=ModelsService(self.model_registry),
         )  # fmt: skip
 
     async def start(self) -> None:
         self.settings.workspaces_dir.mkdir(parents=True, exist_ok=True)
         await self.store.open()
         await self.sandbox_host.start()
+        if self.settings.run_worker:
+            await self.executor.start()
+        if self.settings.sse_foreign_poll_seconds:
+            self.foreign_commits.start()
+
+    def end_streams(self) -> None:
+        """End the streams that never end on their own (the server is shutting down)."""
+        self.event_bus.close()
+        self.model_registry.end_watches()
 
     async def stop(self) -> None:
+        await self.foreign_commits.stop()
+        await self.executor.stop()  # before the sandbox: runs end while their tools can
         await self.sandbox_host.stop()  # background commands end with the server
+        await self.model_registry.aclose()
         await self.store.close()

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from corral import models
-from corral.core import access, clock, mappers, run_queue
+from corral.core import access, clock, mappers, run_lifecycle, run_queue
 from corral.core.caller import Caller
 from corral.core.errors import CorralError
 from corral.core.pagination import decode_message_key, encode_message_key
+from corral.core.run_executor import RunExecutor
 from corral.ids import new_id
 from corral.store import MessageRecord, RunRecord, Store, Tx
 
@@ -42,8 +43,9 @@ def _content(body: models.SendMessageRequest) -> str | list[Any]:
 
 
 class MessagesService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, executor: RunExecutor) -> None:
         self.store = store
+        self.executor = executor
 
     async def send_session_message(
         self, caller: Caller, session_id: str, *, body: models.SendMessageRequest
@@ -54,7 +56,9 @@ class MessagesService:
             body.running_run_behavior == models.SendMessageRequestRunningRunBehavior.interrupt
         )
 
-        def send(tx: Tx) -> tuple[MessageRecord, RunRecord, run_queue.Delivery]:
+        def send(
+            tx: Tx,
+        ) -> tuple[MessageRecord, RunRecord, run_queue.Delivery, RunRecord | None]:
             ses = access.session(tx, caller, session_id)
             now = clock.now()
             message_id, run_id = new_id("msg"), new_id("run")
@@ -70,9 +74,25 @@ class MessagesService:
             )  # fmt: skip
             delivery = run_queue.submit(tx, run, message, interrupt)
             tx.touch_session(ses.id, now)
-            return message, run, delivery
+            started = None
+            if slot and delivery.kind == "active_run" and not interrupt:
+                started = run_lifecycle.claim(tx, run.id, self.executor.worker)
+            return message, run, delivery, started
 
-        message, run, delivery = await self.store.write(send)
+        # A message to an idle session starts its run in the write that creates it.
+        slot = self.executor.reserve()
+        try:
+            message, run, delivery, started = await self.store.write(send)
+        except BaseException:
+            if slot:
+                self.executor.release()
+            raise
+        if started is not None:
+            self.executor.launch(started)
+        else:
+            if slot:
+                self.executor.release()
+            await self.executor.wake(session_id)
         return models.MessageAccepted(
             message_id=message.id,
             run_id=run.id,

@@ -33,7 +33,16 @@ class FileResult:
 
 @dataclass(frozen=True, slots=True)
 class SseFrame:
+    """One block of an event stream: an event (`event`, `data`), or from `keepalive()` a
+    comment line alone, which every client skips."""
+
     event: str
     data: str  # one line of JSON
     id: str | None = None
     retry_ms: int | None = None
+    created_at: str | None = None  # the non-standard `createdAt:` line OAH's clients read
+    comment: str | None = None
+
+    @classmethod
+    def keepalive(cls) -> SseFrame:
+        return cls("", "", comment="ping")

@@ -18,9 +18,8 @@ from typing import Any
 
 from corral.core import clock
 from corral.core.errors import CorralError
+from corral.core.run_state import TERMINAL
 from corral.store import MessageRecord, RunRecord, Tx
-
-TERMINAL = frozenset({"completed", "failed", "cancelled", "timed_out"})
 
 
 def content_text(content: str | list[Any]) -> str:
@@ -65,7 +64,7 @@ def _occupied(tx: Tx, session_id: str, besides: str | None = None) -> bool:
     return any(r.id != besides for r in live)
 
 
-def _mark(tx: Tx, run: RunRecord, name: str, at: datetime, details: Any = None) -> None:
+def mark(tx: Tx, run: RunRecord, name: str, at: datetime, details: Any = None) -> None:
     """A `system` step recording a lifecycle moment of the run (reference §6.7 step names)."""
     tx.append_step(run.id, step_type="system", status="completed", name=name, input=details,
                    started_at=at, ended_at=at)  # fmt: skip
@@ -79,10 +78,19 @@ class Delivery:
 
 def submit(tx: Tx, run: RunRecord, message: MessageRecord, interrupt: bool) -> Delivery:
     """Store a new message run and place it: run it next, queue it, or interrupt for it."""
-    session_id = message.session_id
+    return place(tx, run, interrupt, message)
+
+
+def place(
+    tx: Tx, run: RunRecord, interrupt: bool = False, message: MessageRecord | None = None
+) -> Delivery:
+    """Store a new run of a session (with the message that triggers it, if any) and place it."""
+    assert run.session_id is not None
+    session_id = run.session_id
     busy = _occupied(tx, session_id) or bool(tx.pending_runs(session_id))
     tx.insert_run(run)
-    tx.insert_message(message)
+    if message is not None:
+        tx.insert_message(message)
     emit(tx, run, "run.queued", sessionId=session_id, status="queued")
     if not busy:
         return Delivery("active_run", None)
@@ -117,7 +125,7 @@ def cancel(tx: Tx, run: RunRecord) -> None:
     was_pending = tx.remove_pending(run.session_id, run.id)
     ended = replace(run, status="cancelled", cancel_requested_at=now, ended_at=now)
     tx.update_run(ended)
-    _mark(tx, run, "run.cancelled", now)
+    mark(tx, run, "run.cancelled", now)
     if was_pending:
         emit_queue(tx, run.session_id, run.id, "removed")
     emit(tx, ended, "run.cancelled", sessionId=run.session_id, status="cancelled")
@@ -181,7 +189,7 @@ def requeue(tx: Tx, run: RunRecord, requested_by: str) -> str:
         cancel_requested_at=None, error_code=None, error_message=None, metadata=metadata,
     )  # fmt: skip
     tx.update_run(queued)
-    _mark(tx, run, "run.requeued", now, {"previousStatus": previous})
+    mark(tx, run, "run.requeued", now, {"previousStatus": previous})
     emit(
         tx,
         queued,

@@ -7,12 +7,14 @@ from corral.core import access, mappers, run_queue
 from corral.core.caller import Caller
 from corral.core.errors import CorralError
 from corral.core.pagination import read_offset_page
+from corral.core.run_executor import Wake
 from corral.store import RunStepRecord, Store, Tx
 
 
 class RunsService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, wake: Wake) -> None:
         self.store = store
+        self.wake = wake  # the run executor looks at the session again
 
     async def get_run(self, caller: Caller, run_id: str) -> models.Run:
         return mappers.run(await self.store.read(lambda tx: access.run(tx, caller, run_id)))
@@ -30,24 +32,37 @@ class RunsService:
         )
 
     async def cancel_run(self, caller: Caller, run_id: str) -> models.CancelRunAccepted:
-        await self.store.write(lambda tx: run_queue.cancel(tx, access.run(tx, caller, run_id)))
+        def cancel(tx: Tx) -> str | None:
+            run = access.run(tx, caller, run_id)
+            run_queue.cancel(tx, run)
+            return run.session_id
+
+        await self._wake(await self.store.write(cancel))
         return models.CancelRunAccepted(run_id=run_id)
 
+    async def _wake(self, session_id: str | None) -> None:
+        if session_id is not None:
+            await self.wake(session_id)
+
     async def guide_run(self, caller: Caller, run_id: str) -> models.GuideRunAccepted:
-        def guide(tx: Tx) -> None:
+        def guide(tx: Tx) -> str:
             run = tx.get_run(run_id)
             if run is None or run.trigger_type != "message" or run.session_id is None:
                 raise CorralError.not_found("queued_run_not_found", "queued run", run_id)
             caller.require_workspace(run.workspace_id)
             run_queue.guide(tx, run)
+            return run.session_id
 
-        await self.store.write(guide)
+        await self._wake(await self.store.write(guide))
         return models.GuideRunAccepted(run_id=run_id)
 
     async def requeue_run(self, caller: Caller, run_id: str) -> models.RequeueRunAccepted:
-        previous = await self.store.write(
-            lambda tx: run_queue.requeue(tx, access.run(tx, caller, run_id), caller.subject_ref)
-        )
+        def requeue(tx: Tx) -> tuple[str, str | None]:
+            run = access.run(tx, caller, run_id)
+            return run_queue.requeue(tx, run, caller.subject_ref), run.session_id
+
+        previous, session_id = await self.store.write(requeue)
+        await self._wake(session_id)
         return models.RequeueRunAccepted(
             run_id=run_id, previous_status=models.RequeuedFromStatus(previous)
         )

@@ -3,27 +3,35 @@ together with their runs, child sessions and pending queue."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
 from corral import models
-from corral.core import access, clock, mappers
+from corral.core import access, clock, compaction, mappers
 from corral.core.caller import Caller
-from corral.core.catalog import Catalog, load_catalog, resolve_agent
+from corral.core.catalog import Catalog, resolve_agent
+from corral.core.catalog_cache import workspace_catalog
 from corral.core.errors import CorralError
+from corral.core.event_stream import SessionEventStreams
 from corral.core.pagination import read_offset_page
+from corral.core.results import SseFrame
+from corral.core.run_models import ModelResolver
 from corral.core.run_queue import queue_items
 from corral.ids import new_id
 from corral.store import RunRecord, SessionRecord, Store, Tx
 
 
 class SessionsService:
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self, store: Store, resolver: ModelResolver, event_streams: SessionEventStreams
+    ) -> None:
         self.store = store
+        self.resolver = resolver
+        self.event_streams = event_streams
 
     async def _catalog(self, root: str) -> Catalog:
-        return await asyncio.to_thread(load_catalog, Path(root))
+        return await workspace_catalog(Path(root))
 
     async def list_workspace_sessions(
         self, caller: Caller, workspace_id: str, *, page_size: int, cursor: str | None
@@ -128,6 +136,29 @@ class SessionsService:
 
         rows, next_cursor = await read_offset_page(self.store, cursor, page_size, fetch)
         return models.RunPage(items=[mappers.run(r) for r in rows], next_cursor=next_cursor)
+
+    async def compact_session(
+        self, caller: Caller, session_id: str, *, body: models.CompactSessionRequest | None
+    ) -> models.SessionCompactResult:
+        instructions = body.instructions if body else None
+        return await compaction.compact_session(
+            self.store, self.resolver, caller, session_id, instructions
+        )
+
+    async def stream_session_events(
+        self,
+        caller: Caller,
+        session_id: str,
+        *,
+        follow: bool,
+        run_id: str | None,
+        cursor: str | None,
+        last_event_id: str | None,
+    ) -> AsyncIterator[SseFrame]:
+        return await self.event_streams.open(
+            caller, session_id, run_id=run_id, cursor=cursor, last_event_id=last_event_id,
+            follow=follow,
+        )  # fmt: skip
 
     async def get_session_queue(self, caller: Caller, session_id: str) -> models.SessionQueue:
         def read(tx: Tx) -> models.SessionQueue:

@@ -10,7 +10,7 @@ from pathlib import Path
 from corral import models
 from corral.core import access, clock, mappers
 from corral.core.caller import Caller
-from corral.core.catalog import load_catalog
+from corral.core.catalog_cache import workspace_catalog
 from corral.core.errors import CorralError
 from corral.core.pagination import read_offset_page
 from corral.core.templates import RuntimeLibrary
@@ -133,7 +133,7 @@ class WorkspacesService:
         self, caller: Caller, workspace_id: str
     ) -> models.WorkspaceCatalog:
         rec = await self.store.read(lambda tx: access.workspace(tx, caller, workspace_id))
-        catalog = await asyncio.to_thread(load_catalog, Path(rec.root_path))
+        catalog = await workspace_catalog(Path(rec.root_path))
         return mappers.catalog(rec.id, catalog)
 
 

@@ -78,7 +78,13 @@ def _child(root: Path, parent: str, dirent: os.DirEntry[str]) -> Entry | None:
 
 def read_file(root: Path, path: str, *, limit: int) -> tuple[Entry, bytes, bool]:
     """The first `limit` bytes of a file, and whether there were more."""
-    with resolve(root, path) as target, _open_file(target) as fd:
+    with resolve(root, path) as target:
+        return read_target(target, limit=limit)
+
+
+def read_target(target: Target, *, limit: int) -> tuple[Entry, bytes, bool]:
+    """`read_file` for a target already resolved (or met by `walk.walk_files`)."""
+    with _open_file(target) as fd:
         entry = Entry.of(target.virtual, os.fstat(fd))
         data = _read_up_to(fd, limit + 1)
     return entry, data[:limit], len(data) > limit

@@ -9,7 +9,7 @@ event loop never waits on the database. Nothing here names a database driver: ba
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 
@@ -28,6 +28,10 @@ from .records import (
 T = TypeVar("T")
 
 Direction = Literal["forward", "backward"]
+
+# Told, after a write that appended session events has committed, the last cursor each of
+# those sessions reached ({session_id: cursor}); see Store.add_event_listener.
+EventListener = Callable[[Mapping[str, int]], None]
 
 # A session has an active run when one of its runs is in these statuses, is not pending and
 # has no cancel request (oah-api §7).
@@ -157,6 +161,9 @@ class Tx(Protocol):
         self, session_id: str, after_cursor: int, limit: int, run_id: str | None = None
     ) -> list[EventRecord]: ...
     def last_event_cursor(self, session_id: str) -> int: ...
+    def last_event_cursors(self, session_ids: Collection[str]) -> dict[str, int]:
+        """The last cursor of each session that has events (one statement)."""
+        ...
 
 
 class Store(Protocol):
@@ -168,6 +175,12 @@ class Store(Protocol):
     ``fn`` must return plain values (records, lists), never live cursors. If the awaiting task
     is cancelled the unit of work may or may not have been committed.
     """
+
+    def add_event_listener(self, listener: EventListener) -> None:
+        """Call `listener` after every committed write that appended session events, never for
+        one rolled back. It runs on the thread that committed, so it must not block; an error
+        it raises is logged and does not undo the commit."""
+        ...
 
     @property
     def kind(self) -> str: ...

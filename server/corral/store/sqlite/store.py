@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import logging
 import math
 import sqlite3
 import threading
@@ -38,11 +39,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from ..base import StoreError, Tx
+from ..base import EventListener, StoreError, Tx
 from .migrate import migrate
 from .tx import SqliteTx
 
 T = TypeVar("T")
+log = logging.getLogger("corral.store")
 
 INLINE_BUDGET_S = 0.001  # longest an inline read may hold the event loop before the pool takes it
 _PROGRESS_EVERY = 1000  # SQLite VM steps between budget checks (~20-50 us of work)
@@ -71,6 +73,7 @@ class SqliteStore:
         self._loop_thread: int | None = None
         self._deadline = math.inf  # of the inline read in progress
         self._multi_statement: set[object] = set()  # read fns' __code__ that needed BEGIN
+        self._event_listeners: list[EventListener] = []
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -136,6 +139,9 @@ class SqliteStore:
     async def write(self, fn: Callable[[Tx], T]) -> T:
         return await self._submit(self._require(self._writer), self._write_job, fn)
 
+    def add_event_listener(self, listener: EventListener) -> None:
+        self._event_listeners.append(listener)
+
     def _read_job(self, fn: Callable[[Tx], T]) -> T:
         conn = self._connection(readonly=True)
         try:
@@ -168,12 +174,22 @@ class SqliteStore:
     def _write_job(self, fn: Callable[[Tx], T]) -> T:
         conn = self._connection(readonly=False)
         _exec(conn, "BEGIN IMMEDIATE")
+        tx = _WriteTx(conn)
         try:
-            result = _checked(fn(SqliteTx(conn)))
+            result = _checked(fn(tx))
             _exec(conn, "COMMIT")
-            return result
         finally:
             _rollback(conn)  # a no-op after COMMIT; undoes everything if fn or COMMIT failed
+        if tx.appended:
+            self._announce(tx.appended)
+        return result
+
+    def _announce(self, cursors: dict[str, int]) -> None:
+        for listener in self._event_listeners:
+            try:
+                listener(cursors)
+            except Exception:  # the write has committed: a listener cannot take that back
+                log.exception("event listener failed after commit")
 
     # -- threads and connections ------------------------------------------------------
 
@@ -246,6 +262,20 @@ class SqliteStore:
     @staticmethod
     async def _submit(executor: Executor, job: Callable[..., T], *args: object) -> T:
         return await asyncio.wrap_future(executor.submit(job, *args))
+
+
+class _WriteTx(SqliteTx):
+    """A write transaction that remembers the last event cursor it appended per session, for
+    the store to announce once (and only if) it commits."""
+
+    __slots__ = ("appended",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__(conn)
+        self.appended: dict[str, int] = {}
+
+    def _event_appended(self, session_id: str, cursor: int) -> None:
+        self.appended[session_id] = cursor
 
 
 class _SecondStatement(BaseException):  # not Exception: a fn's own handlers must not catch it

@@ -210,6 +210,7 @@ class RunRepo(TxBase):
             f"INSERT INTO session_events ({_EVT}) VALUES ({c.placeholders(_EVT)})",
             (rec.id, session_id, cursor, run_id, event, c.dump_json(data), c.ts(created_at)),
         )
+        self._event_appended(session_id, cursor)
         return rec
 
     def list_events(
@@ -227,3 +228,11 @@ class RunRepo(TxBase):
         return self._scalar_int(
             "SELECT MAX(cursor) FROM session_events WHERE session_id = ?", (session_id,)
         )
+
+    def last_event_cursors(self, session_ids: Collection[str]) -> dict[str, int]:
+        rows = self._all(
+            "SELECT session_id, MAX(cursor) FROM session_events"
+            " WHERE session_id IN (SELECT value FROM json_each(?)) GROUP BY session_id",
+            (json_list(session_ids),),
+        )
+        return {row[0]: int(row[1]) for row in rows}

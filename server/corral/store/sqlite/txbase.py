@@ -59,6 +59,9 @@ class TxBase:
     def _changed(self, sql: str, params: Sequence[Any] = ()) -> bool:
         return self._execute(sql, params).rowcount > 0
 
+    def _event_appended(self, session_id: str, cursor: int) -> None:
+        """Write transactions note the events they append, to announce them once committed."""
+
 
 def json_list(values: Collection[str]) -> str:
     """One bound parameter for an id list, expanded in SQL with ``json_each(?)``.

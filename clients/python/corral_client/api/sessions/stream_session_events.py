@@ -14,6 +14,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     session_id: str,
     *,
+    follow: bool | Unset = True,
     run_id: str | Unset = UNSET,
     cursor: str | Unset = UNSET,
     last_event_id: str | Unset = UNSET,
@@ -23,6 +24,8 @@ def _get_kwargs(
         headers["Last-Event-ID"] = last_event_id
 
     params: dict[str, Any] = {}
+
+    params["follow"] = follow
 
     params["runId"] = run_id
 
@@ -85,6 +88,7 @@ def sync_detailed(
     session_id: str,
     *,
     client: AuthenticatedClient | Client,
+    follow: bool | Unset = True,
     run_id: str | Unset = UNSET,
     cursor: str | Unset = UNSET,
     last_event_id: str | Unset = UNSET,
@@ -103,8 +107,14 @@ def sync_detailed(
     `cursor` wins when both are present. An unknown session gets a 404 JSON error
     before the stream opens.
 
+    A reader that falls too far behind the live events has its stream ended; it
+    resumes from its last cursor like any reconnecting client. With `follow=false`
+    the server ends the stream once the stored events are replayed (a snapshot of
+    the history, e.g. for a transcript export or a test).
+
     Args:
         session_id (str):
+        follow (bool | Unset):  Default: True.
         run_id (str | Unset):
         cursor (str | Unset):
         last_event_id (str | Unset):
@@ -119,6 +129,7 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         session_id=session_id,
+        follow=follow,
         run_id=run_id,
         cursor=cursor,
         last_event_id=last_event_id,
@@ -135,6 +146,7 @@ def sync(
     session_id: str,
     *,
     client: AuthenticatedClient | Client,
+    follow: bool | Unset = True,
     run_id: str | Unset = UNSET,
     cursor: str | Unset = UNSET,
     last_event_id: str | Unset = UNSET,
@@ -153,8 +165,14 @@ def sync(
     `cursor` wins when both are present. An unknown session gets a 404 JSON error
     before the stream opens.
 
+    A reader that falls too far behind the live events has its stream ended; it
+    resumes from its last cursor like any reconnecting client. With `follow=false`
+    the server ends the stream once the stored events are replayed (a snapshot of
+    the history, e.g. for a transcript export or a test).
+
     Args:
         session_id (str):
+        follow (bool | Unset):  Default: True.
         run_id (str | Unset):
         cursor (str | Unset):
         last_event_id (str | Unset):
@@ -170,6 +188,7 @@ def sync(
     return sync_detailed(
         session_id=session_id,
         client=client,
+        follow=follow,
         run_id=run_id,
         cursor=cursor,
         last_event_id=last_event_id,
@@ -180,6 +199,7 @@ async def asyncio_detailed(
     session_id: str,
     *,
     client: AuthenticatedClient | Client,
+    follow: bool | Unset = True,
     run_id: str | Unset = UNSET,
     cursor: str | Unset = UNSET,
     last_event_id: str | Unset = UNSET,
@@ -198,8 +218,14 @@ async def asyncio_detailed(
     `cursor` wins when both are present. An unknown session gets a 404 JSON error
     before the stream opens.
 
+    A reader that falls too far behind the live events has its stream ended; it
+    resumes from its last cursor like any reconnecting client. With `follow=false`
+    the server ends the stream once the stored events are replayed (a snapshot of
+    the history, e.g. for a transcript export or a test).
+
     Args:
         session_id (str):
+        follow (bool | Unset):  Default: True.
         run_id (str | Unset):
         cursor (str | Unset):
         last_event_id (str | Unset):
@@ -214,6 +240,7 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         session_id=session_id,
+        follow=follow,
         run_id=run_id,
         cursor=cursor,
         last_event_id=last_event_id,
@@ -228,6 +255,7 @@ async def asyncio(
     session_id: str,
     *,
     client: AuthenticatedClient | Client,
+    follow: bool | Unset = True,
     run_id: str | Unset = UNSET,
     cursor: str | Unset = UNSET,
     last_event_id: str | Unset = UNSET,
@@ -246,8 +274,14 @@ async def asyncio(
     `cursor` wins when both are present. An unknown session gets a 404 JSON error
     before the stream opens.
 
+    A reader that falls too far behind the live events has its stream ended; it
+    resumes from its last cursor like any reconnecting client. With `follow=false`
+    the server ends the stream once the stored events are replayed (a snapshot of
+    the history, e.g. for a transcript export or a test).
+
     Args:
         session_id (str):
+        follow (bool | Unset):  Default: True.
         run_id (str | Unset):
         cursor (str | Unset):
         last_event_id (str | Unset):
@@ -264,6 +298,7 @@ async def asyncio(
         await asyncio_detailed(
             session_id=session_id,
             client=client,
+            follow=follow,
             run_id=run_id,
             cursor=cursor,
             last_event_id=last_event_id,

@@ -1,0 +1,67 @@
+"""What the benchmarks share: free ports, CPU pinning, and a `corral serve` process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pinned(cpu: int, command: list[str]) -> list[str]:
+    return ["taskset", "-c", str(cpu), *command] if shutil.which("taskset") else command
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+@contextmanager
+def corral_server(
+    data_dir: Path, cpu: int | None = None, **settings: str
+) -> Iterator[tuple[str, int]]:
+    """`corral serve` on a free port (pinned to `cpu` if given), with no provider key and
+    `CORRAL_<NAME>` settings; yields its base URL and pid once it answers."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    env.update(CORRAL_DATA_DIR=str(data_dir), CORRAL_SANDBOX_ISOLATION="none",
+               CORRAL_LOG_LEVEL="warning")  # fmt: skip
+    env.update({f"CORRAL_{name.upper()}": value for name, value in settings.items()})
+    command = [sys.executable, "-m", "corral", "serve", "--port", str(port)]
+    if cpu is not None:
+        command = pinned(cpu, command)
+    proc = subprocess.Popen(command, env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("corral serve did not start")
+            time.sleep(0.05)
+        yield base, proc.pid  # taskset execs the server: same pid
+    finally:
+        proc.terminate()
+        proc.wait(30)

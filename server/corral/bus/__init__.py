@@ -1,0 +1,7 @@
+"""Event notifications between the store and the live streams (see `base`)."""
+
+from .base import EventBus
+from .local import LocalEventBus
+from .subscription import Subscription
+
+__all__ = ["EventBus", "LocalEventBus", "Subscription"]

@@ -1,0 +1,64 @@
+"""The in-process event bus: notifications reach the subscriptions of this process only."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+
+from .subscription import Subscription
+
+
+class LocalEventBus:
+    """Subscriptions live on one event loop; `publish` may come from any thread."""
+
+    def __init__(self) -> None:
+        self._subscriptions: dict[str, set[Subscription]] = {}  # changed on the loop only
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    def publish(self, cursors: Mapping[str, int]) -> None:
+        # Sessions nobody watches cost no wake-up of the loop. Skipping one is safe: a reader
+        # subscribes before it reads the store, so a subscription missing here was added after
+        # this commit and its first read sees the commit anyway.
+        watched = {s: c for s, c in cursors.items() if s in self._subscriptions}
+        loop = self._loop
+        if not watched or loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # a closed loop: its readers are gone too
+            loop.call_soon_threadsafe(self._deliver, watched)
+
+    def subscribe(self, session_id: str, capacity: int) -> Subscription:
+        self._loop = asyncio.get_running_loop()
+        subscription = Subscription(session_id, capacity, self._release)
+        if self._closed:
+            subscription.end()
+        else:
+            self._subscriptions.setdefault(session_id, set()).add(subscription)
+        return subscription
+
+    def close(self) -> None:
+        """End every subscription, now and later: streams end instead of holding the server
+        (which waits for open responses) when it shuts down. Call on the event loop."""
+        self._closed = True
+        for subscribers in tuple(self._subscriptions.values()):
+            for subscription in tuple(subscribers):
+                subscription.end()
+
+    def watched_sessions(self) -> list[str]:
+        return list(self._subscriptions)
+
+    def subscriber_count(self, session_id: str) -> int:
+        return len(self._subscriptions.get(session_id, ()))
+
+    def _deliver(self, cursors: Mapping[str, int]) -> None:
+        for session_id, cursor in cursors.items():
+            for subscription in tuple(self._subscriptions.get(session_id, ())):
+                subscription.advance(cursor)
+
+    def _release(self, subscription: Subscription) -> None:
+        subscribers = self._subscriptions.get(subscription.session_id)
+        if subscribers is not None:
+            subscribers.discard(subscription)
+            if not subscribers:
+                del self._subscriptions[subscription.session_id]

@@ -1,0 +1,53 @@
+"""`corral serve` (the API, executing runs too unless `run_worker` is off) and `corral worker`
+(a process that only executes runs, beside API processes started with
+`CORRAL_RUN_WORKER=false`; they share the database)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+import uvloop
+
+from corral.config import Settings
+from corral.http.logs import configure_logging
+
+log = logging.getLogger("corral.worker")
+
+
+def serve(host: str | None, port: int | None) -> None:
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    from corral.http.serving import serve as serve_app
+
+    serve_app(_settings(**overrides))
+
+
+def work() -> None:
+    uvloop.run(_work(_settings(run_worker=True)))
+
+
+async def _work(settings: Settings) -> None:
+    from corral.app import SPEC
+    from corral.core.container import Core
+
+    core = Core(settings, spec_path=SPEC)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    await core.start()
+    log.info("worker %s executing runs (up to %d at once)", core.executor.worker["id"],
+             settings.run_concurrency)  # fmt: skip
+    try:
+        await stopping.wait()
+    finally:
+        log.info("worker stopping: runs still executing end as failed (server_shutdown)")
+        await core.stop()
+
+
+def _settings(**overrides: Any) -> Settings:
+    settings = Settings(**overrides)
+    configure_logging(settings.log_level, settings.log_json)
+    return settings

@@ -1,0 +1,70 @@
+"""An action run: the workspace action's command, run in the workspace's sandbox with the
+run's input (as JSON on stdin and in `CORRAL_ACTION_INPUT`), recorded as one `tool_call` step
+whose output is the command's result. A non-zero exit fails the run (`action_failed`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from corral.core.catalog import Catalog
+from corral.core.run_journal import RunJournal
+from corral.core.run_lifecycle import Ending
+from corral.core.sandbox_host import SandboxHost
+from corral.sandbox.process import Sandbox
+from corral.store import RunRecord, Store, Tx
+
+
+async def run_action(
+    store: Store, run: RunRecord, catalog: Catalog, sandbox: Sandbox, host: SandboxHost
+) -> Ending:
+    name = run.trigger_ref or ""
+    action = catalog.action(name)
+    if action is None:
+        return Ending("failed", "action_not_found", f"action {name!r} is no longer defined")
+    payload = json.dumps((run.metadata or {}).get("input"))
+    journal = RunJournal(store, run, run.effective_agent_name)
+    call_id = f"action_{run.id}"
+    step = journal.step(
+        "tool_call", name, {"toolCallId": call_id, "sourceType": "action", "input": payload}
+    )
+    common: dict[str, Any] = {"sessionId": journal.session_id, "toolCallId": call_id,
+                              "toolName": name, "sourceType": "action"}  # fmt: skip
+
+    def start(tx: Tx) -> None:
+        step.store(tx)
+        journal.emit(tx, "tool.started", input=payload, metadata={}, **common)
+
+    await store.write(start)
+    timeout_ms = None if action.timeout_seconds is None else int(action.timeout_seconds * 1000)
+    outcome = await sandbox.run(
+        ["/bin/sh", "-c", action.command], stdin=payload, timeout_s=host.timeout_s(timeout_ms),
+        env={"CORRAL_ACTION_INPUT": payload, "CORRAL_ACTION_NAME": name},
+    )  # fmt: skip
+    result = {"stdout": outcome.stdout, "stderr": outcome.stderr, "exitCode": outcome.exit_code,
+              "truncated": outcome.truncated, "timedOut": outcome.timed_out}  # fmt: skip
+    ok = outcome.exit_code == 0 and not outcome.timed_out
+
+    def record(tx: Tx) -> None:
+        step.close(tx, "completed" if ok else "failed", result)
+        if ok:
+            journal.emit(tx, "tool.completed", output=result,
+                         metadata={"toolStatus": "completed"}, **common)  # fmt: skip
+        else:
+            code = "tool_timed_out" if outcome.timed_out else "action_failed"
+            journal.emit(tx, "tool.failed", errorCode=code, errorMessage=_failure(result),
+                         metadata={}, **common)  # fmt: skip
+
+    await store.write(record)
+    if outcome.timed_out:
+        return Ending("timed_out", "action_timed_out", _failure(result), {"output": result})
+    if not ok:
+        return Ending("failed", "action_failed", _failure(result), {"output": result})
+    return Ending("completed", metadata={"output": result})
+
+
+def _failure(result: dict[str, Any]) -> str:
+    if result["timedOut"]:
+        return "the action's command exceeded its time limit"
+    tail = (result["stderr"] or result["stdout"]).strip()[-500:]
+    return f"the action's command exited with {result['exitCode']}" + (f": {tail}" if tail else "")

@@ -1,0 +1,254 @@
+"""The run executor: takes runnable runs, executes up to `concurrency` of them at once (never two
+of one session: the session queue makes at most one run of a session runnable), keeps their
+heartbeats fresh, cancels them when asked, and recovers runs abandoned by a dead process.
+
+It learns about work three ways: `wake(session_id)` from the services after a write that may
+have made a run runnable or asked one to cancel; the end of one of its own runs (the session's
+next run was dispatched in the same write); and a periodic sweep of the store, which catches
+runs queued or cancelled by other processes sharing the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal
+
+from corral.core import clock
+from corral.core.run_lifecycle import (
+    Ending,
+    RecoveryPolicy,
+    claim,
+    finish,
+    heartbeat,
+    recover_stale,
+)
+from corral.ids import new_id
+from corral.store import RunRecord, Store, Tx
+
+log = logging.getLogger("corral.runs")
+
+Perform = Callable[[RunRecord], Coroutine[Any, Any, Ending]]
+# What the services call after a write that may concern a session's runs.
+Wake = Callable[[str], Awaitable[None]]
+StopReason = Literal["cancel", "shutdown"]
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    concurrency: int = 64
+    heartbeat_s: float = 5.0
+    stale_s: float = 120.0
+    recovery_policy: RecoveryPolicy = "fail"
+    recovery_max_attempts: int = 1
+
+
+@dataclass
+class _Execution:
+    run: RunRecord
+    task: asyncio.Task[Ending]
+    stop_reason: StopReason | None = None
+
+
+@dataclass
+class RunExecutor:
+    store: Store
+    perform: Perform
+    settings: ExecutorSettings = field(default_factory=ExecutorSettings)
+
+    def __post_init__(self) -> None:
+        self.worker = {"id": new_id("wrk"), "host": socket.gethostname(), "pid": os.getpid()}
+        self._ready: asyncio.Queue[str] = asyncio.Queue()
+        self._waiting: set[str] = set()
+        self._executing: dict[str, _Execution] = {}
+        self._free = self.settings.concurrency  # execution slots not taken
+        self._slot_freed = asyncio.Event()
+        self._started = False
+        self._loops: list[asyncio.Task[None]] = []
+        self._finishing: set[asyncio.Task[None]] = set()
+
+    # -- life of the executor ---------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._sweep()
+        self._started = True
+        self._loops = [
+            asyncio.create_task(self._dispatch_loop(), name="corral-run-dispatch"),
+            asyncio.create_task(self._upkeep_loop(), name="corral-run-upkeep"),
+        ]
+
+    async def stop(self) -> None:
+        self._started = False
+        for loop_task in self._loops:
+            loop_task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        for execution in list(self._executing.values()):
+            self._stop(execution, "shutdown")
+        if self._finishing:
+            await asyncio.wait(self._finishing, timeout=10)
+
+    # -- signals from the services ----------------------------------------------------
+
+    async def wake(self, session_id: str) -> None:
+        """Look at a session again: start its runnable run, stop a run asked to cancel.
+        An executor that is not running (`run_worker: false`) leaves it to the workers."""
+        if not self._started:
+            return
+        live = await self.store.read(
+            lambda tx: tx.active_runs(session_id, include_cancel_requested=True)
+        )
+        for run in live:
+            self._consider(run)
+
+    def _consider(self, run: RunRecord) -> None:
+        execution = self._executing.get(run.id)
+        if execution is not None:
+            if run.cancel_requested_at is not None:
+                self._stop(execution, "cancel")
+        elif run.status == "queued" and run.cancel_requested_at is None:
+            self._submit(run.id)
+
+    def _submit(self, run_id: str) -> None:
+        if run_id not in self._waiting:
+            self._waiting.add(run_id)
+            self._ready.put_nowait(run_id)
+
+    # -- a run started in the write that creates it ----------------------------------
+
+    def reserve(self) -> bool:
+        """Take an execution slot for a run about to be created runnable, so the service can
+        claim it (`run_lifecycle.claim`) in the same write: one write and a hop saved per run.
+        Give the slot back with `release`, or hand the claimed run over with `launch`."""
+        return self._started and self._take_slot()
+
+    def release(self) -> None:
+        self._free += 1
+        self._slot_freed.set()
+
+    def launch(self, run: RunRecord) -> None:
+        self._track(self._run(run), run.id)
+
+    def _take_slot(self) -> bool:
+        if self._free == 0:
+            return False
+        self._free -= 1
+        return True
+
+    def _track(self, job: Coroutine[Any, Any, None], run_id: str) -> None:
+        task = asyncio.create_task(job, name=f"corral-run-{run_id}")
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+
+    def _stop(self, execution: _Execution, reason: StopReason) -> None:
+        if execution.stop_reason is None:
+            execution.stop_reason = reason
+            execution.task.cancel()
+
+    # -- executing --------------------------------------------------------------------
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            run_id = await self._ready.get()
+            while not self._take_slot():
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+            self._waiting.discard(run_id)
+            self._track(self._claim_and_run(run_id), run_id)
+
+    async def _claim_and_run(self, run_id: str) -> None:
+        try:
+            run = await self.store.write(lambda tx: claim(tx, run_id, self.worker))
+        except Exception:
+            log.exception("run %s could not be claimed", run_id)
+            run = None
+        if run is None:
+            self.release()
+        else:
+            await self._run(run)
+
+    async def _run(self, run: RunRecord) -> None:
+        """Execute a claimed run to its end, then free its slot."""
+        try:
+            execution = _Execution(run, asyncio.create_task(self.perform(run)))
+            self._executing[run.id] = execution
+            try:
+                ending = await self._outcome(execution)
+            finally:
+                del self._executing[run.id]
+            ended = await self.store.write(lambda tx: finish(tx, run.id, ending))
+            if ended is not None and ended.session_id is not None:
+                await self.wake(ended.session_id)
+        except Exception:
+            log.exception("run %s could not be executed", run.id)
+        finally:
+            self.release()
+
+    async def _outcome(self, execution: _Execution) -> Ending:
+        try:
+            return await asyncio.shield(execution.task)
+        except asyncio.CancelledError:
+            if execution.stop_reason is None:  # the executor itself is being torn down
+                execution.stop_reason = "shutdown"
+                execution.task.cancel()
+            try:
+                return await execution.task
+            except asyncio.CancelledError:
+                return _stopped(execution.stop_reason)
+        except Exception as exc:
+            log.exception("run %s failed unexpectedly", execution.run.id)
+            return Ending("failed", "internal_error", f"the run failed unexpectedly: {exc!r}")
+
+    # -- upkeep -----------------------------------------------------------------------
+
+    async def _upkeep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_s)
+            try:
+                await self._beat()
+                await self._sweep()
+            except Exception:
+                log.exception("run upkeep failed; retrying at the next beat")
+
+    async def _beat(self) -> None:
+        if not self._executing:
+            return
+        ids = list(self._executing)
+        for run_id in await self.store.write(lambda tx: heartbeat(tx, ids)):
+            execution = self._executing.get(run_id)
+            if execution is not None:
+                self._stop(execution, "cancel")
+
+    async def _sweep(self) -> None:
+        """Recover runs whose process died, then pick up runnable runs queued elsewhere."""
+        stale_before = clock.now() - timedelta(seconds=self.settings.stale_s)
+        s = self.settings
+
+        def recover(tx: Tx) -> list[RunRecord]:
+            recover_stale(tx, stale_before, s.recovery_policy, s.recovery_max_attempts,
+                          exclude=set(self._executing))  # fmt: skip
+            return _runnable(tx)
+
+        for run in await self.store.write(recover):
+            self._consider(run)
+
+
+def _runnable(tx: Tx) -> list[RunRecord]:
+    sessions = {r.session_id for r in tx.runs_by_status(("queued",), 10_000) if r.session_id}
+    return [run for sid in sessions for run in tx.active_runs(sid) if run.status == "queued"]
+
+
+def _stopped(reason: StopReason | None) -> Ending:
+    if reason == "cancel":
+        return Ending("cancelled")
+    return Ending(
+        "failed",
+        "server_shutdown",
+        "the server stopped while this run was executing; requeue it to run it again",
+        metadata={"recovery": {"state": "failed", "recoveredBy": "server_shutdown",
+                               "recoveredAt": clock.now().isoformat().replace("+00:00", "Z")}},
+    )  # fmt: skip

@@ -1,0 +1,192 @@
+"""Everything a run writes while it executes, each change in one write with the events that
+announce it: model-call and tool-call steps, the assistant message streamed in place, tool-call
+and tool-result messages (reference §6.5 persistence, §8 events)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from corral.core import clock
+from corral.ids import new_id
+from corral.store import MessageRecord, RunRecord, RunStepRecord, Store, Tx
+
+
+@dataclass
+class RunJournal:
+    store: Store
+    run: RunRecord
+    agent_name: str
+
+    @property
+    def session_id(self) -> str:
+        assert self.run.session_id is not None
+        return self.run.session_id
+
+    def emit(self, tx: Tx, event: str, **data: Any) -> None:
+        tx.append_event(self.session_id, self.run.id, event, {"runId": self.run.id, **data},
+                        clock.now())  # fmt: skip
+
+    def new_message(self, role: str, content: str | list[Any], **metadata: Any) -> MessageRecord:
+        return MessageRecord(
+            id=new_id("msg"), session_id=self.session_id, run_id=self.run.id, role=role,
+            content=content, origin="engine" if role == "assistant" else "tool",
+            mode="prompt", metadata=metadata or None, created_at=clock.now(),
+        )  # fmt: skip
+
+    # -- steps ------------------------------------------------------------------------
+
+    def step(self, step_type: str, name: str, input: Any) -> Step:
+        """A step that starts now; it is stored by the first write that concerns it."""
+        return Step(self, step_type, name, input, clock.now())
+
+    async def abandon(self, deferred: Callable[[Tx], None], steps: list[Step]) -> None:
+        """Write what was left for a later write, and mark the steps still open, when the run
+        was stopped (cancel, timeout)."""
+
+        def write(tx: Tx) -> None:
+            deferred(tx)
+            for step in steps:
+                step.close(tx, "cancelled", None)
+
+        await self.store.write(write)
+
+    # -- the streamed assistant message -----------------------------------------------
+
+    def text_stream(self, step: Step | None = None) -> TextStream:
+        return TextStream(self, step)
+
+
+@dataclass
+class Step:
+    journal: RunJournal
+    step_type: str
+    name: str
+    input: Any
+    started_at: datetime
+    record: RunStepRecord | None = None
+    closed: bool = False
+
+    def store(self, tx: Tx) -> RunStepRecord:
+        if self.record is None:
+            self.record = tx.append_step(
+                self.journal.run.id, step_type=self.step_type, status="running", name=self.name,
+                agent_name=self.journal.agent_name, input=self.input, started_at=self.started_at,
+            )  # fmt: skip
+        return self.record
+
+    def close(self, tx: Tx, status: str, output: Any) -> None:
+        if not self.closed:
+            self.closed = True
+            tx.update_step(replace(self.store(tx), status=status, output=output,
+                                   ended_at=clock.now()))  # fmt: skip
+
+
+class TextStream:
+    """The assistant message of one model call, written while the model streams it.
+
+    Deltas that arrive while a write is in flight are coalesced into the next write, so a fast
+    model costs few transactions and a slow one is forwarded token by token (`message.delta`).
+    """
+
+    def __init__(self, journal: RunJournal, step: Step | None) -> None:
+        self.journal = journal
+        self.step = step  # stored with the first delta, when it is not yet
+        self.text = ""
+        self.reasoning = ""
+        self.reasoning_signature: str | None = None
+        self.message: MessageRecord | None = None
+        self._unsent = ""
+        self._reasoning_dirty = False
+        self._flushing: asyncio.Task[None] | None = None
+        self._writing = False  # whether the flush task has begun (it may not be cancelled then)
+
+    def push_text(self, text: str) -> None:
+        self.text += text
+        self._unsent += text
+        self._kick()
+
+    def push_reasoning(self, text: str, signature: str | None = None) -> None:
+        self.reasoning += text
+        self.reasoning_signature = signature or self.reasoning_signature
+        self._reasoning_dirty = True
+        self._kick()
+
+    def parts(self) -> list[dict[str, Any]]:
+        parts: list[dict[str, Any]] = []
+        if self.reasoning:
+            part: dict[str, Any] = {"type": "reasoning", "text": self.reasoning}
+            if self.reasoning_signature:
+                part["providerOptions"] = {"anthropic": {"signature": self.reasoning_signature}}
+            parts.append(part)
+        if self.text:
+            parts.append({"type": "text", "text": self.text})
+        return parts
+
+    def _kick(self) -> None:
+        if self._flushing is None or self._flushing.done():
+            self._writing = False
+            self._flushing = asyncio.create_task(self._flush_all())
+
+    async def _flush_all(self) -> None:
+        self._writing = True
+        while self._unsent or self._reasoning_dirty:
+            # taken here, on the loop, where the model's deltas are pushed
+            await self.journal.store.write(functools.partial(self._store, taken=self._take()))
+
+    def _take(self) -> tuple[str, bool, list[dict[str, Any]]]:
+        delta, self._unsent = self._unsent, ""
+        structured, self._reasoning_dirty = self._reasoning_dirty, False
+        return delta, structured, self.parts()
+
+    def write_pending(self, tx: Tx) -> None:
+        """Store what was pushed since the last write (once the stream has ended)."""
+        if self._unsent or self._reasoning_dirty:
+            self._store(tx, self._take())
+
+    def _store(self, tx: Tx, taken: tuple[str, bool, list[dict[str, Any]]]) -> None:
+        delta, structured, parts = taken
+        j = self.journal
+        if self.step is not None:
+            self.step.store(tx)
+        if self.message is None:
+            self.message = j.new_message("assistant", parts)
+            tx.insert_message(self.message)
+        else:
+            self.message = replace(self.message, content=parts)
+            tx.update_message(self.message)
+        if structured:
+            j.emit(tx, "message.delta", messageId=self.message.id, content=parts)
+        else:
+            j.emit(tx, "message.delta", messageId=self.message.id, delta=delta)
+
+    async def settle(self) -> None:
+        """Let a write in progress finish; one not begun yet is left to the caller's next
+        write (`complete`), so a model that answered at once costs one write, not two."""
+        task = self._flushing
+        if task is None or task.done():
+            return
+        if self._writing:
+            await asyncio.shield(task)
+        else:
+            task.cancel()
+
+    def complete(self, tx: Tx, finish_reason: str | None, **metadata: Any) -> None:
+        """Write what is pending, the final content and `message.completed` (inside the
+        caller's write, after `settle`)."""
+        self.write_pending(tx)
+        if self.message is None:
+            return
+        final = dict(self.message.metadata or {}, **metadata) or None
+        self.message = replace(self.message, content=self.parts(), metadata=final)
+        tx.update_message(self.message)
+        data: dict[str, Any] = {"messageId": self.message.id, "content": self.message.content}
+        if finish_reason is not None:
+            data["finishReason"] = finish_reason
+        if final:
+            data["metadata"] = final
+        self.journal.emit(tx, "message.completed", **data)

@@ -1,0 +1,98 @@
+"""The provider-neutral transcript as Anthropic Messages content blocks.
+
+Every message becomes a turn of blocks and adjacent turns of the same role are merged: the
+separate tool-call messages of §6.5 join their assistant turn, and tool results (role `user` on
+this wire) share one user turn with each other and with any user text that follows. Thinking is
+replayed only with its signature (`providerOptions.anthropic`), which the API checks.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from corral.providers.base import ToolSpec
+from corral.providers.content import Media, part_media, tool_output
+
+
+def anthropic_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    turns: list[dict[str, Any]] = []
+    for message in messages:
+        role = "assistant" if message["role"] == "assistant" else "user"
+        blocks = _blocks(message["role"], message["content"])
+        if not blocks:
+            continue
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+    return turns
+
+
+def anthropic_tools(tools: list[ToolSpec]) -> list[dict[str, Any]]:
+    return [
+        {"name": t.name, "description": t.description, "input_schema": t.parameters} for t in tools
+    ]
+
+
+def _blocks(role: str, content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
+    blocks: list[dict[str, Any]] = []
+    for part in parts:
+        kind = part["type"]
+        if kind == "text" and part["text"]:  # the API rejects empty text blocks
+            blocks.append({"type": "text", "text": part["text"]})
+        elif kind in ("image", "file") and role == "user":
+            blocks.append(_media_block(part_media(part)))
+        elif kind == "reasoning" and (replayed := _thinking_block(part)):
+            blocks.append(replayed)
+        elif kind == "tool-call" and not part.get("providerExecuted"):
+            blocks.append(
+                {
+                    "type": "tool_use",
+                    "id": part["toolCallId"],
+                    "name": part["toolName"],
+                    "input": part["input"],
+                }
+            )
+        elif kind == "tool-result" and role == "tool":
+            blocks.append(_tool_result_block(part))
+    return blocks
+
+
+def _thinking_block(part: dict[str, Any]) -> dict[str, Any] | None:
+    signed = (part.get("providerOptions") or {}).get("anthropic") or {}
+    if not signed.get("signature"):
+        return None
+    return {"type": "thinking", "thinking": part["text"], "signature": signed["signature"]}
+
+
+def _tool_result_block(part: dict[str, Any]) -> dict[str, Any]:
+    result = tool_output(part["output"])
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": part["toolCallId"]}
+    if result.media:
+        block["content"] = [
+            {"type": "text", "text": p} if isinstance(p, str) else _media_block(p)
+            for p in result.pieces
+            if p
+        ]
+    else:
+        block["content"] = result.text
+    if result.is_error:
+        block["is_error"] = True
+    return block
+
+
+def _media_block(m: Media) -> dict[str, Any]:
+    source: dict[str, Any]
+    if m.url is not None:
+        source = {"type": "url", "url": m.url}
+    elif m.media_type.startswith("text/"):
+        text = base64.b64decode(m.data or "").decode("utf-8", errors="replace")
+        source = {"type": "text", "media_type": "text/plain", "data": text}
+    else:
+        source = {"type": "base64", "media_type": m.media_type, "data": m.data}
+    block: dict[str, Any] = {"type": "image" if m.is_image else "document", "source": source}
+    if m.filename and not m.is_image:
+        block["title"] = m.filename
+    return block

@@ -1,0 +1,132 @@
+"""Reading the provider-neutral transcript (reference §6.5) the same way for every provider.
+
+Media (`image`, `file` parts and media in tool results) may be a URL, a data URL or bare base64,
+as in the AI SDK; `Media` says which. A tool result's output becomes text and media pieces plus
+an error flag, which each provider then lays out in its own wire format.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from corral.providers.base import ToolCall
+from corral.providers.failures import invalid_tool_input
+
+# Leading base64 characters of the image formats models accept, for parts without a mediaType.
+_IMAGE_SIGNATURES = {
+    "iVBORw0KGgo": "image/png",
+    "/9j/": "image/jpeg",
+    "R0lGOD": "image/gif",
+    "UklGR": "image/webp",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    media_type: str
+    url: str | None = None  # a remote http(s) URL
+    data: str | None = None  # inline base64
+    filename: str | None = None
+
+    @property
+    def is_image(self) -> bool:
+        return self.media_type.startswith("image/")
+
+    def as_url(self) -> str:
+        return self.url or f"data:{self.media_type};base64,{self.data}"
+
+
+def media(value: str, media_type: str | None, filename: str | None = None) -> Media:
+    if value.startswith("data:"):
+        header, _, payload = value.partition(",")
+        declared = header[5:].split(";")[0] or media_type or "application/octet-stream"
+        if ";base64" not in header:
+            payload = base64.b64encode(unquote_to_bytes(payload)).decode()
+        return Media(declared, data=payload, filename=filename)
+    if value.startswith(("http://", "https://")):
+        return Media(media_type or "application/octet-stream", url=value, filename=filename)
+    sniffed = next((t for sig, t in _IMAGE_SIGNATURES.items() if value.startswith(sig)), None)
+    return Media(media_type or sniffed or "application/octet-stream", data=value, filename=filename)
+
+
+def part_media(part: dict[str, Any]) -> Media:
+    """The media of an `image` or `file` content part."""
+    if part["type"] == "image":
+        return media(str(part["image"]), part.get("mediaType"))
+    return media(str(part["data"]), part.get("mediaType"), part.get("filename"))
+
+
+@dataclass
+class PendingToolCall:
+    """A streamed tool call, its arguments arriving as fragments of JSON text."""
+
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+    def complete(self, provider: str) -> ToolCall:
+        return ToolCall(self.id, self.name, parse_tool_input(provider, self.name, self.arguments))
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutput:
+    pieces: list[str | Media]
+    is_error: bool
+
+    @property
+    def text(self) -> str:
+        return "\n".join(p for p in self.pieces if isinstance(p, str))
+
+    @property
+    def media(self) -> list[Media]:
+        return [p for p in self.pieces if isinstance(p, Media)]
+
+
+def tool_output(output: dict[str, Any]) -> ToolOutput:
+    kind, value = output.get("type"), output.get("value")
+    if kind in ("text", "error-text"):
+        return ToolOutput([str(value)], kind == "error-text")
+    if kind in ("json", "error-json"):
+        return ToolOutput([json.dumps(value)], kind == "error-json")
+    if kind == "execution-denied":
+        reason = output.get("reason")
+        return ToolOutput([f"Tool execution denied{': ' + reason if reason else '.'}"], True)
+    if kind == "content":
+        return ToolOutput([_content_item(item) for item in value or []], False)
+    return ToolOutput([json.dumps(output)], False)
+
+
+def _content_item(item: dict[str, Any]) -> str | Media:
+    kind = item.get("type")
+    if kind == "text":
+        return str(item.get("text", ""))
+    if kind in ("image-data", "file-data"):
+        return media(str(item["data"]), item.get("mediaType"), item.get("filename"))
+    if kind in ("image-url", "file-url"):
+        return media(str(item["url"]), item.get("mediaType"))
+    # Provider-side file ids and custom items have no portable form: the model reads them as JSON.
+    return json.dumps(item)
+
+
+def text_of(content: str | list[dict[str, Any]]) -> str:
+    """The text of a message's content, its text parts joined."""
+    if isinstance(content, str):
+        return content
+    return "".join(p.get("text", "") for p in content if p.get("type") == "text")
+
+
+def parse_tool_input(provider: str, tool_name: str, raw: str) -> dict[str, Any]:
+    """Tool arguments streamed as JSON text; a call without arguments has the empty object."""
+    if not raw.strip():
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise invalid_tool_input(provider, tool_name, raw)
+    return parsed

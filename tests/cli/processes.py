@@ -1,0 +1,141 @@
+"""`corral` as the user runs it: separate processes, their output read as it comes."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import httpx
+from cli_support import CLEAN_ENV
+
+T = TypeVar("T")
+
+CORRAL = str(Path(sys.executable).with_name("corral"))
+DEADLINE_S = 60  # a guard against hangs, never a speed expectation
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
+    return {**env, "PYTHONUNBUFFERED": "1", **extra}
+
+
+class Process:
+    """A running `corral …` whose combined output is read in the background, so a test can
+    wait for a piece of text (`expect`) without blocking on a pipe."""
+
+    def __init__(self, *args: str, env: dict[str, str]) -> None:
+        self.popen = subprocess.Popen(
+            [CORRAL, *args], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+        )  # fmt: skip
+        self.output = ""
+        self._chunks: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        while chunk := self.popen.stdout.read(1):
+            self._chunks.put(chunk)
+        self._chunks.put(None)
+
+    def expect(self, text: str) -> None:
+        """Wait until `text` has been printed since the last `expect`."""
+        deadline = time.monotonic() + DEADLINE_S
+        start = len(self.output)
+        while text not in self.output[start:]:
+            chunk = self._chunks.get(timeout=max(deadline - time.monotonic(), 0.01))
+            if chunk is None:
+                raise AssertionError(f"exited before printing {text!r}:\n{self.output}")
+            self.output += chunk
+
+    def type(self, line: str) -> None:
+        assert self.popen.stdin is not None
+        self.popen.stdin.write(line + "\n")
+        self.popen.stdin.flush()
+
+    def close_input(self) -> None:
+        assert self.popen.stdin is not None
+        self.popen.stdin.close()
+
+    def interrupt(self) -> None:
+        self.popen.send_signal(signal.SIGINT)
+
+    def wait(self) -> int:
+        code = self.popen.wait(DEADLINE_S)
+        while (chunk := self._chunks.get(timeout=DEADLINE_S)) is not None:
+            self.output += chunk
+        return code
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            self.popen.wait(DEADLINE_S)
+
+
+@contextmanager
+def running(*args: str, env: dict[str, str]) -> Iterator[Process]:
+    process = Process(*args, env=env)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def within_deadline(work: Callable[[], T]) -> T:
+    """`work()`, failing the test instead of hanging when it never returns."""
+    outcome: queue.Queue[tuple[bool, Any]] = queue.Queue()
+
+    def run() -> None:
+        try:
+            outcome.put((True, work()))
+        except BaseException as exc:
+            outcome.put((False, exc))
+
+    threading.Thread(target=run, daemon=True).start()
+    try:
+        ok, value = outcome.get(timeout=DEADLINE_S)
+    except queue.Empty:
+        raise AssertionError(f"still waiting after {DEADLINE_S} s") from None
+    if not ok:
+        raise value
+    return cast(T, value)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def corral_serve(data_dir: Path, **settings: str) -> Iterator[str]:
+    """`corral serve` on a free port with its state in `data_dir`; yields its URL once it
+    answers. `settings` are CORRAL_* variables."""
+    port = free_port()
+    env = environment(CORRAL_DATA_DIR=str(data_dir), CORRAL_SANDBOX_ISOLATION="none", **settings)
+    with running("serve", "--port", str(port), env=env) as server:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + DEADLINE_S
+        while not _answers(url):
+            if server.popen.poll() is not None or time.monotonic() > deadline:
+                server.stop()
+                raise AssertionError(f"corral serve did not start:\n{server.output}")
+            time.sleep(0.05)
+        yield url
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False

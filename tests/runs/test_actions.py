@@ -1,0 +1,96 @@
+"""Workspace actions triggered over the API: checks, then a run whose output is the command's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from runs_support import new_session, new_workspace, steps, wait_status, write_file
+
+ECHO_ACTION = """\
+name: echo-input
+description: Print the input and the argument it names.
+command: 'cat; echo; echo "name=$CORRAL_ACTION_NAME"'
+inputSchema:
+  type: object
+  properties: {word: {type: string}}
+  required: [word]
+  additionalProperties: false
+"""
+
+
+def _trigger(api: httpx.Client, ws_id: str, name: str, **body: Any) -> httpx.Response:
+    return api.post(f"/api/v1/workspaces/{ws_id}/actions/{name}/runs", json=body)
+
+
+def _workspace_with(api: httpx.Client, files: dict[str, str]) -> dict[str, Any]:
+    ws = new_workspace(api)
+    for path, text in files.items():
+        write_file(api, ws["id"], path, text)
+    return ws
+
+
+def test_an_action_runs_its_command_with_the_input(api: httpx.Client) -> None:
+    ws = _workspace_with(api, {".corral/actions/echo-input.yaml": ECHO_ACTION})
+    resp = _trigger(api, ws["id"], "echo-input", input={"word": "hello"})
+    assert resp.status_code == 202, resp.text
+    accepted = resp.json()
+    assert accepted["status"] == "queued" and accepted["actionName"] == "echo-input"
+    run = wait_status(api, accepted["runId"])
+    assert run["status"] == "completed", run
+    assert run["triggerType"] == "api_action" and run["triggerRef"] == "echo-input"
+    output = run["metadata"]["output"]
+    assert '{"word": "hello"}' in output["stdout"] and "name=echo-input" in output["stdout"]
+    session = api.get(f"/api/v1/sessions/{accepted['sessionId']}").json()
+    assert session["title"] == "Action · echo-input"
+    tool_step = next(s for s in steps(api, run["id"]) if s["stepType"] == "tool_call")
+    assert tool_step["name"] == "echo-input" and tool_step["output"]["exitCode"] == 0
+
+
+def test_the_builtin_list_files_action_runs_in_a_given_session(api: httpx.Client) -> None:
+    ws = new_workspace(api)
+    ses = new_session(api, ws["id"])
+    resp = _trigger(api, ws["id"], "list-files", input={}, sessionId=ses["id"])
+    assert resp.status_code == 202, resp.text
+    assert resp.json()["sessionId"] == ses["id"]
+    run = wait_status(api, resp.json()["runId"])
+    assert run["status"] == "completed" and "AGENTS.md" in run["metadata"]["output"]["stdout"]
+
+
+def test_invalid_input_is_rejected_before_any_run(api: httpx.Client) -> None:
+    ws = _workspace_with(api, {".corral/actions/echo-input.yaml": ECHO_ACTION})
+    resp = _trigger(api, ws["id"], "echo-input", input={"word": 3, "extra": True})
+    assert resp.status_code == 400, resp.text
+    error = resp.json()["error"]
+    assert error["code"] == "action_input_invalid" and error["details"]["errors"]
+    assert api.get(f"/api/v1/workspaces/{ws['id']}/sessions").json()["items"] == []
+
+
+def test_callability_is_honoured(api: httpx.Client) -> None:
+    userish = "name: userish\ncommand: 'true'\ncallableByApi: false\ncallableByUser: true\n"
+    ws = _workspace_with(api, {".corral/actions/userish.yaml": userish})
+    denied = _trigger(api, ws["id"], "userish")
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "action_not_callable"
+    allowed = _trigger(api, ws["id"], "userish", triggerSource="user")
+    assert allowed.status_code == 202, allowed.text
+    run = wait_status(api, allowed.json()["runId"])
+    assert run["status"] == "completed" and run["triggerType"] == "manual_action"
+
+
+def test_a_failing_command_fails_the_run(api: httpx.Client) -> None:
+    failing = "name: failing\ncommand: 'echo broken >&2; exit 3'\n"
+    ws = _workspace_with(api, {".corral/actions/failing.yaml": failing})
+    run = wait_status(api, _trigger(api, ws["id"], "failing").json()["runId"])
+    assert run["status"] == "failed" and run["errorCode"] == "action_failed"
+    assert "exited with 3" in run["errorMessage"] and "broken" in run["errorMessage"]
+
+
+def test_unknown_action_and_foreign_session(api: httpx.Client) -> None:
+    ws = new_workspace(api, "one")
+    other = new_workspace(api, "two")
+    foreign = new_session(api, other["id"])
+    missing = _trigger(api, ws["id"], "nope")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "action_not_found"
+    mismatch = _trigger(api, ws["id"], "list-files", sessionId=foreign["id"])
+    assert mismatch.status_code == 409
+    assert mismatch.json()["error"]["code"] == "session_workspace_mismatch"

@@ -1,0 +1,110 @@
+"""A server whose default model is a real provider (through its official SDK) pointed at the
+fake OpenAI or Anthropic server: the environment keys choose the provider, as `make serve`
+does, and the whole tool loop crosses the provider's wire."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from runs_support import (
+    messages,
+    new_session,
+    new_workspace,
+    read_file,
+    send,
+    steps,
+    text_of,
+    wait_for,
+    wait_status,
+)
+
+from corral.testing.fake_anthropic import FakeAnthropic
+from corral.testing.fake_openai import FakeOpenAI
+from corral.testing.fake_provider import FakeProviderServer, FakeReply, FakeToolCall, FakeUsage
+
+FAKES: dict[str, Callable[[], FakeProviderServer]] = {
+    "openai": FakeOpenAI,
+    "anthropic": FakeAnthropic,
+}
+
+
+@pytest.fixture(params=sorted(FAKES))
+def fake_and_api(request: pytest.FixtureRequest, runner: Callable[..., Any],
+                 monkeypatch: pytest.MonkeyPatch) -> Any:  # fmt: skip
+    with FAKES[request.param]() as fake:
+        for name, value in fake.env().items():
+            monkeypatch.setenv(name, value)
+        with runner().client() as api:
+            api.timeout = httpx.Timeout(30)
+            yield request.param, fake, api
+
+
+def test_the_environment_key_selects_the_provider(fake_and_api: Any) -> None:
+    provider, _, api = fake_and_api
+    items = api.get("/api/v1/platform-models").json()["items"]
+    default = next(m for m in items if m["isDefault"])
+    assert default["provider"] == provider and default["hasKey"] is True
+
+
+def test_a_tool_loop_through_the_providers_wire(fake_and_api: Any) -> None:
+    provider, fake, api = fake_and_api
+    fake.reply(
+        FakeReply(text="Let me write it.",
+                  tool_calls=[FakeToolCall("Write", {"file_path": "out.txt", "content": "42\n"}),
+                              FakeToolCall("LS", {})],
+                  usage=FakeUsage(input_tokens=100, output_tokens=20, cache_read_tokens=30)),
+        FakeReply(text="Wrote out.txt.", usage=FakeUsage(input_tokens=150, output_tokens=5)),
+    )  # fmt: skip
+    ws = new_workspace(api)
+    ses = new_session(api, ws["id"])
+    run = wait_status(api, send(api, ses["id"], "write 42 to out.txt")["runId"])
+    assert run["status"] == "completed", run
+    assert read_file(api, ws["id"], "out.txt") == "42\n"
+    msgs = messages(api, ses["id"])
+    assert text_of(msgs[-1]) == "Wrote out.txt."
+    usage = run["metadata"]["usage"]
+    assert usage["outputTokens"] == 25 and usage["cacheReadTokens"] == 30
+    # the second request carried the tool calls and both results back to the provider
+    second = fake.requests[-1].body
+    assert "out.txt" in str(second["messages"]) and "42" in str(second["messages"])
+    assert second["tools"] and any("Write" in str(t) for t in second["tools"])
+    system = second["system"] if provider == "anthropic" else second["messages"][0]["content"]
+    assert "AGENTS.md" in str(system)
+
+
+def test_a_provider_error_fails_the_run_with_its_message(fake_and_api: Any) -> None:
+    _, fake, api = fake_and_api
+    fake.reply(FakeReply.error(400, "this model does not exist"))
+    ses = new_session(api, new_workspace(api)["id"])
+    run = wait_status(api, send(api, ses["id"], "hi")["runId"])
+    assert run["status"] == "failed" and run["errorCode"] == "model_stream_failed"
+    assert "this model does not exist" in run["errorMessage"]
+
+
+def test_a_rate_limit_is_retried(fake_and_api: Any) -> None:
+    _, fake, api = fake_and_api
+    fake.reply(FakeReply.error(429, "slow down"), "after the retry")
+    ses = new_session(api, new_workspace(api)["id"])
+    run = wait_status(api, send(api, ses["id"], "hi")["runId"])
+    assert run["status"] == "completed", run
+    assert text_of(messages(api, ses["id"])[-1]) == "after the retry"
+
+
+def test_cancel_mid_stream_closes_the_provider_request_and_keeps_the_partial_text(
+    fake_and_api: Any,
+) -> None:
+    _, fake, api = fake_and_api
+    fake.reply(FakeReply(text="one two three four five six seven eight", chunk_delay_s=1))
+    ses = new_session(api, new_workspace(api)["id"])
+    run_id = send(api, ses["id"], "count slowly")["runId"]
+    wait_for("the first words", lambda: len(messages(api, ses["id"])) == 2)
+    api.post(f"/api/v1/runs/{run_id}/cancel")
+    assert wait_status(api, run_id)["status"] == "cancelled"
+    partial = text_of(messages(api, ses["id"])[-1])
+    assert partial and "eight" not in partial
+    fake.wait_for(lambda: fake.disconnects >= 1)
+    model_step = next(s for s in steps(api, run_id) if s["stepType"] == "model_call")
+    assert model_step["status"] == "cancelled"

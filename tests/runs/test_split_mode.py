@@ -1,0 +1,52 @@
+"""Split mode: an API process that only queues runs and a worker that executes them, sharing
+one database. Live events committed by the worker reach the API process's streams."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from runs_support import new_session, new_workspace, send, wait_status
+
+
+def test_a_worker_executes_what_the_api_queues_and_its_events_stream_live(
+    start_server: Callable[..., Any], tmp_path: Any
+) -> None:
+    data_dir = tmp_path / "shared"
+    api_server = start_server(data_dir=data_dir, run_worker=False, sse_foreign_poll_seconds=0.05)
+    start_server(data_dir=data_dir, run_worker=True, sandbox_isolation="none",
+                 run_heartbeat_seconds=0.2)  # fmt: skip
+    with api_server.client() as api:
+        ses = new_session(api, new_workspace(api)["id"])
+        with (
+            httpx.Client(base_url=api_server.url, timeout=30) as streaming,
+            streaming.stream("GET", f"/api/v1/sessions/{ses['id']}/events") as stream,
+        ):
+            run_id = send(api, ses["id"], "hello", script=["from the worker"])["runId"]
+            seen = _events_until(stream, "run.completed", deadline_s=30)
+        run = wait_status(api, run_id)
+    assert run["status"] == "completed"
+    assert run["metadata"]["worker"]["id"]
+    names = [name for name, _ in seen]
+    assert names[0] == "run.queued" and "run.started" in names and names[-1] == "run.completed"
+    deltas = "".join(d.get("delta", "") for name, d in seen if name == "message.delta")
+    assert deltas == "from the worker"
+
+
+def _events_until(
+    stream: httpx.Response, last: str, deadline_s: float
+) -> list[tuple[str, dict[str, Any]]]:
+    end, seen, name = time.monotonic() + deadline_s, [], ""
+    for line in stream.iter_lines():
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            seen.append((name, json.loads(line[6:])))
+            if name == last:
+                return seen
+        if time.monotonic() > end:
+            break
+    raise AssertionError(f"no {last} event; saw {[n for n, _ in seen]}")
