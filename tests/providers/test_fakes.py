@@ -110,3 +110,45 @@ async def test_the_env_vars_point_a_keyless_config_at_the_fake(
             await provider.aclose()
 
     assert "".join(texts(events)) == "Fake reply to: ping"
+
+
+def test_openai_rejects_a_tool_call_left_without_its_result(fake_openai: FakeOpenAI):
+    client = openai.OpenAI(api_key="sk-test", base_url=fake_openai.base_url, max_retries=0)
+    asked = {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_a", "type": "function", "function": {"name": "LS", "arguments": "{}"}},
+        {"id": "call_b", "type": "function", "function": {"name": "LS", "arguments": "{}"}}]}
+    answered_a = {"role": "tool", "tool_call_id": "call_a", "content": "a.txt"}
+
+    with pytest.raises(openai.BadRequestError) as raised:
+        client.chat.completions.create(model="gpt-fake", messages=[*USER, asked, answered_a, *USER])
+    complete = [*USER, asked, answered_a, {**answered_a, "tool_call_id": "call_b"}, *USER]
+    accepted = client.chat.completions.create(model="gpt-fake", messages=complete)
+
+    assert raised.value.body == {
+        "message": "An assistant message with 'tool_calls' must be followed by tool messages "
+        "responding to each 'tool_call_id'. The following tool_call_ids did not have response "
+        "messages: call_b",
+        "type": "invalid_request_error", "param": None, "code": None,
+    }  # fmt: skip
+    assert accepted.choices[0].message.content == "Fake reply to: Weather in Paris?"
+
+
+def test_anthropic_rejects_a_tool_use_without_a_tool_result_right_after(
+    fake_anthropic: FakeAnthropic,
+):
+    client = anthropic.Anthropic(api_key="k", base_url=fake_anthropic.base_url, max_retries=0)
+    asked = {"role": "assistant", "content": [
+        {"type": "tool_use", "id": "toolu_a", "name": "LS", "input": {}}]}
+    answered = {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_a", "content": "a.txt"}]}  # fmt: skip
+
+    with pytest.raises(anthropic.BadRequestError) as raised:
+        client.messages.create(model="m", max_tokens=5, messages=[*USER, asked, *USER])
+    accepted = client.messages.create(model="m", max_tokens=5, messages=[*USER, asked, answered])
+
+    assert raised.value.body == {"type": "error", "error": {
+        "type": "invalid_request_error",
+        "message": "messages.1: `tool_use` ids were found without `tool_result` blocks "
+        "immediately after: toolu_a. Each `tool_use` block must have a corresponding "
+        "`tool_result` block in the next message."}}  # fmt: skip
+    assert accepted.stop_reason == "end_turn"

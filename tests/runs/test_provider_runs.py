@@ -108,3 +108,28 @@ def test_cancel_mid_stream_closes_the_provider_request_and_keeps_the_partial_tex
     fake.wait_for(lambda: fake.disconnects >= 1)
     model_step = next(s for s in steps(api, run_id) if s["stepType"] == "model_call")
     assert model_step["status"] == "cancelled"
+
+
+def test_a_run_interrupted_mid_tool_leaves_a_history_the_provider_accepts(
+    fake_and_api: Any,
+) -> None:
+    _, fake, api = fake_and_api
+    sleep = FakeToolCall("Bash", {"command": "sleep 30"}, id="call_sleep")
+    fake.reply(FakeReply(text="Sleeping.", tool_calls=[sleep]), "Stopped sleeping.")
+    ses = new_session(api, new_workspace(api)["id"])
+    first = send(api, ses["id"], "sleep")["runId"]
+    wait_for("the Bash call to run", lambda: [s["status"] for s in steps(api, first)
+                                              if s["stepType"] == "tool_call"] == ["running"])
+    second = send(api, ses["id"], "never mind", runningRunBehavior="interrupt")["runId"]
+    assert wait_status(api, first)["status"] == "cancelled"
+    run = wait_status(api, second)
+    assert run["status"] == "completed", run
+    tool_step = next(s for s in steps(api, first) if s["stepType"] == "tool_call")
+    assert tool_step["status"] == "cancelled"
+    result = next(m for m in messages(api, ses["id"]) if m["role"] == "tool")["content"][0]
+    assert result["toolCallId"] == "call_sleep" and result["output"]["type"] == "error-text"
+    assert "stopped" in result["output"]["value"]
+    # the interrupting message reached the provider after the stopped call's error result
+    sent = str(fake.requests[-1].body["messages"])
+    assert sent.index("call_sleep") < sent.index(result["output"]["value"]) < sent.index("never")
+    assert len(fake.requests) == 2 and text_of(messages(api, ses["id"])[-1]) == "Stopped sleeping."

@@ -53,21 +53,29 @@ def test_runs_of_different_sessions_overlap(api: httpx.Client) -> None:
     assert max(r["startedAt"] for r in ended) < min(r["endedAt"] for r in ended)
 
 
-def test_cancel_of_a_running_run_stops_the_model(api: httpx.Client) -> None:
+def test_cancel_of_a_running_run_stops_the_model(server: Any, api: httpx.Client) -> None:
     _, ses = _session(api)
-    run_id = send(api, ses["id"], "slow", script=SLOW)["runId"]
-    wait_status(api, run_id, "running")
+    words = [{"text": "one two three", "chunkDelayMs": 30_000}]
+    run_id = send(api, ses["id"], "slow", script=words)["runId"]
+    wait_for("the model's first word", lambda: len(messages(api, ses["id"])) == 2)
     resp = api.post(f"/api/v1/runs/{run_id}/cancel")
     assert resp.status_code == 202, resp.text
     run = wait_status(api, run_id)
     assert run["status"] == "cancelled" and run["cancelRequestedAt"]
-    assert [s["status"] for s in steps(api, run_id) if s["stepType"] == "model_call"] in (
-        [],
-        ["cancelled"],  # cancelled before or during the model call
-    )
+    model_steps = [s for s in steps(api, run_id) if s["stepType"] == "model_call"]
+    assert [s["status"] for s in model_steps] == ["cancelled"]
+    answer = messages(api, ses["id"])[-1]
+    assert answer["role"] == "assistant" and answer["content"] == [{"type": "text", "text": "one "}]
+    completed = [e["data"] for e in server_events(server, ses["id"])
+                 if e["event"] == "message.completed"]  # fmt: skip
+    assert [(c["messageId"], c["content"]) for c in completed] == [
+        (answer["id"], answer["content"])
+    ]
 
 
-def test_cancel_kills_the_running_tools_process_group(api: httpx.Client, tmp_path: Path) -> None:
+def test_cancel_kills_the_running_tools_process_group(
+    server: Any, api: httpx.Client, tmp_path: Path
+) -> None:
     ws, ses = _session(api)
     script = [{"toolCalls": [{"name": "Bash", "input": {
         "command": "sleep 300 & echo $! > child.pid; echo $$ > shell.pid; wait"}}]}]  # fmt: skip
@@ -81,6 +89,15 @@ def test_cancel_kills_the_running_tools_process_group(api: httpx.Client, tmp_pat
     wait_for("the process group to be gone", lambda: not any(_alive(p) for p in pids), 10)
     tool_step = next(s for s in steps(api, run_id) if s["stepType"] == "tool_call")
     assert tool_step["status"] == "cancelled"
+    # the call is answered as a failing tool's would be, so the session's history stays valid
+    call, result = [m for m in messages(api, ses["id"]) if m["role"] != "user"]
+    call_id = call["content"][0]["toolCallId"]
+    assert result["content"][0]["toolCallId"] == call_id
+    assert result["content"][0]["output"]["type"] == "error-text"
+    events = [e for e in server_events(server, ses["id"]) if e["data"].get("toolCallId")]
+    assert [e["event"] for e in events] == ["tool.started", "tool.failed", "message.completed"]
+    assert events[1]["data"]["errorCode"] == "tool_cancelled"
+    assert events[2]["data"]["messageId"] == result["id"]
 
 
 def _alive(pid: int) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from corral.core.run_journal import RunJournal, Step, TextStream
+from corral.core.run_journal import RunJournal, Step, Stoppable, TextStream, ToolStep
 from corral.core.run_lifecycle import Ending
 from corral.providers.base import (
     Finish,
@@ -41,7 +41,8 @@ class AgentTurn:
     max_steps: int
     retry_attempts: int = 4
     usage: Usage = field(default_factory=Usage)
-    open_steps: list[Step] = field(default_factory=list)
+    # What a stop of the run must close: steps, the streaming message, tool calls.
+    open_steps: list[Stoppable] = field(default_factory=list)
     # Changes left to the next write (the end of a model call joins the write that follows
     # it: the tool calls', or the run's end), so a turn costs one write fewer.
     deferred: list[Callable[[Tx], None]] = field(default_factory=list)
@@ -49,14 +50,12 @@ class AgentTurn:
     def defer(self, change: Callable[[Tx], None]) -> None:
         self.deferred.append(change)
 
-    def take_deferred(self) -> Callable[[Tx], None]:
+    def apply_deferred(self, tx: Tx) -> None:
+        """Inside the write that runs first: a write cancelled before it ran leaves the
+        changes to the next one (the stopped run's `abandon`)."""
         changes, self.deferred = self.deferred, []
-
-        def apply(tx: Tx) -> None:
-            for change in changes:
-                change(tx)
-
-        return apply
+        for change in changes:
+            change(tx)
 
 
 @dataclass
@@ -79,16 +78,16 @@ async def run_agent(turn: AgentTurn) -> Ending:
     except ProviderError as exc:
         return Ending("failed", "model_stream_failed", exc.message,
                       metadata={"usage": turn.usage.as_json()},
-                      prelude=turn.take_deferred())  # fmt: skip
+                      prelude=turn.apply_deferred)  # fmt: skip
     except asyncio.CancelledError:
-        await asyncio.shield(turn.journal.abandon(turn.take_deferred(), turn.open_steps))
+        await asyncio.shield(turn.journal.abandon(turn.open_steps, turn.apply_deferred))
         raise
 
 
 def _completed(turn: AgentTurn, reason: str, **details: Any) -> Ending:
     return Ending("completed", metadata={"usage": turn.usage.as_json(), **details},
                   details={"finishReason": reason, **details},
-                  prelude=turn.take_deferred())  # fmt: skip
+                  prelude=turn.apply_deferred)  # fmt: skip
 
 
 async def _call_model(turn: AgentTurn, messages: list[dict[str, Any]]) -> _ModelReply:
@@ -97,8 +96,8 @@ async def _call_model(turn: AgentTurn, messages: list[dict[str, Any]]) -> _Model
         "provider": turn.provider_name, "model": req.model, "messageCount": len(messages),
         "tools": [t.name for t in req.tools],
     })  # fmt: skip
-    turn.open_steps.append(step)
     stream, calls = j.text_stream(step), []
+    turn.open_steps += (step, stream)
     finish = Finish("other")
     request = ModelRequest(model=req.model, messages=messages, system=req.system,
                            tools=req.tools, max_output_tokens=req.max_output_tokens,
@@ -118,7 +117,7 @@ async def _call_model(turn: AgentTurn, messages: list[dict[str, Any]]) -> _Model
         error = exc
         await stream.settle()
         turn.defer(lambda tx: _fail_step(tx, step, stream, error))
-        turn.open_steps.remove(step)
+        _closed(turn, step, stream)
         raise
     await stream.settle()
     turn.usage += finish.usage
@@ -132,8 +131,13 @@ async def _call_model(turn: AgentTurn, messages: list[dict[str, Any]]) -> _Model
         step.close(tx, "completed", output)
 
     turn.defer(conclude)
-    turn.open_steps.remove(step)
+    _closed(turn, step, stream)
     return _ModelReply(stream, calls, finish)
+
+
+def _closed(turn: AgentTurn, *items: Stoppable) -> None:
+    for item in items:
+        turn.open_steps.remove(item)
 
 
 def _fail_step(tx: Tx, step: Step, stream: TextStream, exc: ProviderError) -> None:
@@ -156,58 +160,30 @@ def _call_part(call: ToolCall) -> dict[str, Any]:
 
 async def _run_tools(turn: AgentTurn, calls: list[ToolCall]) -> list[dict[str, Any]]:
     j = turn.journal
-    steps = [j.step("tool_call", call.tool_name, {"toolCallId": call.tool_call_id,
-                                                  "sourceType": "native", "input": call.input})
-             for call in calls]  # fmt: skip
-
-    earlier = turn.take_deferred()
+    tool_steps = [j.tool_step(call.tool_call_id, call.tool_name, "native", call.input)
+                  for call in calls]  # fmt: skip
 
     def start(tx: Tx) -> None:
-        earlier(tx)
-        for call, step in zip(calls, steps, strict=True):
-            part = _call_part(call)
-            msg = j.new_message("assistant", [part])
+        turn.apply_deferred(tx)
+        for call, tool_step in zip(calls, tool_steps, strict=True):
+            msg = j.new_message("assistant", [_call_part(call)])
             tx.insert_message(msg)
             j.emit(tx, "message.completed", messageId=msg.id, content=msg.content)
-            step.store(tx)
-            j.emit(tx, "tool.started", sessionId=j.session_id, toolCallId=call.tool_call_id,
-                   toolName=call.tool_name, sourceType="native", input=call.input,
-                   metadata={})  # fmt: skip
+            tool_step.start(tx)
 
+    # Open before the write: a stop that lands while it commits still answers the calls.
+    turn.open_steps.extend(tool_steps)
     await j.store.write(start)
-    turn.open_steps.extend(steps)
-    pairs = zip(calls, steps, strict=True)
-    return list(await asyncio.gather(*(_run_tool(turn, call, step) for call, step in pairs)))
+    pairs = zip(calls, tool_steps, strict=True)
+    return list(await asyncio.gather(*(_run_tool(turn, call, ts) for call, ts in pairs)))
 
 
-async def _run_tool(turn: AgentTurn, call: ToolCall, step: Step) -> dict[str, Any]:
+async def _run_tool(turn: AgentTurn, call: ToolCall, tool_step: ToolStep) -> dict[str, Any]:
     tool = turn.tools.get(call.tool_name)
     if tool is None:
         outcome = ToolOutcome.failure("unknown_tool", f"there is no tool named {call.tool_name!r}")
     else:
         outcome = await invoke(tool, turn.tool_context, call.input)
-    j = turn.journal
-    part = {"type": "tool-result", "toolCallId": call.tool_call_id, "toolName": call.tool_name,
-            "output": outcome.output}  # fmt: skip
-    msg = j.new_message("tool", [part])
-    common = {"sessionId": j.session_id, "toolCallId": call.tool_call_id,
-              "toolName": call.tool_name, "sourceType": "native",
-              "durationMs": round(outcome.duration_ms, 3)}  # fmt: skip
-    status = "completed" if outcome.ok else "failed"
-
-    def write(tx: Tx) -> None:
-        tx.insert_message(msg)
-        step.close(tx, status, {"output": outcome.output, **outcome.metadata})
-        if outcome.ok:
-            j.emit(tx, "tool.completed", output=outcome.output,
-                   metadata={**outcome.metadata, "toolStatus": "completed"}, **common)  # fmt: skip
-        else:
-            j.emit(tx, "tool.failed", errorCode=outcome.error_code,
-                   errorMessage=outcome.error_message, metadata=outcome.metadata,
-                   **common)  # fmt: skip
-        j.emit(tx, "message.completed", messageId=msg.id, content=msg.content,
-               toolName=call.tool_name, toolCallId=call.tool_call_id)  # fmt: skip
-
-    await j.store.write(write)
-    turn.open_steps.remove(step)
-    return {"role": "tool", "content": [part]}
+    await turn.journal.store.write(lambda tx: tool_step.finish(tx, outcome))
+    _closed(turn, tool_step)
+    return {"role": "tool", "content": [tool_step.result_part(outcome.output)]}

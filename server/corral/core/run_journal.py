@@ -6,14 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from corral.core import clock
+from corral.core.transcript import STOPPED_TOOL, tool_result_part
 from corral.ids import new_id
 from corral.store import MessageRecord, RunRecord, RunStepRecord, Store, Tx
+from corral.tools.registry import ToolOutcome
+
+
+class Stoppable(Protocol):
+    """Something a run has begun and must close when it is stopped (`RunJournal.abandon`)."""
+
+    async def settle(self) -> None:
+        """Let the writes it has in flight end first."""
+
+    def stop(self, tx: Tx) -> None: ...
 
 
 @dataclass
@@ -44,14 +55,27 @@ class RunJournal:
         """A step that starts now; it is stored by the first write that concerns it."""
         return Step(self, step_type, name, input, clock.now())
 
-    async def abandon(self, deferred: Callable[[Tx], None], steps: list[Step]) -> None:
-        """Write what was left for a later write, and mark the steps still open, when the run
-        was stopped (cancel, timeout)."""
+    def tool_step(self, call_id: str, tool_name: str, source_type: str, input: Any, *,
+                  answered: bool = True) -> ToolStep:  # fmt: skip
+        step = self.step("tool_call", tool_name, {"toolCallId": call_id, "sourceType": source_type,
+                                                  "input": input})  # fmt: skip
+        return ToolStep(step, call_id, source_type, input, answered)
+
+    async def abandon(
+        self, opened: Sequence[Stoppable], deferred: Callable[[Tx], None] | None = None
+    ) -> None:
+        """The run was stopped (cancel, interrupt, timeout, shutdown): write what was left for a
+        later write and close what is open, in one write: steps end `cancelled`, a tool call
+        gets its error result, a streamed message its `message.completed`."""
+        opened = list(opened)
+        for item in opened:
+            await item.settle()
 
         def write(tx: Tx) -> None:
-            deferred(tx)
-            for step in steps:
-                step.close(tx, "cancelled", None)
+            if deferred is not None:
+                deferred(tx)
+            for item in opened:
+                item.stop(tx)
 
         await self.store.write(write)
 
@@ -84,6 +108,75 @@ class Step:
             self.closed = True
             tx.update_step(replace(self.store(tx), status=status, output=output,
                                    ended_at=clock.now()))  # fmt: skip
+
+    async def settle(self) -> None:
+        return None
+
+    def stop(self, tx: Tx) -> None:
+        self.close(tx, "cancelled", None)
+
+
+@dataclass
+class ToolStep:
+    """A tool call: its `tool_call` step, opened by `tool.started` and closed by `tool.completed`
+    or `tool.failed` (§8). A call the model made (`answered`) also gets its result stored as a
+    `tool` message for the model, even when the run is stopped: providers reject a transcript
+    with a call left unanswered."""
+
+    step: Step
+    call_id: str
+    source_type: str
+    input: Any
+    answered: bool
+    started: bool = False
+
+    @property
+    def tool_name(self) -> str:
+        return self.step.name
+
+    def start(self, tx: Tx) -> None:
+        self.started = True
+        self.step.store(tx)
+        self.step.journal.emit(tx, "tool.started", **self._about(), input=self.input, metadata={})
+
+    def result_part(self, output: dict[str, Any]) -> dict[str, Any]:
+        return tool_result_part(self.call_id, self.tool_name, output)
+
+    def finish(self, tx: Tx, outcome: ToolOutcome, *, status: str | None = None,
+               step_output: Any = None) -> None:  # fmt: skip
+        """Record the outcome; `step_output` defaults to the output and the tool's metadata."""
+        if self.step.closed:  # finished by a write that a stop of the run raced
+            return
+        j = self.step.journal
+        if step_output is None:
+            step_output = {"output": outcome.output, **outcome.metadata}
+        self.step.close(tx, status or ("completed" if outcome.ok else "failed"), step_output)
+        about = {**self._about(), "durationMs": round(outcome.duration_ms, 3)}
+        if outcome.ok:
+            j.emit(tx, "tool.completed", output=outcome.output,
+                   metadata={**outcome.metadata, "toolStatus": "completed"}, **about)  # fmt: skip
+        else:
+            j.emit(tx, "tool.failed", errorCode=outcome.error_code,
+                   errorMessage=outcome.error_message, metadata=outcome.metadata,
+                   **about)  # fmt: skip
+        if self.answered:
+            msg = j.new_message("tool", [self.result_part(outcome.output)])
+            tx.insert_message(msg)
+            j.emit(tx, "message.completed", messageId=msg.id, content=msg.content,
+                   toolName=self.tool_name, toolCallId=self.call_id)  # fmt: skip
+
+    async def settle(self) -> None:
+        return None
+
+    def stop(self, tx: Tx) -> None:
+        if self.started:  # a call never announced has nothing to answer
+            elapsed_ms = (clock.now() - self.step.started_at).total_seconds() * 1000
+            stopped = ToolOutcome.failure("tool_cancelled", STOPPED_TOOL, elapsed_ms)
+            self.finish(tx, stopped, status="cancelled")
+
+    def _about(self) -> dict[str, Any]:
+        return {"sessionId": self.step.journal.session_id, "toolCallId": self.call_id,
+                "toolName": self.tool_name, "sourceType": self.source_type}  # fmt: skip
 
 
 class TextStream:
@@ -190,3 +283,7 @@ class TextStream:
         if final:
             data["metadata"] = final
         self.journal.emit(tx, "message.completed", **data)
+
+    def stop(self, tx: Tx) -> None:
+        """End the message where the stopped model left it (after `settle`)."""
+        self.complete(tx, None)

@@ -15,6 +15,7 @@ is either a string, the text reply, or an object:
      "reasoning": "The user wants...",         # streamed first, as reasoning
      "toolCalls": [{"name": "Read", "input": {"path": "a.txt"}, "id": "optional"}],
      "delayMs": 100,                           # added to the options' delayMs
+     "chunkDelayMs": 50,                       # a pause between streamed chunks
      "error": {"message": "overloaded", "retryable": true}}  # fail instead of answering
 
 A turn with tool calls finishes with "tool-calls", any other with "stop". Without a script, or
@@ -55,6 +56,7 @@ class ScriptedTurn:
     reasoning: str = ""
     tool_calls: list[tuple[str, dict[str, Any], str | None]] = field(default_factory=list)
     delay_ms: float = 0
+    chunk_delay_ms: float = 0
     error: ProviderError | None = None
 
 
@@ -73,10 +75,12 @@ class ScriptedProvider:
             await asyncio.sleep(delay_ms / 1000)
         if turn.error:
             raise turn.error
-        for chunk in word_chunks(turn.reasoning):
-            yield ReasoningDelta(chunk)
-        for chunk in word_chunks(turn.text):
-            yield TextDelta(chunk)
+        deltas: list[StreamEvent] = [ReasoningDelta(c) for c in word_chunks(turn.reasoning)]
+        deltas += [TextDelta(c) for c in word_chunks(turn.text)]
+        for i, delta in enumerate(deltas):
+            if i and turn.chunk_delay_ms > 0:
+                await asyncio.sleep(turn.chunk_delay_ms / 1000)
+            yield delta
         prompt = (request.system or "") + json.dumps(request.messages)
         # Deterministic, yet distinct for every transcript: ids never repeat within a session.
         digest = hashlib.sha256(prompt.encode()).hexdigest()[:12]
@@ -128,6 +132,7 @@ def parse_turn(raw: Any, index: int) -> ScriptedTurn:
                 for c in raw.get("toolCalls") or []
             ],
             delay_ms=float(raw.get("delayMs") or 0),
+            chunk_delay_ms=float(raw.get("chunkDelayMs") or 0),
             error=failure,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

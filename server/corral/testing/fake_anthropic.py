@@ -18,7 +18,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Route
 
 from corral.providers.scripted import word_chunks
-from corral.testing.fake_provider import FakeProviderServer, FakeReply, fragments
+from corral.testing.fake_provider import FakeProviderServer, FakeReply, FakeToolCall, fragments
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -43,6 +43,22 @@ class FakeAnthropic(FakeProviderServer):
     def routes(self) -> list[BaseRoute]:
         return [Route("/v1/messages", self.answer, methods=["POST"])]
 
+    def unanswered_tool_calls(self, body: dict[str, Any]) -> str | None:
+        messages = body.get("messages") or []
+        for i, message in enumerate(messages):
+            used = [b.get("id") for b in _blocks_of(message, "assistant", "tool_use")]
+            if not used:
+                continue
+            following = messages[i + 1] if i + 1 < len(messages) else {}
+            answered = {b.get("tool_use_id") for b in _blocks_of(following, "user", "tool_result")}
+            if missing := [u for u in used if u not in answered]:
+                return (
+                    f"messages.{i}: `tool_use` ids were found without `tool_result` blocks "
+                    f"immediately after: {', '.join(map(str, missing))}. Each `tool_use` block "
+                    "must have a corresponding `tool_result` block in the next message."
+                )
+        return None
+
     def error_body(self, status: int, message: str, error_type: str | None) -> dict[str, Any]:
         kind = (
             error_type
@@ -60,8 +76,12 @@ class FakeAnthropic(FakeProviderServer):
         message["usage"] = {**message["usage"], "output_tokens": 1}
         events: list[dict[str, Any]] = [{"type": "message_start", "message": message}]
         events.append({"type": "ping"})
-        for index, block in enumerate(_blocks(reply, n)):
-            events += _block_events(index, block, reply.fragment_chars)
+        blocks = _blocks(reply, n)
+        # The tool blocks come last, one for each of the reply's calls.
+        calls: list[FakeToolCall | None] = [None] * (len(blocks) - len(reply.tool_calls))
+        calls += reply.tool_calls
+        for index, (block, call) in enumerate(zip(blocks, calls, strict=True)):
+            events += _block_events(index, block, reply.fragment_chars, call)
         events.append(
             {
                 "type": "message_delta",
@@ -106,7 +126,14 @@ def _blocks(reply: FakeReply, n: int) -> list[dict[str, Any]]:
     return blocks
 
 
-def _block_events(index: int, block: dict[str, Any], fragment_chars: int) -> list[dict[str, Any]]:
+def _blocks_of(message: dict[str, Any], role: str, kind: str) -> list[dict[str, Any]]:
+    content = message.get("content") if message.get("role") == role else None
+    return [b for b in content if b.get("type") == kind] if isinstance(content, list) else []
+
+
+def _block_events(
+    index: int, block: dict[str, Any], fragment_chars: int, call: FakeToolCall | None
+) -> list[dict[str, Any]]:
     """A whole content block as the stream sends it: an empty start, deltas, a stop."""
     kind = block["type"]
     start: dict[str, Any]
@@ -122,7 +149,7 @@ def _block_events(index: int, block: dict[str, Any], fragment_chars: int) -> lis
         start = {**block, "input": {}}
         deltas = [
             {"type": "input_json_delta", "partial_json": piece}
-            for piece in fragments(json.dumps(block["input"]), fragment_chars)
+            for piece in fragments(call.arguments_json() if call else "{}", fragment_chars)
         ]
     return [
         {"type": "content_block_start", "index": index, "content_block": start},

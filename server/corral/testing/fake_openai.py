@@ -47,6 +47,25 @@ class FakeOpenAI(FakeProviderServer):
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
         return JSONResponse({"object": "list", "data": data})
 
+    def unanswered_tool_calls(self, body: dict[str, Any]) -> str | None:
+        messages = body.get("messages") or []
+        for i, message in enumerate(messages):
+            if message.get("role") != "assistant" or not message.get("tool_calls"):
+                continue
+            answered = set()
+            for follower in messages[i + 1 :]:
+                if follower.get("role") != "tool":
+                    break
+                answered.add(follower.get("tool_call_id"))
+            ids = [call.get("id") for call in message["tool_calls"]]
+            if missing := [call_id for call_id in ids if call_id not in answered]:
+                return (
+                    "An assistant message with 'tool_calls' must be followed by tool messages "
+                    "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                    f"response messages: {', '.join(map(str, missing))}"
+                )
+        return None
+
     def error_body(self, status: int, message: str, error_type: str | None) -> dict[str, Any]:
         kind = (
             error_type
@@ -102,7 +121,7 @@ def _tool_calls(reply: FakeReply, n: int) -> list[dict[str, Any]]:
         {
             "id": call.id or f"call_fake{n}_{i}",
             "type": "function",
-            "function": {"name": call.name, "arguments": json.dumps(call.input)},
+            "function": {"name": call.name, "arguments": call.arguments_json()},
         }
         for i, call in enumerate(reply.tool_calls)
     ]

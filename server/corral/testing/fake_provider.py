@@ -3,7 +3,8 @@ received, pacing and failures, and serving on a loopback port.
 
 A test queues `FakeReply`s; each request takes the next one (an empty queue answers by echoing
 the last user text, so a server started for a smoke test needs no script). Every request is
-recorded in `requests`, and `disconnects` counts streams the client abandoned.
+recorded in `requests`, and `disconnects` counts streams the client abandoned. Like the real
+APIs, a request whose transcript leaves a tool call unanswered gets a 400 (and takes no reply).
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ class FakeToolCall:
     name: str
     input: dict[str, Any]
     id: str | None = None  # generated when not given
+    # Streamed instead of the JSON of `input` (e.g. malformed arguments); not in a non-streamed
+    # Anthropic reply, whose input is always an object.
+    arguments: str | None = None
+
+    def arguments_json(self) -> str:
+        return json.dumps(self.input) if self.arguments is None else self.arguments
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,11 @@ class FakeProviderServer(ABC):
         """The provider's endpoints, answering through `answer`."""
 
     @abstractmethod
+    def unanswered_tool_calls(self, body: dict[str, Any]) -> str | None:
+        """The provider's own complaint when a tool call in the request's messages is not
+        followed by its result, else None."""
+
+    @abstractmethod
     def error_body(self, status: int, message: str, error_type: str | None) -> dict[str, Any]:
         """The provider's JSON body for an HTTP error."""
 
@@ -156,6 +168,8 @@ class FakeProviderServer(ABC):
         )
         if self.api_key and self.api_key not in _presented_keys(request):
             return self.error_response(FakeReply.error(401, "invalid x-api-key or bearer token"))
+        if complaint := self.unanswered_tool_calls(body):
+            return self.error_response(FakeReply.error(400, complaint, "invalid_request_error"))
         reply = self._next_reply(body)
         n, self._served = self._served, self._served + 1
         if reply.initial_delay_s:
