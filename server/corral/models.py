@@ -658,71 +658,564 @@ class SessionCompactResult(BaseModel):
     completed_at: Annotated[AwareDatetime, Field(alias='completedAt')]
 
 
-class SessionEventName(StrEnum):
-    run_queued = 'run.queued'
-    run_started = 'run.started'
-    run_completed = 'run.completed'
-    run_failed = 'run.failed'
-    run_cancelled = 'run.cancelled'
-    queue_updated = 'queue.updated'
-    message_delta = 'message.delta'
-    message_completed = 'message.completed'
-    tool_started = 'tool.started'
-    tool_completed = 'tool.completed'
-    tool_failed = 'tool.failed'
-    agent_switch_requested = 'agent.switch.requested'
-    agent_switched = 'agent.switched'
-    agent_delegate_started = 'agent.delegate.started'
-    agent_delegate_completed = 'agent.delegate.completed'
-    agent_delegate_failed = 'agent.delegate.failed'
-    hook_notice = 'hook.notice'
-    engine_log = 'engine.log'
-
-
-class SessionEventFrame(BaseModel):
+class SessionEventFrameFields(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
     )
-    event: SessionEventName
     id: Annotated[
         str,
         Field(
-            description="The event's per-session cursor (an integer, as a string).", examples=['41']
+            description="The event's per-session cursor, an integer from 1, as a string.",
+            examples=['41'],
+            pattern='^[1-9][0-9]*$',
         ),
     ]
-    retry: Annotated[int | None, Field(ge=0)] = None
+    retry: Annotated[
+        int | None,
+        Field(
+            description='Suggested reconnection delay in ms, on the first frame of a connection.',
+            ge=0,
+        ),
+    ] = None
+    created_at: Annotated[
+        AwareDatetime | None,
+        Field(
+            alias='createdAt',
+            description='When the event was stored. The server sends this non-standard `createdAt:` line with every frame; standard SSE parsers drop unknown fields, so it is not required.',
+        ),
+    ] = None
+
+
+class RunQueuedFrame(SessionEventFrameFields):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    event: Literal['run.queued'] = 'run.queued'
     data: Annotated[
         str,
         Field(
-            description='Single-line JSON of the event payload.',
             json_schema_extra={
                 'contentMediaType': 'application/json',
-                'contentSchema': {'$ref': '#/components/schemas/SessionEventPayload'},
-            },
+                'contentSchema': {'$ref': '#/components/schemas/RunQueuedData'},
+            }
         ),
     ]
 
 
-class SessionEventPayload(BaseModel):
+class QueueUpdatedFrame(SessionEventFrameFields):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    event: Literal['queue.updated'] = 'queue.updated'
+    data: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                'contentMediaType': 'application/json',
+                'contentSchema': {'$ref': '#/components/schemas/QueueUpdatedData'},
+            }
+        ),
+    ]
+
+
+class RunStartedFrame(SessionEventFrameFields):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    event: Literal['run.started'] = 'run.started'
+    data: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                'contentMediaType': 'application/json',
+                'contentSchema': {'$ref': '#/components/schemas/RunStartedData'},
+            }
+        ),
+    ]
+
+
+class MessageDeltaFrame(SessionEventFrameFields):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    event: Literal['message.delta'] = 'message.delta'
+    data: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                'contentMediaType': 'application/json',
+                'contentSchema': {'$ref': '#/components/schemas/MessageDeltaData'},
+            }
+        ),
+    ]
+
+
+class MessageCompletedFrame(SessionEventFrameFields):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    event: Literal['message.completed'] = 'message.completed'
+    data: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                'contentMediaType': 'application/json',
+                'contentSchema': {'$ref': '#/components/schemas/MessageCompletedData'},
+            }
+        ),
+    ]
+
+
+class ToolStartedFrame(SessionEventFrameFields):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    event: Literal['tool.started'] = 'tool.started'
+    data: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                'contentMediaType': 'application/json',
+                'contentSchema': {'$ref': '#/components/schemas/ToolStartedData'},
+            }
+        ),
+    ]
+
+
+class ToolCompletedFrame(SessionEventFrameFields):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    event: Literal['tool.completed'] = 'tool.completed'
+    data: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                'contentMediaType': 'application/json',
+                'contentSchema': {'$ref': '#/components/schemas/ToolCompletedData'},
+            }
+        ),
+    ]
+
+
+class ToolFailedFrame(SessionEventFrameFields):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    event: Literal['tool.failed'] = 'tool.failed'
+    data: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                'contentMediaType': 'application/json',
+                'contentSchema': {'$ref': '#/components/schemas/ToolFailedData'},
+            }
+        ),
+    ]
+
+
+class AgentSwitchRequestedFrame(SessionEventFrameFields):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    event: Literal['agent.switch.requested'] = 'agent.switch.requested'
+    data: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                'contentMediaType': 'application/json',
+                'contentSchema': {'$ref': '#/components/schemas/AgentSwitchRequestedData'},
+            }
+        ),
+    ]
+
+
+class AgentSwitchedFrame(SessionEventFrameFields):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    event: Literal['agent.switched'] = 'agent.switched'
+    data: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                'contentMediaType': 'application/json',
+                'contentSchema': {'$ref': '#/components/schemas/AgentSwitchedData'},
+            }
+        ),
+    ]
+
+
+class AgentDelegateStartedFrame(SessionEventFrameFields):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    event: Literal['agent.delegate.started'] = 'agent.delegate.started'
+    data: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                'contentMediaType': 'application/json',
+                'contentSchema': {'$ref': '#/components/schemas/AgentDelegateStartedData'},
+            }
+        ),
+    ]
+
+
+class AgentDelegateCompletedFrame(SessionEventFrameFields):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    event: Literal['agent.delegate.completed'] = 'agent.delegate.completed'
+    data: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                'contentMediaType': 'application/json',
+                'contentSchema': {'$ref': '#/components/schemas/AgentDelegateCompletedData'},
+            }
+        ),
+    ]
+
+
+class AgentDelegateFailedFrame(SessionEventFrameFields):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    event: Literal['agent.delegate.failed'] = 'agent.delegate.failed'
+    data: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                'contentMediaType': 'application/json',
+                'contentSchema': {'$ref': '#/components/schemas/AgentDelegateFailedData'},
+            }
+        ),
+    ]
+
+
+class HookNoticeFrame(SessionEventFrameFields):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    event: Literal['hook.notice'] = 'hook.notice'
+    data: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                'contentMediaType': 'application/json',
+                'contentSchema': {'$ref': '#/components/schemas/HookNoticeData'},
+            }
+        ),
+    ]
+
+
+class EngineLogFrame(SessionEventFrameFields):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    event: Literal['engine.log'] = 'engine.log'
+    data: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                'contentMediaType': 'application/json',
+                'contentSchema': {'$ref': '#/components/schemas/EngineLogData'},
+            }
+        ),
+    ]
+
+
+class RunCompletedFrame(SessionEventFrameFields):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    event: Literal['run.completed'] = 'run.completed'
+    data: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                'contentMediaType': 'application/json',
+                'contentSchema': {'$ref': '#/components/schemas/RunCompletedData'},
+            }
+        ),
+    ]
+
+
+class RunFailedFrame(SessionEventFrameFields):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    event: Literal['run.failed'] = 'run.failed'
+    data: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                'contentMediaType': 'application/json',
+                'contentSchema': {'$ref': '#/components/schemas/RunFailedData'},
+            }
+        ),
+    ]
+
+
+class RunCancelledFrame(SessionEventFrameFields):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    event: Literal['run.cancelled'] = 'run.cancelled'
+    data: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                'contentMediaType': 'application/json',
+                'contentSchema': {'$ref': '#/components/schemas/RunCancelledData'},
+            }
+        ),
+    ]
+
+
+class ToolSourceType(StrEnum):
+    native = 'native'
+    action = 'action'
+    skill = 'skill'
+    agent = 'agent'
+    tool = 'tool'
+
+
+class RunQueuedData(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    run_id: Annotated[str, Field(alias='runId')]
+    session_id: Annotated[str, Field(alias='sessionId')]
+    status: Literal['queued'] = 'queued'
+    recovered_by: Annotated[
+        str | None,
+        Field(alias='recoveredBy', examples=['stale_run_recovery', 'manual_operator_requeue']),
+    ] = None
+    recovery_attempt: Annotated[int | None, Field(alias='recoveryAttempt', ge=1)] = None
+    recovery_state: Annotated[str | None, Field(alias='recoveryState', examples=['requeued'])] = (
+        None
+    )
+    recovery_reason: Annotated[
+        str | None, Field(alias='recoveryReason', examples=['heartbeat_stale'])
+    ] = None
+    recovery_strategy: Annotated[
+        str | None, Field(alias='recoveryStrategy', examples=['requeue_running'])
+    ] = None
+    previous_status: Annotated[RunStatus | None, Field(alias='previousStatus')] = None
+    requested_by: Annotated[str | None, Field(alias='requestedBy')] = None
+
+
+class QueueUpdatedDataAction(StrEnum):
+    enqueued = 'enqueued'
+    promoted = 'promoted'
+    dequeued = 'dequeued'
+    removed = 'removed'
+
+
+class QueueUpdatedData(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    run_id: Annotated[str, Field(alias='runId')]
+    action: QueueUpdatedDataAction
+    items: list[SessionQueuedRun]
+    queued_position: Annotated[int | None, Field(alias='queuedPosition', ge=1)] = None
+
+
+class RunStartedData(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    run_id: Annotated[str, Field(alias='runId')]
+    session_id: Annotated[str, Field(alias='sessionId')]
+    status: Literal['running'] = 'running'
+
+
+class ToolStartedData(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    run_id: Annotated[str, Field(alias='runId')]
+    session_id: Annotated[str, Field(alias='sessionId')]
+    tool_call_id: Annotated[str, Field(alias='toolCallId')]
+    tool_name: Annotated[str, Field(alias='toolName')]
+    source_type: Annotated[ToolSourceType, Field(alias='sourceType')]
+    input: Annotated[Any, Field(description="The tool's input (any JSON value).")]
+    retry_policy: Annotated[JsonObject | None, Field(alias='retryPolicy')] = None
+    metadata: JsonObject
+
+
+class ToolCompletedMetadata(BaseModel):
     model_config = ConfigDict(
         extra='allow',
         populate_by_name=True,
     )
-    run_id: Annotated[str | None, Field(alias='runId')] = None
-    session_id: Annotated[str | None, Field(alias='sessionId')] = None
+    tool_status: Annotated[Literal['completed'], Field(alias='toolStatus')] = 'completed'
 
 
-class SessionEventData(BaseModel):
+class ToolFailedData(BaseModel):
     model_config = ConfigDict(
+        extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str, Field(examples=['evt_1e5a40c414ff61b4944a2423a98ff036'])]
-    cursor: Annotated[int, Field(ge=0)]
+    run_id: Annotated[str, Field(alias='runId')]
     session_id: Annotated[str, Field(alias='sessionId')]
-    run_id: Annotated[str | None, Field(alias='runId')] = None
-    event: SessionEventName
-    data: SessionEventPayload
-    created_at: Annotated[AwareDatetime, Field(alias='createdAt')]
+    tool_call_id: Annotated[str, Field(alias='toolCallId')]
+    tool_name: Annotated[str, Field(alias='toolName')]
+    source_type: Annotated[ToolSourceType, Field(alias='sourceType')]
+    error_code: Annotated[str, Field(alias='errorCode')]
+    error_message: Annotated[str, Field(alias='errorMessage')]
+    duration_ms: Annotated[float | None, Field(alias='durationMs', ge=0.0)] = None
+    metadata: JsonObject
+
+
+class AgentSwitchRequestedData(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    run_id: Annotated[str, Field(alias='runId')]
+    session_id: Annotated[str, Field(alias='sessionId')]
+    from_agent: Annotated[str, Field(alias='fromAgent')]
+    to_agent: Annotated[str, Field(alias='toAgent')]
+
+
+class AgentSwitchedData(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    run_id: Annotated[str, Field(alias='runId')]
+    session_id: Annotated[str, Field(alias='sessionId')]
+    from_agent: Annotated[str, Field(alias='fromAgent')]
+    to_agent: Annotated[str, Field(alias='toAgent')]
+    switch_count: Annotated[int, Field(alias='switchCount', ge=1)]
+
+
+class AgentDelegateStartedData(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    run_id: Annotated[str, Field(alias='runId')]
+    session_id: Annotated[str, Field(alias='sessionId')]
+    agent_name: Annotated[str, Field(alias='agentName')]
+    target_agent: Annotated[str, Field(alias='targetAgent')]
+    child_session_id: Annotated[str, Field(alias='childSessionId')]
+    child_run_id: Annotated[str, Field(alias='childRunId')]
+    tool_use_id: Annotated[str | None, Field(alias='toolUseId')] = None
+    task_id: Annotated[str | None, Field(alias='taskId')] = None
+    resumed: bool | None = None
+
+
+class AgentDelegateCompletedData(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    run_id: Annotated[str, Field(alias='runId')]
+    session_id: Annotated[str, Field(alias='sessionId')]
+    agent_name: Annotated[str, Field(alias='agentName')]
+    target_agent: Annotated[str, Field(alias='targetAgent')]
+    child_run_id: Annotated[str, Field(alias='childRunId')]
+    child_status: Annotated[RunStatus, Field(alias='childStatus')]
+    output: Annotated[Any, Field(description="The delegated run's result (any JSON value).")]
+
+
+class AgentDelegateFailedData(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    run_id: Annotated[str, Field(alias='runId')]
+    session_id: Annotated[str, Field(alias='sessionId')]
+    agent_name: Annotated[str, Field(alias='agentName')]
+    target_agent: Annotated[str, Field(alias='targetAgent')]
+    child_run_id: Annotated[str, Field(alias='childRunId')]
+    child_status: Annotated[RunStatus, Field(alias='childStatus')]
+    error_code: Annotated[str, Field(alias='errorCode')]
+    error_message: Annotated[str, Field(alias='errorMessage')]
+
+
+class HookNoticeData(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    run_id: Annotated[str, Field(alias='runId')]
+    session_id: Annotated[str, Field(alias='sessionId')]
+    hook_name: Annotated[str, Field(alias='hookName')]
+    event_name: Annotated[str, Field(alias='eventName')]
+    handler_type: Annotated[str, Field(alias='handlerType')]
+    error_code: Annotated[str, Field(alias='errorCode')]
+    error_message: Annotated[str, Field(alias='errorMessage')]
+
+
+class EngineLogDataCategory(StrEnum):
+    run = 'run'
+    model = 'model'
+    tool = 'tool'
+    hook = 'hook'
+    agent = 'agent'
+    http = 'http'
+    system = 'system'
+
+
+class EngineLogData(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    level: Annotated[str, Field(examples=['info'])]
+    category: EngineLogDataCategory
+    message: str
+    details: Annotated[Any | None, Field(description='Any JSON value.')] = None
+    context: Annotated[Any | None, Field(description='Any JSON value.')] = None
+    source: Literal['server'] = 'server'
+    timestamp: AwareDatetime
+
+
+class RunCompletedData(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    run_id: Annotated[str, Field(alias='runId')]
+    session_id: Annotated[str, Field(alias='sessionId')]
+    status: Literal['completed'] = 'completed'
+
+
+class RunFailedDataStatus(StrEnum):
+    failed = 'failed'
+    timed_out = 'timed_out'
+
+
+class RunFailedData(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    run_id: Annotated[str, Field(alias='runId')]
+    session_id: Annotated[str, Field(alias='sessionId')]
+    status: RunFailedDataStatus
+    error_code: Annotated[str, Field(alias='errorCode')]
+    error_message: Annotated[str, Field(alias='errorMessage')]
+
+
+class RunCancelledData(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    run_id: Annotated[str, Field(alias='runId')]
+    session_id: Annotated[str, Field(alias='sessionId')]
+    status: Literal['cancelled'] = 'cancelled'
 
 
 class ProviderOptions(BaseModel):
@@ -1619,6 +2112,53 @@ class WorkspaceCatalog(BaseModel):
     ] = None
 
 
+class SessionEventFrame(
+    RootModel[
+        RunQueuedFrame
+        | QueueUpdatedFrame
+        | RunStartedFrame
+        | MessageDeltaFrame
+        | MessageCompletedFrame
+        | ToolStartedFrame
+        | ToolCompletedFrame
+        | ToolFailedFrame
+        | AgentSwitchRequestedFrame
+        | AgentSwitchedFrame
+        | AgentDelegateStartedFrame
+        | AgentDelegateCompletedFrame
+        | AgentDelegateFailedFrame
+        | HookNoticeFrame
+        | EngineLogFrame
+        | RunCompletedFrame
+        | RunFailedFrame
+        | RunCancelledFrame
+    ]
+):
+    root: Annotated[
+        RunQueuedFrame | QueueUpdatedFrame | RunStartedFrame | MessageDeltaFrame | MessageCompletedFrame | ToolStartedFrame | ToolCompletedFrame | ToolFailedFrame | AgentSwitchRequestedFrame | AgentSwitchedFrame | AgentDelegateStartedFrame | AgentDelegateCompletedFrame | AgentDelegateFailedFrame | HookNoticeFrame | EngineLogFrame | RunCompletedFrame | RunFailedFrame | RunCancelledFrame,
+        Field(
+            description='One parsed SSE frame of the session event stream; `event` names the event and selects the shape of the JSON in `data`.',
+            discriminator='event',
+        ),
+    ]
+
+
+class ToolCompletedData(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    run_id: Annotated[str, Field(alias='runId')]
+    session_id: Annotated[str, Field(alias='sessionId')]
+    tool_call_id: Annotated[str, Field(alias='toolCallId')]
+    tool_name: Annotated[str, Field(alias='toolName')]
+    source_type: Annotated[ToolSourceType, Field(alias='sourceType')]
+    output: Annotated[Any, Field(description="The tool's result (any JSON value).")]
+    retry_policy: Annotated[JsonObject | None, Field(alias='retryPolicy')] = None
+    duration_ms: Annotated[float | None, Field(alias='durationMs', ge=0.0)] = None
+    metadata: ToolCompletedMetadata
+
+
 class UserContentParts(
     RootModel[list[Annotated[TextPart | ImagePart | FilePart, Field(discriminator='type')]]]
 ):
@@ -1673,7 +2213,10 @@ class Message(BaseModel):
     session_id: Annotated[str, Field(alias='sessionId')]
     run_id: Annotated[str | None, Field(alias='runId')] = None
     role: MessageRole
-    content: str | list[Annotated[TextPart | ImagePart | FilePart | ReasoningPart | ToolCallPart | ToolResultPart | ToolApprovalRequestPart | ToolApprovalResponsePart, Field(discriminator='type')]]
+    content: Annotated[
+        str | list[Annotated[TextPart | ImagePart | FilePart | ReasoningPart | ToolCallPart | ToolResultPart | ToolApprovalRequestPart | ToolApprovalResponsePart, Field(discriminator='type')]],
+        Field(description="A message's content, a string or a list of parts."),
+    ]
     origin: MessageOrigin | None = None
     mode: MessageMode | None = None
     metadata: JsonObject | None = None
@@ -1697,3 +2240,40 @@ class MessageContext(BaseModel):
     after: list[Message]
     has_more_before: Annotated[bool, Field(alias='hasMoreBefore')]
     has_more_after: Annotated[bool, Field(alias='hasMoreAfter')]
+
+
+class MessageDeltaData(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    run_id: Annotated[str, Field(alias='runId')]
+    message_id: Annotated[str, Field(alias='messageId')]
+    delta: str | None = None
+    content: (
+        list[
+            Annotated[TextPart | ImagePart | FilePart | ReasoningPart | ToolCallPart | ToolResultPart | ToolApprovalRequestPart | ToolApprovalResponsePart, Field(discriminator='type')]
+        ]
+        | None
+    ) = None
+    metadata: JsonObject | None = None
+
+
+class MessageCompletedData(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    run_id: Annotated[str, Field(alias='runId')]
+    message_id: Annotated[str, Field(alias='messageId')]
+    content: Annotated[
+        str | list[Annotated[TextPart | ImagePart | FilePart | ReasoningPart | ToolCallPart | ToolResultPart | ToolApprovalRequestPart | ToolApprovalResponsePart, Field(discriminator='type')]],
+        Field(description="A message's content, a string or a list of parts."),
+    ]
+    role: MessageRole | None = None
+    finish_reason: Annotated[
+        str | None, Field(alias='finishReason', examples=['stop', 'tool-calls'])
+    ] = None
+    tool_name: Annotated[str | None, Field(alias='toolName')] = None
+    tool_call_id: Annotated[str | None, Field(alias='toolCallId')] = None
+    metadata: JsonObject | None = None

@@ -49,10 +49,17 @@ def test_known_events_become_their_models_in_snake_case() -> None:
     assert not is_run_end(failed, "another") and not is_run_end(done)
 
 
-def test_every_event_of_the_contract_has_a_model() -> None:
-    names = {cls.model_fields["event"].default for cls in KNOWN_EVENTS}
-    spec = yaml.safe_load(SPEC.read_text())
-    assert names == set(spec["components"]["schemas"]["SessionEventName"]["enum"])
+def test_every_event_of_the_contract_has_a_model_with_its_fields() -> None:
+    schemas = yaml.safe_load(SPEC.read_text())["components"]["schemas"]
+    frames = schemas["SessionEventFrame"]["discriminator"]["mapping"]
+    models = {cls.model_fields["event"].default: cls for cls in KNOWN_EVENTS}
+    assert set(models) == set(frames)
+    for name, frame_ref in frames.items():
+        frame = schemas[frame_ref.rsplit("/", 1)[1]]
+        data = next(part for part in frame["allOf"] if "properties" in part)["properties"]["data"]
+        payload = schemas[data["contentSchema"]["$ref"].rsplit("/", 1)[1]]
+        fields = {field.alias for field in models[name].model_fields.values()}
+        assert set(payload["properties"]) <= fields, (name, set(payload["properties"]) - fields)
 
 
 @pytest.mark.parametrize(

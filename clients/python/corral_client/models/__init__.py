@@ -2,6 +2,16 @@
 """Contains all the data models used in inputs/outputs"""
 
 from .action_run_accepted import ActionRunAccepted
+from .agent_delegate_completed_data import AgentDelegateCompletedData
+from .agent_delegate_completed_frame import AgentDelegateCompletedFrame
+from .agent_delegate_failed_data import AgentDelegateFailedData
+from .agent_delegate_failed_frame import AgentDelegateFailedFrame
+from .agent_delegate_started_data import AgentDelegateStartedData
+from .agent_delegate_started_frame import AgentDelegateStartedFrame
+from .agent_switch_requested_data import AgentSwitchRequestedData
+from .agent_switch_requested_frame import AgentSwitchRequestedFrame
+from .agent_switched_data import AgentSwitchedData
+from .agent_switched_frame import AgentSwitchedFrame
 from .api_index import ApiIndex
 from .api_index_auth import ApiIndexAuth
 from .api_index_auth_mode import ApiIndexAuthMode
@@ -34,6 +44,9 @@ from .create_workspace_request_execution_policy import (
     CreateWorkspaceRequestExecutionPolicy,
 )
 from .create_workspace_request_tool_servers import CreateWorkspaceRequestToolServers
+from .engine_log_data import EngineLogData
+from .engine_log_data_category import EngineLogDataCategory
+from .engine_log_frame import EngineLogFrame
 from .entry_type import EntryType
 from .environment_variables import EnvironmentVariables
 from .error_body import ErrorBody
@@ -59,6 +72,8 @@ from .health_storage_primary import HealthStoragePrimary
 from .health_storage_run_queue import HealthStorageRunQueue
 from .health_worker import HealthWorker
 from .health_worker_mode import HealthWorkerMode
+from .hook_notice_data import HookNoticeData
+from .hook_notice_frame import HookNoticeFrame
 from .image_part import ImagePart
 from .import_workspace_request import ImportWorkspaceRequest
 from .import_workspace_request_kind import ImportWorkspaceRequestKind
@@ -69,7 +84,11 @@ from .list_session_messages_direction import ListSessionMessagesDirection
 from .message import Message
 from .message_accepted import MessageAccepted
 from .message_accepted_delivery import MessageAcceptedDelivery
+from .message_completed_data import MessageCompletedData
+from .message_completed_frame import MessageCompletedFrame
 from .message_context import MessageContext
+from .message_delta_data import MessageDeltaData
+from .message_delta_frame import MessageDeltaFrame
 from .message_mode import MessageMode
 from .message_origin import MessageOrigin
 from .message_page import MessagePage
@@ -91,6 +110,9 @@ from .platform_model_list import PlatformModelList
 from .platform_model_snapshot import PlatformModelSnapshot
 from .process_command_request import ProcessCommandRequest
 from .provider_options import ProviderOptions
+from .queue_updated_data import QueueUpdatedData
+from .queue_updated_data_action import QueueUpdatedDataAction
+from .queue_updated_frame import QueueUpdatedFrame
 from .read_sandbox_file_encoding import ReadSandboxFileEncoding
 from .readiness_report import ReadinessReport
 from .readiness_report_checks import ReadinessReportChecks
@@ -103,7 +125,18 @@ from .requeue_runs_request import RequeueRunsRequest
 from .requeue_runs_result import RequeueRunsResult
 from .requeued_from_status import RequeuedFromStatus
 from .run import Run
+from .run_cancelled_data import RunCancelledData
+from .run_cancelled_frame import RunCancelledFrame
+from .run_completed_data import RunCompletedData
+from .run_completed_frame import RunCompletedFrame
+from .run_failed_data import RunFailedData
+from .run_failed_data_status import RunFailedDataStatus
+from .run_failed_frame import RunFailedFrame
 from .run_page import RunPage
+from .run_queued_data import RunQueuedData
+from .run_queued_frame import RunQueuedFrame
+from .run_started_data import RunStartedData
+from .run_started_frame import RunStartedFrame
 from .run_status import RunStatus
 from .run_step import RunStep
 from .run_step_page import RunStepPage
@@ -124,10 +157,7 @@ from .send_message_request_running_run_behavior import (
 from .session import Session
 from .session_compact_result import SessionCompactResult
 from .session_compact_result_reason import SessionCompactResultReason
-from .session_event_data import SessionEventData
-from .session_event_frame import SessionEventFrame
-from .session_event_name import SessionEventName
-from .session_event_payload import SessionEventPayload
+from .session_event_frame_fields import SessionEventFrameFields
 from .session_page import SessionPage
 from .session_queue import SessionQueue
 from .session_queued_run import SessionQueuedRun
@@ -147,6 +177,11 @@ from .text_part import TextPart
 from .tool_approval_request_part import ToolApprovalRequestPart
 from .tool_approval_response_part import ToolApprovalResponsePart
 from .tool_call_part import ToolCallPart
+from .tool_completed_data import ToolCompletedData
+from .tool_completed_frame import ToolCompletedFrame
+from .tool_completed_metadata import ToolCompletedMetadata
+from .tool_failed_data import ToolFailedData
+from .tool_failed_frame import ToolFailedFrame
 from .tool_result_content import ToolResultContent
 from .tool_result_content_item import ToolResultContentItem
 from .tool_result_content_item_type import ToolResultContentItemType
@@ -156,6 +191,9 @@ from .tool_result_execution_denied import ToolResultExecutionDenied
 from .tool_result_json import ToolResultJson
 from .tool_result_part import ToolResultPart
 from .tool_result_text import ToolResultText
+from .tool_source_type import ToolSourceType
+from .tool_started_data import ToolStartedData
+from .tool_started_frame import ToolStartedFrame
 from .trigger_action_request import TriggerActionRequest
 from .trigger_action_request_trigger_source import TriggerActionRequestTriggerSource
 from .update_session_request import UpdateSessionRequest
@@ -173,6 +211,16 @@ from .write_file_request_encoding import WriteFileRequestEncoding
 
 __all__ = (
     "ActionRunAccepted",
+    "AgentDelegateCompletedData",
+    "AgentDelegateCompletedFrame",
+    "AgentDelegateFailedData",
+    "AgentDelegateFailedFrame",
+    "AgentDelegateStartedData",
+    "AgentDelegateStartedFrame",
+    "AgentSwitchRequestedData",
+    "AgentSwitchRequestedFrame",
+    "AgentSwitchedData",
+    "AgentSwitchedFrame",
     "ApiIndex",
     "ApiIndexAuth",
     "ApiIndexAuthMode",
@@ -203,6 +251,9 @@ __all__ = (
     "CreateWorkspaceRequest",
     "CreateWorkspaceRequestExecutionPolicy",
     "CreateWorkspaceRequestToolServers",
+    "EngineLogData",
+    "EngineLogDataCategory",
+    "EngineLogFrame",
     "EntryType",
     "EnvironmentVariables",
     "ErrorBody",
@@ -228,6 +279,8 @@ __all__ = (
     "HealthStorageRunQueue",
     "HealthWorker",
     "HealthWorkerMode",
+    "HookNoticeData",
+    "HookNoticeFrame",
     "ImagePart",
     "ImportWorkspaceRequest",
     "ImportWorkspaceRequestKind",
@@ -238,7 +291,11 @@ __all__ = (
     "Message",
     "MessageAccepted",
     "MessageAcceptedDelivery",
+    "MessageCompletedData",
+    "MessageCompletedFrame",
     "MessageContext",
+    "MessageDeltaData",
+    "MessageDeltaFrame",
     "MessageMode",
     "MessageOrigin",
     "MessagePage",
@@ -260,6 +317,9 @@ __all__ = (
     "PlatformModelSnapshot",
     "ProcessCommandRequest",
     "ProviderOptions",
+    "QueueUpdatedData",
+    "QueueUpdatedDataAction",
+    "QueueUpdatedFrame",
     "ReadSandboxFileEncoding",
     "ReadinessReport",
     "ReadinessReportChecks",
@@ -272,7 +332,18 @@ __all__ = (
     "RequeueRunsResult",
     "RequeuedFromStatus",
     "Run",
+    "RunCancelledData",
+    "RunCancelledFrame",
+    "RunCompletedData",
+    "RunCompletedFrame",
+    "RunFailedData",
+    "RunFailedDataStatus",
+    "RunFailedFrame",
     "RunPage",
+    "RunQueuedData",
+    "RunQueuedFrame",
+    "RunStartedData",
+    "RunStartedFrame",
     "RunStatus",
     "RunStep",
     "RunStepPage",
@@ -291,10 +362,7 @@ __all__ = (
     "Session",
     "SessionCompactResult",
     "SessionCompactResultReason",
-    "SessionEventData",
-    "SessionEventFrame",
-    "SessionEventName",
-    "SessionEventPayload",
+    "SessionEventFrameFields",
     "SessionPage",
     "SessionQueue",
     "SessionQueuedRun",
@@ -314,6 +382,11 @@ __all__ = (
     "ToolApprovalRequestPart",
     "ToolApprovalResponsePart",
     "ToolCallPart",
+    "ToolCompletedData",
+    "ToolCompletedFrame",
+    "ToolCompletedMetadata",
+    "ToolFailedData",
+    "ToolFailedFrame",
     "ToolResultContent",
     "ToolResultContentItem",
     "ToolResultContentItemType",
@@ -323,6 +396,9 @@ __all__ = (
     "ToolResultJson",
     "ToolResultPart",
     "ToolResultText",
+    "ToolSourceType",
+    "ToolStartedData",
+    "ToolStartedFrame",
     "TriggerActionRequest",
     "TriggerActionRequestTriggerSource",
     "UpdateSessionRequest",

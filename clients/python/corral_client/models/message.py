@@ -40,7 +40,8 @@ class Message:
             session_id (str):
             role (MessageRole):
             content (list[FilePart | ImagePart | ReasoningPart | TextPart | ToolApprovalRequestPart |
-                ToolApprovalResponsePart | ToolCallPart | ToolResultPart] | str):
+                ToolApprovalResponsePart | ToolCallPart | ToolResultPart] | str): A message's content, a string or a list of
+                parts.
             created_at (datetime.datetime):
             run_id (str | Unset):
             origin (MessageOrigin | Unset):
@@ -89,22 +90,43 @@ class Message:
         content: list[dict[str, Any]] | str
         if isinstance(self.content, list):
             content = []
-            for content_type_1_item_data in self.content:
-                content_type_1_item: dict[str, Any]
+            for componentsschemas_message_content_type_1_item_data in self.content:
+                componentsschemas_message_content_type_1_item: dict[str, Any]
                 if (
-                    isinstance(content_type_1_item_data, TextPart)
-                    or isinstance(content_type_1_item_data, ImagePart)
-                    or isinstance(content_type_1_item_data, FilePart)
-                    or isinstance(content_type_1_item_data, ReasoningPart)
-                    or isinstance(content_type_1_item_data, ToolCallPart)
-                    or isinstance(content_type_1_item_data, ToolResultPart)
-                    or isinstance(content_type_1_item_data, ToolApprovalRequestPart)
+                    isinstance(
+                        componentsschemas_message_content_type_1_item_data, TextPart
+                    )
+                    or isinstance(
+                        componentsschemas_message_content_type_1_item_data, ImagePart
+                    )
+                    or isinstance(
+                        componentsschemas_message_content_type_1_item_data, FilePart
+                    )
+                    or isinstance(
+                        componentsschemas_message_content_type_1_item_data,
+                        ReasoningPart,
+                    )
+                    or isinstance(
+                        componentsschemas_message_content_type_1_item_data, ToolCallPart
+                    )
+                    or isinstance(
+                        componentsschemas_message_content_type_1_item_data,
+                        ToolResultPart,
+                    )
+                    or isinstance(
+                        componentsschemas_message_content_type_1_item_data,
+                        ToolApprovalRequestPart,
+                    )
                 ):
-                    content_type_1_item = content_type_1_item_data.to_dict()
+                    componentsschemas_message_content_type_1_item = (
+                        componentsschemas_message_content_type_1_item_data.to_dict()
+                    )
                 else:
-                    content_type_1_item = content_type_1_item_data.to_dict()
+                    componentsschemas_message_content_type_1_item = (
+                        componentsschemas_message_content_type_1_item_data.to_dict()
+                    )
 
-                content.append(content_type_1_item)
+                content.append(componentsschemas_message_content_type_1_item)
 
         else:
             content = self.content
@@ -184,11 +206,13 @@ class Message:
             try:
                 if not isinstance(data, list):
                     raise TypeError()
-                content_type_1 = []
-                _content_type_1 = data
-                for content_type_1_item_data in _content_type_1:
+                componentsschemas_message_content_type_1 = []
+                _componentsschemas_message_content_type_1 = data
+                for (
+                    componentsschemas_message_content_type_1_item_data
+                ) in _componentsschemas_message_content_type_1:
 
-                    def _parse_content_type_1_item(
+                    def _parse_componentsschemas_message_content_type_1_item(
                         data: object,
                     ) -> (
                         FilePart
@@ -278,13 +302,17 @@ class Message:
 
                         return componentsschemas_content_part_type_7
 
-                    content_type_1_item = _parse_content_type_1_item(
-                        content_type_1_item_data
+                    componentsschemas_message_content_type_1_item = (
+                        _parse_componentsschemas_message_content_type_1_item(
+                            componentsschemas_message_content_type_1_item_data
+                        )
                     )
 
-                    content_type_1.append(content_type_1_item)
+                    componentsschemas_message_content_type_1.append(
+                        componentsschemas_message_content_type_1_item
+                    )
 
-                return content_type_1
+                return componentsschemas_message_content_type_1
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
             return cast(

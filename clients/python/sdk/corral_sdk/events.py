@@ -23,6 +23,9 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter, Val
 from pydantic.alias_generators import to_camel
 
 
+# Not corral_client's generated payload models: those are attrs classes with UNSET fields and
+# parts as classes, carry no cursor, and drop what a newer server adds (the spec test keeps
+# these in step: tests/sdk/test_events_parsing.py).
 class BaseEvent(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="allow", frozen=True
@@ -40,7 +43,12 @@ class RunQueued(BaseEvent):
     session_id: str | None = None
     status: str = "queued"
     recovered_by: str | None = None
+    recovery_attempt: int | None = None
+    recovery_state: str | None = None
+    recovery_reason: str | None = None
+    recovery_strategy: str | None = None
     previous_status: str | None = None
+    requested_by: str | None = None
 
 
 class QueuedRun(BaseModel):
@@ -104,6 +112,7 @@ class ToolStarted(BaseEvent):
     tool_name: str
     source_type: str | None = None
     input: Any = None
+    retry_policy: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
 
 
@@ -114,6 +123,7 @@ class ToolCompleted(BaseEvent):
     tool_name: str
     source_type: str | None = None
     output: Any = None
+    retry_policy: dict[str, Any] | None = None
     duration_ms: float | None = None
     metadata: dict[str, Any] | None = None
 
@@ -152,6 +162,9 @@ class AgentDelegateStarted(BaseEvent):
     target_agent: str | None = None
     child_session_id: str | None = None
     child_run_id: str | None = None
+    tool_use_id: str | None = None
+    task_id: str | None = None
+    resumed: bool | None = None
 
 
 class AgentDelegateCompleted(BaseEvent):
@@ -191,6 +204,9 @@ class EngineLog(BaseEvent):
     category: str | None = None
     message: str = ""
     details: Any = None
+    context: Any = None
+    source: str | None = None
+    timestamp: str | None = None
 
 
 class RunCompleted(BaseEvent):

@@ -6,8 +6,25 @@ from urllib.parse import quote
 import httpx
 
 from ...client import AuthenticatedClient, Client
+from ...models.agent_delegate_completed_frame import AgentDelegateCompletedFrame
+from ...models.agent_delegate_failed_frame import AgentDelegateFailedFrame
+from ...models.agent_delegate_started_frame import AgentDelegateStartedFrame
+from ...models.agent_switch_requested_frame import AgentSwitchRequestedFrame
+from ...models.agent_switched_frame import AgentSwitchedFrame
+from ...models.engine_log_frame import EngineLogFrame
 from ...models.error_response import ErrorResponse
-from ...models.session_event_frame import SessionEventFrame
+from ...models.hook_notice_frame import HookNoticeFrame
+from ...models.message_completed_frame import MessageCompletedFrame
+from ...models.message_delta_frame import MessageDeltaFrame
+from ...models.queue_updated_frame import QueueUpdatedFrame
+from ...models.run_cancelled_frame import RunCancelledFrame
+from ...models.run_completed_frame import RunCompletedFrame
+from ...models.run_failed_frame import RunFailedFrame
+from ...models.run_queued_frame import RunQueuedFrame
+from ...models.run_started_frame import RunStartedFrame
+from ...models.tool_completed_frame import ToolCompletedFrame
+from ...models.tool_failed_frame import ToolFailedFrame
+from ...models.tool_started_frame import ToolStartedFrame
 from ...types import UNSET, Response, Unset
 
 
@@ -47,9 +64,230 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ErrorResponse | SessionEventFrame:
+) -> (
+    AgentDelegateCompletedFrame
+    | AgentDelegateFailedFrame
+    | AgentDelegateStartedFrame
+    | AgentSwitchedFrame
+    | AgentSwitchRequestedFrame
+    | EngineLogFrame
+    | HookNoticeFrame
+    | MessageCompletedFrame
+    | MessageDeltaFrame
+    | QueueUpdatedFrame
+    | RunCancelledFrame
+    | RunCompletedFrame
+    | RunFailedFrame
+    | RunQueuedFrame
+    | RunStartedFrame
+    | ToolCompletedFrame
+    | ToolFailedFrame
+    | ToolStartedFrame
+    | ErrorResponse
+):
     if response.status_code == 200:
-        response_200 = SessionEventFrame.from_dict(response.text)
+
+        def _parse_response_200(
+            data: object,
+        ) -> (
+            AgentDelegateCompletedFrame
+            | AgentDelegateFailedFrame
+            | AgentDelegateStartedFrame
+            | AgentSwitchedFrame
+            | AgentSwitchRequestedFrame
+            | EngineLogFrame
+            | HookNoticeFrame
+            | MessageCompletedFrame
+            | MessageDeltaFrame
+            | QueueUpdatedFrame
+            | RunCancelledFrame
+            | RunCompletedFrame
+            | RunFailedFrame
+            | RunQueuedFrame
+            | RunStartedFrame
+            | ToolCompletedFrame
+            | ToolFailedFrame
+            | ToolStartedFrame
+        ):
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_session_event_frame_type_0 = RunQueuedFrame.from_dict(
+                    data
+                )
+
+                return componentsschemas_session_event_frame_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_session_event_frame_type_1 = (
+                    QueueUpdatedFrame.from_dict(data)
+                )
+
+                return componentsschemas_session_event_frame_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_session_event_frame_type_2 = (
+                    RunStartedFrame.from_dict(data)
+                )
+
+                return componentsschemas_session_event_frame_type_2
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_session_event_frame_type_3 = (
+                    MessageDeltaFrame.from_dict(data)
+                )
+
+                return componentsschemas_session_event_frame_type_3
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_session_event_frame_type_4 = (
+                    MessageCompletedFrame.from_dict(data)
+                )
+
+                return componentsschemas_session_event_frame_type_4
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_session_event_frame_type_5 = (
+                    ToolStartedFrame.from_dict(data)
+                )
+
+                return componentsschemas_session_event_frame_type_5
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_session_event_frame_type_6 = (
+                    ToolCompletedFrame.from_dict(data)
+                )
+
+                return componentsschemas_session_event_frame_type_6
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_session_event_frame_type_7 = (
+                    ToolFailedFrame.from_dict(data)
+                )
+
+                return componentsschemas_session_event_frame_type_7
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_session_event_frame_type_8 = (
+                    AgentSwitchRequestedFrame.from_dict(data)
+                )
+
+                return componentsschemas_session_event_frame_type_8
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_session_event_frame_type_9 = (
+                    AgentSwitchedFrame.from_dict(data)
+                )
+
+                return componentsschemas_session_event_frame_type_9
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_session_event_frame_type_10 = (
+                    AgentDelegateStartedFrame.from_dict(data)
+                )
+
+                return componentsschemas_session_event_frame_type_10
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_session_event_frame_type_11 = (
+                    AgentDelegateCompletedFrame.from_dict(data)
+                )
+
+                return componentsschemas_session_event_frame_type_11
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_session_event_frame_type_12 = (
+                    AgentDelegateFailedFrame.from_dict(data)
+                )
+
+                return componentsschemas_session_event_frame_type_12
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_session_event_frame_type_13 = (
+                    HookNoticeFrame.from_dict(data)
+                )
+
+                return componentsschemas_session_event_frame_type_13
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_session_event_frame_type_14 = (
+                    EngineLogFrame.from_dict(data)
+                )
+
+                return componentsschemas_session_event_frame_type_14
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_session_event_frame_type_15 = (
+                    RunCompletedFrame.from_dict(data)
+                )
+
+                return componentsschemas_session_event_frame_type_15
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_session_event_frame_type_16 = (
+                    RunFailedFrame.from_dict(data)
+                )
+
+                return componentsschemas_session_event_frame_type_16
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            if not isinstance(data, dict):
+                raise TypeError()
+            componentsschemas_session_event_frame_type_17 = RunCancelledFrame.from_dict(
+                data
+            )
+
+            return componentsschemas_session_event_frame_type_17
+
+        response_200 = _parse_response_200(response.text)
 
         return response_200
 
@@ -75,7 +313,27 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ErrorResponse | SessionEventFrame]:
+) -> Response[
+    AgentDelegateCompletedFrame
+    | AgentDelegateFailedFrame
+    | AgentDelegateStartedFrame
+    | AgentSwitchedFrame
+    | AgentSwitchRequestedFrame
+    | EngineLogFrame
+    | HookNoticeFrame
+    | MessageCompletedFrame
+    | MessageDeltaFrame
+    | QueueUpdatedFrame
+    | RunCancelledFrame
+    | RunCompletedFrame
+    | RunFailedFrame
+    | RunQueuedFrame
+    | RunStartedFrame
+    | ToolCompletedFrame
+    | ToolFailedFrame
+    | ToolStartedFrame
+    | ErrorResponse
+]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -92,7 +350,27 @@ def sync_detailed(
     run_id: str | Unset = UNSET,
     cursor: str | Unset = UNSET,
     last_event_id: str | Unset = UNSET,
-) -> Response[ErrorResponse | SessionEventFrame]:
+) -> Response[
+    AgentDelegateCompletedFrame
+    | AgentDelegateFailedFrame
+    | AgentDelegateStartedFrame
+    | AgentSwitchedFrame
+    | AgentSwitchRequestedFrame
+    | EngineLogFrame
+    | HookNoticeFrame
+    | MessageCompletedFrame
+    | MessageDeltaFrame
+    | QueueUpdatedFrame
+    | RunCancelledFrame
+    | RunCompletedFrame
+    | RunFailedFrame
+    | RunQueuedFrame
+    | RunStartedFrame
+    | ToolCompletedFrame
+    | ToolFailedFrame
+    | ToolStartedFrame
+    | ErrorResponse
+]:
     """Session event stream (SSE)
 
      Server-Sent Events. The stream opens with the comment `: connected`, replays the
@@ -100,9 +378,9 @@ def sync_detailed(
     when absent), then continues live; the server never closes it. Keep-alives are
     comment lines. Lines end in `\\n`.
 
-    Each frame is `id: <cursor>`, `event: <name>`, a non-standard `createdAt: <iso>`
-    line, and one `data:` line holding the event's payload as single-line JSON (see
-    `SessionEventPayload`; the full stored record is `SessionEventData`).
+    Each frame is `id: <cursor>` (a per-session integer from 1), `event: <name>`, a
+    non-standard `createdAt: <iso>` line, and one `data:` line holding the event's
+    payload as single-line JSON; `SessionEventFrame` declares each event's payload.
     To reconnect send `?cursor=<last id>`; `Last-Event-ID` is honoured too and
     `cursor` wins when both are present. An unknown session gets a 404 JSON error
     before the stream opens.
@@ -124,7 +402,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorResponse | SessionEventFrame]
+        Response[AgentDelegateCompletedFrame | AgentDelegateFailedFrame | AgentDelegateStartedFrame | AgentSwitchedFrame | AgentSwitchRequestedFrame | EngineLogFrame | HookNoticeFrame | MessageCompletedFrame | MessageDeltaFrame | QueueUpdatedFrame | RunCancelledFrame | RunCompletedFrame | RunFailedFrame | RunQueuedFrame | RunStartedFrame | ToolCompletedFrame | ToolFailedFrame | ToolStartedFrame | ErrorResponse]
     """
 
     kwargs = _get_kwargs(
@@ -150,7 +428,28 @@ def sync(
     run_id: str | Unset = UNSET,
     cursor: str | Unset = UNSET,
     last_event_id: str | Unset = UNSET,
-) -> ErrorResponse | SessionEventFrame | None:
+) -> (
+    AgentDelegateCompletedFrame
+    | AgentDelegateFailedFrame
+    | AgentDelegateStartedFrame
+    | AgentSwitchedFrame
+    | AgentSwitchRequestedFrame
+    | EngineLogFrame
+    | HookNoticeFrame
+    | MessageCompletedFrame
+    | MessageDeltaFrame
+    | QueueUpdatedFrame
+    | RunCancelledFrame
+    | RunCompletedFrame
+    | RunFailedFrame
+    | RunQueuedFrame
+    | RunStartedFrame
+    | ToolCompletedFrame
+    | ToolFailedFrame
+    | ToolStartedFrame
+    | ErrorResponse
+    | None
+):
     """Session event stream (SSE)
 
      Server-Sent Events. The stream opens with the comment `: connected`, replays the
@@ -158,9 +457,9 @@ def sync(
     when absent), then continues live; the server never closes it. Keep-alives are
     comment lines. Lines end in `\\n`.
 
-    Each frame is `id: <cursor>`, `event: <name>`, a non-standard `createdAt: <iso>`
-    line, and one `data:` line holding the event's payload as single-line JSON (see
-    `SessionEventPayload`; the full stored record is `SessionEventData`).
+    Each frame is `id: <cursor>` (a per-session integer from 1), `event: <name>`, a
+    non-standard `createdAt: <iso>` line, and one `data:` line holding the event's
+    payload as single-line JSON; `SessionEventFrame` declares each event's payload.
     To reconnect send `?cursor=<last id>`; `Last-Event-ID` is honoured too and
     `cursor` wins when both are present. An unknown session gets a 404 JSON error
     before the stream opens.
@@ -182,7 +481,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorResponse | SessionEventFrame
+        AgentDelegateCompletedFrame | AgentDelegateFailedFrame | AgentDelegateStartedFrame | AgentSwitchedFrame | AgentSwitchRequestedFrame | EngineLogFrame | HookNoticeFrame | MessageCompletedFrame | MessageDeltaFrame | QueueUpdatedFrame | RunCancelledFrame | RunCompletedFrame | RunFailedFrame | RunQueuedFrame | RunStartedFrame | ToolCompletedFrame | ToolFailedFrame | ToolStartedFrame | ErrorResponse
     """
 
     return sync_detailed(
@@ -203,7 +502,27 @@ async def asyncio_detailed(
     run_id: str | Unset = UNSET,
     cursor: str | Unset = UNSET,
     last_event_id: str | Unset = UNSET,
-) -> Response[ErrorResponse | SessionEventFrame]:
+) -> Response[
+    AgentDelegateCompletedFrame
+    | AgentDelegateFailedFrame
+    | AgentDelegateStartedFrame
+    | AgentSwitchedFrame
+    | AgentSwitchRequestedFrame
+    | EngineLogFrame
+    | HookNoticeFrame
+    | MessageCompletedFrame
+    | MessageDeltaFrame
+    | QueueUpdatedFrame
+    | RunCancelledFrame
+    | RunCompletedFrame
+    | RunFailedFrame
+    | RunQueuedFrame
+    | RunStartedFrame
+    | ToolCompletedFrame
+    | ToolFailedFrame
+    | ToolStartedFrame
+    | ErrorResponse
+]:
     """Session event stream (SSE)
 
      Server-Sent Events. The stream opens with the comment `: connected`, replays the
@@ -211,9 +530,9 @@ async def asyncio_detailed(
     when absent), then continues live; the server never closes it. Keep-alives are
     comment lines. Lines end in `\\n`.
 
-    Each frame is `id: <cursor>`, `event: <name>`, a non-standard `createdAt: <iso>`
-    line, and one `data:` line holding the event's payload as single-line JSON (see
-    `SessionEventPayload`; the full stored record is `SessionEventData`).
+    Each frame is `id: <cursor>` (a per-session integer from 1), `event: <name>`, a
+    non-standard `createdAt: <iso>` line, and one `data:` line holding the event's
+    payload as single-line JSON; `SessionEventFrame` declares each event's payload.
     To reconnect send `?cursor=<last id>`; `Last-Event-ID` is honoured too and
     `cursor` wins when both are present. An unknown session gets a 404 JSON error
     before the stream opens.
@@ -235,7 +554,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorResponse | SessionEventFrame]
+        Response[AgentDelegateCompletedFrame | AgentDelegateFailedFrame | AgentDelegateStartedFrame | AgentSwitchedFrame | AgentSwitchRequestedFrame | EngineLogFrame | HookNoticeFrame | MessageCompletedFrame | MessageDeltaFrame | QueueUpdatedFrame | RunCancelledFrame | RunCompletedFrame | RunFailedFrame | RunQueuedFrame | RunStartedFrame | ToolCompletedFrame | ToolFailedFrame | ToolStartedFrame | ErrorResponse]
     """
 
     kwargs = _get_kwargs(
@@ -259,7 +578,28 @@ async def asyncio(
     run_id: str | Unset = UNSET,
     cursor: str | Unset = UNSET,
     last_event_id: str | Unset = UNSET,
-) -> ErrorResponse | SessionEventFrame | None:
+) -> (
+    AgentDelegateCompletedFrame
+    | AgentDelegateFailedFrame
+    | AgentDelegateStartedFrame
+    | AgentSwitchedFrame
+    | AgentSwitchRequestedFrame
+    | EngineLogFrame
+    | HookNoticeFrame
+    | MessageCompletedFrame
+    | MessageDeltaFrame
+    | QueueUpdatedFrame
+    | RunCancelledFrame
+    | RunCompletedFrame
+    | RunFailedFrame
+    | RunQueuedFrame
+    | RunStartedFrame
+    | ToolCompletedFrame
+    | ToolFailedFrame
+    | ToolStartedFrame
+    | ErrorResponse
+    | None
+):
     """Session event stream (SSE)
 
      Server-Sent Events. The stream opens with the comment `: connected`, replays the
@@ -267,9 +607,9 @@ async def asyncio(
     when absent), then continues live; the server never closes it. Keep-alives are
     comment lines. Lines end in `\\n`.
 
-    Each frame is `id: <cursor>`, `event: <name>`, a non-standard `createdAt: <iso>`
-    line, and one `data:` line holding the event's payload as single-line JSON (see
-    `SessionEventPayload`; the full stored record is `SessionEventData`).
+    Each frame is `id: <cursor>` (a per-session integer from 1), `event: <name>`, a
+    non-standard `createdAt: <iso>` line, and one `data:` line holding the event's
+    payload as single-line JSON; `SessionEventFrame` declares each event's payload.
     To reconnect send `?cursor=<last id>`; `Last-Event-ID` is honoured too and
     `cursor` wins when both are present. An unknown session gets a 404 JSON error
     before the stream opens.
@@ -291,7 +631,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorResponse | SessionEventFrame
+        AgentDelegateCompletedFrame | AgentDelegateFailedFrame | AgentDelegateStartedFrame | AgentSwitchedFrame | AgentSwitchRequestedFrame | EngineLogFrame | HookNoticeFrame | MessageCompletedFrame | MessageDeltaFrame | QueueUpdatedFrame | RunCancelledFrame | RunCompletedFrame | RunFailedFrame | RunQueuedFrame | RunStartedFrame | ToolCompletedFrame | ToolFailedFrame | ToolStartedFrame | ErrorResponse
     """
 
     return (

@@ -1,0 +1,231 @@
+"""Schemathesis validates real event frames against openapi.yaml.
+
+A session is driven through everything that makes the server emit events today: queued,
+removed, promoted and dequeued runs, an interrupt and a cancel, a scripted run that reasons,
+calls a tool that works and one that fails, a model failure and its requeue, action runs that
+succeed and fail, a compaction and a run timeout. Its whole history is then read back through
+`GET /sessions/{id}/events?follow=false` by Schemathesis, whose checks validate every frame
+and, through `contentSchema`, every frame's payload. A stored payload broken on purpose must
+fail those checks, so a check that validates nothing cannot pass.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from events_support import eventually, stored_events
+from schemathesis.config import SchemathesisConfig
+from schemathesis.core.failures import FailureGroup
+from schemathesis.openapi.checks import JsonSchemaError
+from schemathesis.schemas import APIOperation
+
+from corral.config import Settings
+from corral.testing.live_server import LiveServer, live_server
+
+TOKEN = "frames-token-0123456789"  # with auth on, Schemathesis also checks it is enforced
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PROVIDER_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL")
+SLOW = [{"text": "thinking slowly", "delayMs": 30_000}]  # ended by an interrupt or a timeout
+TOOLS = [
+    {"reasoning": "Let me look around.", "text": "Looking.",
+     "toolCalls": [{"name": "LS", "input": {}}, {"name": "NoSuchTool", "input": {}}]},
+    "Done.",
+]  # fmt: skip
+MODEL_DOWN = [{"error": {"message": "the model is down", "retryable": False}}]
+FILES = {
+    ".corral/agents/hasty.md": "---\nname: hasty\nrunTimeoutSeconds: 0.5\n---\nBe quick.\n",
+    ".corral/actions/broken.yaml": "name: broken\ncommand: 'echo broken >&2; exit 3'\n",
+}
+
+MAX_FRAMES = 1000  # more than any history here holds
+Event = dict[str, Any]
+# Every event the server emits today, in each of the shapes it takes.
+EXPECTED: dict[str, Callable[[str, Event], bool]] = {
+    "run.queued": lambda name, data: name == "run.queued" and "recoveredBy" not in data,
+    "run.queued by a requeue": lambda name, data: name == "run.queued" and "requestedBy" in data,
+    **{
+        f"queue.updated {action}": (
+            lambda name, data, action=action: name == "queue.updated" and data["action"] == action
+        )
+        for action in ("enqueued", "removed", "promoted", "dequeued")
+    },
+    "run.started": lambda name, data: name == "run.started",
+    "message.delta of text": lambda name, data: name == "message.delta" and "delta" in data,
+    "message.delta of parts": lambda name, data: name == "message.delta" and "content" in data,
+    "message.completed of a reply": lambda name, data: (
+        name == "message.completed" and "finishReason" in data
+    ),
+    "message.completed of a tool result": lambda name, data: (
+        name == "message.completed" and "toolCallId" in data
+    ),
+    "message.completed of a compaction": lambda name, data: (
+        name == "message.completed" and data.get("role") == "system"
+    ),
+    **{
+        f"{name} of {source}": (
+            lambda n, data, name=name, source=source: n == name and data["sourceType"] == source
+        )
+        for name in ("tool.started", "tool.completed", "tool.failed")
+        for source in ("native", "action")
+    },
+    "run.completed": lambda name, data: name == "run.completed",
+    **{
+        f"run.failed {status}": (
+            lambda name, data, status=status: name == "run.failed" and data["status"] == status
+        )
+        for status in ("failed", "timed_out")
+    },
+    "run.cancelled": lambda name, data: name == "run.cancelled",
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with pytest.MonkeyPatch.context() as env:
+        for name in PROVIDER_KEYS:  # the default model is the scripted one
+            env.delenv(name, raising=False)
+        settings = Settings(data_dir=tmp_path_factory.mktemp("frames"), validate_responses=True,
+                            api_tokens=[{"token": TOKEN}], sandbox_isolation="none")  # fmt: skip
+        with live_server(settings) as served:
+            yield served
+
+
+@pytest.fixture(scope="module")
+def api(server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"{server.url}/api/v1", headers=AUTH, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def frames(server: LiveServer) -> APIOperation:
+    """The event stream operation as Schemathesis loads it from the server. The config is
+    explicit, never a discovered schemathesis.toml (which could change what is checked), and
+    lifts the 20 frames Schemathesis reads of a stream by default."""
+    config = SchemathesisConfig.from_dict({"max-stream-events": MAX_FRAMES})
+    schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json", config=config)
+    return schema["/api/v1/sessions/{sessionId}/events"]["GET"]
+
+
+def validate_history(frames: APIOperation, server: LiveServer, session_id: str) -> int:
+    """Read the session's stored events through Schemathesis, which runs all its checks on
+    the response; returns the number of frames it read."""
+    case = frames.Case(path_parameters={"sessionId": session_id}, query={"follow": "false"})
+    response = case.call_and_validate(base_url=server.url, headers=AUTH)
+    return sum(line.startswith("event: ") for line in response.text.split("\n"))
+
+
+def post(api: httpx.Client, path: str, body: Any = None, status: int = 202) -> Any:
+    resp = api.post(path, json=body)
+    assert resp.status_code == status, resp.text
+    return resp.json()
+
+
+def send(api: httpx.Client, session_id: str, script: list[Any], **extra: Any) -> str:
+    body = {"content": "go", "metadata": {"script": script}, **extra}
+    return str(post(api, f"/sessions/{session_id}/messages", body)["runId"])
+
+
+def run_of(api: httpx.Client, run_id: str) -> dict[str, Any]:
+    resp = api.get(f"/runs/{run_id}")
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json())
+
+
+def ended(api: httpx.Client, run_id: str, status: str) -> None:
+    eventually(lambda: run_of(api, run_id)["status"] == status, f"run {run_id} {status}")
+
+
+def build_history(api: httpx.Client) -> str:
+    ws = post(api, "/workspaces", {"name": "frames", "runtime": "default"}, 201)
+    for path, content in FILES.items():
+        resp = api.put(f"/sandboxes/{ws['id']}/files/content",
+                       json={"path": path, "content": content})  # fmt: skip
+        assert resp.status_code in (200, 201), resp.text
+    session_id = str(post(api, f"/workspaces/{ws['id']}/sessions", {}, 201)["id"])
+
+    slow = send(api, session_id, SLOW)
+    ended(api, slow, "running")
+    failing = send(api, session_id, MODEL_DOWN)  # waits in the queue
+    dropped = send(api, session_id, ["never"])
+    post(api, f"/runs/{dropped}/cancel")  # a queued run leaves the queue
+    tools = send(api, session_id, TOOLS, runningRunBehavior="interrupt")  # cancels `slow`
+    for run_id, status in ((slow, "cancelled"), (tools, "completed"), (failing, "failed")):
+        ended(api, run_id, status)
+
+    post(api, f"/runs/{failing}/requeue")
+    eventually(lambda: run_of(api, failing)["status"] == "failed"
+               and run_of(api, failing)["metadata"].get("recoveryAttempts") == 1,
+               "the requeued run to fail again")  # fmt: skip
+
+    for action, status in (("list-files", "completed"), ("broken", "failed")):
+        body = {"input": {}, "sessionId": session_id}
+        ended(api, post(api, f"/workspaces/{ws['id']}/actions/{action}/runs", body)["runId"],
+              status)  # fmt: skip
+
+    assert post(api, f"/sessions/{session_id}/compact", {}, 200)["compacted"] is True
+
+    resp = api.patch(f"/sessions/{session_id}", json={"activeAgentName": "hasty"})
+    assert resp.status_code == 200, resp.text
+    ended(api, send(api, session_id, SLOW), "timed_out")
+    return session_id
+
+
+def test_every_frame_the_server_emits_conforms_to_the_spec(
+    server: LiveServer, api: httpx.Client, frames: APIOperation
+) -> None:
+    session_id = build_history(api)
+    stored = stored_events(server.settings.data_dir, session_id)
+    missing = [shape for shape, seen in EXPECTED.items()
+               if not any(seen(e["event"], e["data"]) for e in stored)]  # fmt: skip
+    assert not missing, f"the history lacks {missing}"
+
+    assert validate_history(frames, server, session_id) == len(stored)
+
+
+def _without_session_id(data: Event) -> Event:
+    return {k: v for k, v in data.items() if k != "sessionId"}
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        pytest.param(_without_session_id, id="a required field missing"),
+        pytest.param(lambda data: {**data, "status": "running"}, id="a wrong constant"),
+        pytest.param(lambda data: {**data, "sessionID": "ses_x"}, id="an undeclared field"),
+    ],
+)
+def test_a_payload_that_breaks_its_schema_fails_the_checks(
+    server: LiveServer, api: httpx.Client, frames: APIOperation, corrupt: Callable[[Event], Event]
+) -> None:
+    ws = post(api, "/workspaces", {"name": "broken-frames", "runtime": "default"}, 201)
+    session_id = str(post(api, f"/workspaces/{ws['id']}/sessions", {}, 201)["id"])
+    ended(api, send(api, session_id, ["fine"]), "completed")
+    assert validate_history(frames, server, session_id) > 0  # well-formed as the server wrote it
+
+    rewrite_stored(server, session_id, "run.queued", corrupt)
+    with pytest.raises(FailureGroup) as failed:
+        validate_history(frames, server, session_id)
+    (failure,) = failed.value.exceptions  # the broken frame, and nothing else
+    assert isinstance(failure, JsonSchemaError), failure
+    assert failure.instance["event"] == "run.queued"
+
+
+def rewrite_stored(
+    server: LiveServer, session_id: str, event: str, corrupt: Callable[[Event], Event]
+) -> None:
+    """Rewrite the stored payload of the session's `event` (its frames are read from there)."""
+    with closing(sqlite3.connect(server.settings.data_dir / "corral.db", timeout=10)) as db:
+        (cursor, data), *_ = db.execute(
+            "SELECT cursor, data FROM session_events WHERE session_id = ? AND event = ?",
+            (session_id, event),
+        ).fetchall()
+        with db:
+            db.execute("UPDATE session_events SET data = ? WHERE session_id = ? AND cursor = ?",
+                       (json.dumps(corrupt(json.loads(data))), session_id, cursor))  # fmt: skip
