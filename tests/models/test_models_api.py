@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from corral import models
+from corral.core.event_stream import RETRY_MS
 from corral.testing.fake_anthropic import FakeAnthropic
 from corral.testing.fake_openai import FakeOpenAI
 from corral.testing.fake_provider import FakeReply, FakeUsage
@@ -133,6 +134,24 @@ def test_refresh_reloads_and_the_event_stream_follows(api: httpx.Client, models_
     snapshot = models.PlatformModelSnapshot.model_validate_json(second["data"])
     assert snapshot.model_dump(by_alias=True, exclude_none=True) == changed.json()
     assert len(models.PlatformModelSnapshot.model_validate_json(first["data"]).items) == 4
+
+
+def test_the_model_stream_suggests_a_retry_and_keeps_alive_as_configured(
+    start_server: Callable[..., Any], tmp_path: Path
+) -> None:
+    """`sse_ping_seconds` reaches this stream too: at the default 15 s no keep-alive would come
+    before the client's read timeout (10 s) and this test would fail."""
+    server = start_server(models_dir=tmp_path / "none", sse_ping_seconds=0.05)
+    with server.client() as api, api.stream("GET", "/api/v1/platform-models/events") as stream:
+        lines = []
+        for line in stream.iter_lines():
+            lines.append(line)
+            if line == ": ping":
+                break
+
+    assert lines[:2] == [": connected", ""]
+    fields = [line for line in lines if line.startswith(("id:", "retry:", "event:"))]
+    assert fields == ["id: 0", f"retry: {RETRY_MS}", "event: platform-models.snapshot"]
 
 
 def test_generate_with_the_default_model(api: httpx.Client) -> None:

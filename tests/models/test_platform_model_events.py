@@ -1,5 +1,5 @@
-"""The platform model event stream as the service produces it: a snapshot, keep-alives while
-nothing changes, and an update for every change."""
+"""The platform model event stream as the service produces it: a snapshot (with the reconnection
+hint), keep-alives while nothing changes, and an update for every change."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from corral.config import Settings
 from corral.core.caller import ANONYMOUS, Caller
 from corral.core.errors import CorralError
+from corral.core.event_stream import RETRY_MS
 from corral.core.platform_models import ModelRegistry
 from corral.core.providers_catalog import ModelsService
 from corral.core.results import SseFrame
@@ -30,17 +31,18 @@ async def test_keepalives_while_idle_then_the_update(tmp_path: Path) -> None:
     await frames.aclose()
 
     assert (first.event, first.id) == ("platform-models.snapshot", "0")
+    assert first.retry_ms == RETRY_MS
     assert PlatformModelSnapshot.model_validate_json(first.data).revision == 0
     assert idle == SseFrame.keepalive()
     update = next(f for f in after if f.event)  # a keep-alive may come first
-    assert (update.event, update.id) == ("platform-models.updated", "1")
+    assert (update.event, update.id, update.retry_ms) == ("platform-models.updated", "1", None)
     assert [m.id for m in PlatformModelSnapshot.model_validate_json(update.data).items] == [
         "default", "gpt",
     ]  # fmt: skip
 
 
 async def test_only_unrestricted_callers_reload(tmp_path: Path) -> None:
-    service = ModelsService(ModelRegistry(Settings(data_dir=tmp_path), {}))
+    service = ModelsService(ModelRegistry(Settings(data_dir=tmp_path), {}), ping_seconds=15)
     limited = Caller("token:team", "token", frozenset({"ws_1"}))
 
     with pytest.raises(CorralError) as caught:

@@ -72,7 +72,7 @@ class Core:
             sandboxes=SandboxesService(self.store, workspaces),
             files=FilesService(self.store),
             commands=CommandsService(self.store, self.sandbox_host),
-            models=ModelsService(self.model_registry),
+            models=ModelsService(self.model_registry, ping_seconds=settings.sse_ping_seconds),
         )  # fmt: skip
 
     async def start(self) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
+from dataclasses import replace
 from typing import Any, cast
 
 from corral import models
 from corral.core.caller import Caller
 from corral.core.errors import CorralError
+from corral.core.event_stream import RETRY_MS
 from corral.core.model_resolution import ResolvedModel, resolve_model
 from corral.core.platform_models import ModelRegistry, PlatformModelSpec, Snapshot
 from corral.core.results import SseFrame
@@ -56,7 +58,7 @@ PROVIDERS = [
 
 
 class ModelsService:
-    def __init__(self, registry: ModelRegistry, *, ping_seconds: float = 15.0) -> None:
+    def __init__(self, registry: ModelRegistry, *, ping_seconds: float) -> None:
         self.registry = registry
         self.ping_seconds = ping_seconds
         self._providers = models.ModelProviderList.model_validate({"items": PROVIDERS})
@@ -140,7 +142,9 @@ class ModelsService:
 
     async def _platform_model_events(self) -> AsyncIterator[SseFrame]:
         with self.registry.watch() as watcher:
-            yield _snapshot_frame("platform-models.snapshot", watcher.current)
+            # The first frame also suggests how soon to reconnect, as session streams do.
+            first = _snapshot_frame("platform-models.snapshot", watcher.current)
+            yield replace(first, retry_ms=RETRY_MS)
             while True:
                 snapshot = await watcher.next(self.ping_seconds)
                 if watcher.ended:
