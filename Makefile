@@ -20,12 +20,14 @@ codegen: $(STAMP)
 	$(BIN)/datamodel-codegen
 	$(BIN)/python codegen/gen_server.py
 	$(BIN)/python codegen/gen_client.py
+	$(BIN)/python clients/python/sdk/gen_sync.py
 
 check: $(STAMP)
 	$(BIN)/python codegen/lint_spec.py
 	$(BIN)/datamodel-codegen --check
 	$(BIN)/python codegen/gen_server.py --check
 	$(BIN)/python codegen/gen_client.py --check
+	$(BIN)/python clients/python/sdk/gen_sync.py --check
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 

@@ -1,5 +1,5 @@
 """The sync client is generated from the asyncio one: the committed files must match a fresh
-generation (run clients/python/sdk/gen_sync.py after editing aio.py or _async_transport.py)."""
+generation (`make codegen` after editing aio.py or _async_transport.py; `make check` checks)."""
 
 from __future__ import annotations
 
