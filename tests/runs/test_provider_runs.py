@@ -15,6 +15,7 @@ from runs_support import (
     new_workspace,
     read_file,
     send,
+    server_events,
     steps,
     text_of,
     wait_for,
@@ -32,14 +33,20 @@ FAKES: dict[str, Callable[[], FakeProviderServer]] = {
 
 
 @pytest.fixture(params=sorted(FAKES))
-def fake_and_api(request: pytest.FixtureRequest, runner: Callable[..., Any],
-                 monkeypatch: pytest.MonkeyPatch) -> Any:  # fmt: skip
+def fake_and_server(request: pytest.FixtureRequest, runner: Callable[..., Any],
+                    monkeypatch: pytest.MonkeyPatch) -> Any:  # fmt: skip
     with FAKES[request.param]() as fake:
         for name, value in fake.env().items():
             monkeypatch.setenv(name, value)
-        with runner().client() as api:
-            api.timeout = httpx.Timeout(30)
-            yield request.param, fake, api
+        yield request.param, fake, runner()
+
+
+@pytest.fixture
+def fake_and_api(fake_and_server: Any) -> Any:
+    provider, fake, server = fake_and_server
+    with server.client() as api:
+        api.timeout = httpx.Timeout(30)
+        yield provider, fake, api
 
 
 def test_the_environment_key_selects_the_provider(fake_and_api: Any) -> None:
@@ -133,3 +140,29 @@ def test_a_run_interrupted_mid_tool_leaves_a_history_the_provider_accepts(
     sent = str(fake.requests[-1].body["messages"])
     assert sent.index("call_sleep") < sent.index(result["output"]["value"]) < sent.index("never")
     assert len(fake.requests) == 2 and text_of(messages(api, ses["id"])[-1]) == "Stopped sleeping."
+
+
+def test_arguments_that_are_not_json_are_an_error_result_the_model_can_retry(
+    fake_and_server: Any, fake_and_api: Any
+) -> None:
+    _, fake, api = fake_and_api
+    cut = FakeToolCall("Write", {}, id="call_cut", arguments='{"file_path": "out.txt", "cont')
+    fixed = FakeToolCall("Write", {"file_path": "out.txt", "content": "42\n"})
+    fake.reply(FakeReply(tool_calls=[cut]), FakeReply(tool_calls=[fixed]), "Wrote it.")
+    ws = new_workspace(api)
+    ses = new_session(api, ws["id"])
+    run = wait_status(api, send(api, ses["id"], "write 42 to out.txt")["runId"])
+    assert run["status"] == "completed", run
+    assert read_file(api, ws["id"], "out.txt") == "42\n"
+    call, result = [m["content"][0] for m in messages(api, ses["id"])
+                    if m["role"] in ("tool", "assistant")][:2]  # fmt: skip
+    assert call["toolCallId"] == result["toolCallId"] == "call_cut"
+    assert call["input"] == '{"file_path": "out.txt", "cont'
+    assert result["output"]["type"] == "error-text"
+    assert "not a JSON object (Unterminated string" in result["output"]["value"]
+    failed = next(e["data"] for e in server_events(fake_and_server[2], ses["id"])
+                  if e["event"] == "tool.failed")  # fmt: skip
+    assert failed["errorCode"] == "invalid_tool_input" and failed["toolCallId"] == "call_cut"
+    # the model was shown its call and the error, and called again
+    assert "Unterminated string" in str(fake.requests[1].body["messages"])
+    assert len(fake.requests) == 3

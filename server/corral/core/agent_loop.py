@@ -180,7 +180,9 @@ async def _run_tools(turn: AgentTurn, calls: list[ToolCall]) -> list[dict[str, A
 
 async def _run_tool(turn: AgentTurn, call: ToolCall, tool_step: ToolStep) -> dict[str, Any]:
     tool = turn.tools.get(call.tool_name)
-    if tool is None:
+    if call.input_error is not None:
+        outcome = ToolOutcome.failure("invalid_tool_input", call.input_error)
+    elif tool is None:
         outcome = ToolOutcome.failure("unknown_tool", f"there is no tool named {call.tool_name!r}")
     else:
         outcome = await invoke(tool, turn.tool_context, call.input)

@@ -135,7 +135,7 @@ async def _events(
             elif delta.type == "input_json_delta" and event.index in calls:
                 calls[event.index].arguments += delta.partial_json
         elif event.type == "content_block_stop" and event.index in calls:
-            yield calls.pop(event.index).complete(NAME)
+            yield calls.pop(event.index).complete()
         elif event.type == "message_delta":
             stop_reason = event.delta.stop_reason
             _count(tokens, event.usage)

@@ -12,7 +12,7 @@ import base64
 from typing import Any
 
 from corral.providers.base import ToolSpec
-from corral.providers.content import Media, part_media, tool_output
+from corral.providers.content import Media, call_input, part_media, tool_output
 
 
 def anthropic_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -52,7 +52,7 @@ def _blocks(role: str, content: str | list[dict[str, Any]]) -> list[dict[str, An
                     "type": "tool_use",
                     "id": part["toolCallId"],
                     "name": part["toolName"],
-                    "input": part["input"],
+                    "input": call_input(part),
                 }
             )
         elif kind == "tool-result" and role == "tool":

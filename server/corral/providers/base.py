@@ -76,11 +76,14 @@ class ReasoningDelta:
 
 @dataclass(frozen=True, slots=True)
 class ToolCall:
-    """A complete tool call: `input` is the parsed JSON object the model produced."""
+    """A complete tool call: `input` is the parsed JSON object the model produced, or the raw
+    text of arguments that are not one, with `input_error` saying what is wrong with them (the
+    call then gets that error as its result, and the model may try again)."""
 
     tool_call_id: str
     tool_name: str
-    input: dict[str, Any]
+    input: dict[str, Any] | str
+    input_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

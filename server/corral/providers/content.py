@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from corral.providers.base import ToolCall
-from corral.providers.failures import invalid_tool_input
 
 # Leading base64 characters of the image formats models accept, for parts without a mediaType.
 _IMAGE_SIGNATURES = {
@@ -68,8 +67,13 @@ class PendingToolCall:
     name: str = ""
     arguments: str = ""
 
-    def complete(self, provider: str) -> ToolCall:
-        return ToolCall(self.id, self.name, parse_tool_input(provider, self.name, self.arguments))
+    def complete(self) -> ToolCall:
+        try:
+            return ToolCall(self.id, self.name, parse_tool_input(self.arguments))
+        except ValueError as exc:  # often arguments cut short by the output limit
+            problem = (f"The arguments for {self.name} are not a JSON object ({exc}): "
+                       f"{self.arguments[:200]!r}. Call the tool again with valid arguments.")
+            return ToolCall(self.id, self.name, self.arguments, input_error=problem)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,14 +123,23 @@ def text_of(content: str | list[dict[str, Any]]) -> str:
     return "".join(p.get("text", "") for p in content if p.get("type") == "text")
 
 
-def parse_tool_input(provider: str, tool_name: str, raw: str) -> dict[str, Any]:
-    """Tool arguments streamed as JSON text; a call without arguments has the empty object."""
+def parse_tool_input(raw: str) -> dict[str, Any]:
+    """Tool arguments streamed as JSON text; a call without arguments has the empty object.
+    Raises ValueError saying why text is not a JSON object."""
     if not raw.strip():
         return {}
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        parsed = None
+    parsed = json.loads(raw)
     if not isinstance(parsed, dict):
-        raise invalid_tool_input(provider, tool_name, raw)
+        raise ValueError(f"a JSON {_JSON_TYPES.get(type(parsed), 'value')}")
     return parsed
+
+
+_JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean",
+               type(None): "null"}  # fmt: skip
+
+
+def call_input(part: dict[str, Any]) -> dict[str, Any]:
+    """A stored tool-call part's input as providers take it back: arguments the model got
+    wrong (kept as their raw text) replay as the empty object; its error result says more."""
+    value = part.get("input")
+    return value if isinstance(value, dict) else {}

@@ -37,12 +37,3 @@ def connection_failure(provider: str, *, timed_out: bool) -> ProviderError:
     what = "timed out" if timed_out else "could not be reached or dropped the connection"
     return ProviderError(f"{provider} {what}", retryable=True)
 
-
-def invalid_tool_input(provider: str, tool_name: str, raw: str) -> ProviderError:
-    """The model produced tool arguments that are not a JSON object (often cut by a length
-    limit): there is no input to run the tool with."""
-    return ProviderError(
-        f"{provider}: the model's arguments for tool {tool_name!r} are not a JSON object: "
-        f"{raw[:200]!r}",
-        retryable=False,
-    )

@@ -110,7 +110,7 @@ class OpenAIChatProvider:
                     finish_reason = choice.finish_reason
         for _, call in sorted(calls.items()):
             call.id = call.id or f"call_{uuid.uuid4().hex}"  # some compatible servers send none
-            yield call.complete(self._name)
+            yield call.complete()
         # Some compatible servers end a tool-calling turn with "stop"; the calls are what count.
         reason = "tool-calls" if calls else _FINISH_REASONS.get(finish_reason, "other")
         yield Finish(reason, usage)

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from corral.providers.base import ToolSpec
-from corral.providers.content import Media, part_media, tool_output
+from corral.providers.content import Media, call_input, part_media, tool_output
 
 
 def chat_messages(system: str | None, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -69,7 +69,7 @@ def _merge_assistant(out: list[dict[str, Any]], content: str | list[dict[str, An
         {
             "id": p["toolCallId"],
             "type": "function",
-            "function": {"name": p["toolName"], "arguments": json.dumps(p["input"])},
+            "function": {"name": p["toolName"], "arguments": json.dumps(call_input(p))},
         }
         for p in parts
         if p["type"] == "tool-call" and not p.get("providerExecuted")
