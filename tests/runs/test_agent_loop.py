@@ -166,3 +166,16 @@ def test_events_announce_the_run_as_it_happens(server: Any, api: httpx.Client) -
     assert tool_done["toolName"] == "LS" and tool_done["sourceType"] == "native"
     assert tool_done["metadata"]["toolStatus"] == "completed"
     assert all(e["runId"] == run["id"] for e in events)
+
+
+def test_an_agent_whose_model_does_not_exist_fails_the_run_with_its_reason(
+    api: httpx.Client,
+) -> None:
+    ws = new_workspace(api)
+    write_file(api, ws["id"], ".corral/agents/lost.md",
+               "---\nname: lost\nmodel: platform/nowhere\n---\nYou are lost.\n")  # fmt: skip
+    ses = new_session(api, ws["id"], agentName="lost")
+    run = wait_status(api, send(api, ses["id"], "hi")["runId"])
+    assert run["status"] == "failed"
+    assert run["errorCode"] == "model_not_found"
+    assert run["errorMessage"] == "model 'platform/nowhere' not found"

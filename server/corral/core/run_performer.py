@@ -13,6 +13,7 @@ from corral.core.agent_loop import AgentTurn, run_agent
 from corral.core.agents import AgentSpec
 from corral.core.catalog import GUIDANCE_FILE, Catalog
 from corral.core.catalog_cache import workspace_catalog
+from corral.core.errors import CorralError
 from corral.core.run_journal import RunJournal
 from corral.core.run_lifecycle import Ending
 from corral.core.run_models import ModelResolver
@@ -38,6 +39,12 @@ class RunPerformer:
         self._tool_state: dict[str, dict[str, Any]] = {}
 
     async def perform(self, run: RunRecord) -> Ending:
+        try:
+            return await self._perform(run)
+        except CorralError as exc:  # e.g. the agent's model cannot be resolved: the run's fault
+            return Ending("failed", exc.code, exc.message)
+
+    async def _perform(self, run: RunRecord) -> Ending:
         ws = await self.store.read(lambda tx: tx.get_workspace(run.workspace_id))
         if ws is None:
             return Ending("failed", "workspace_not_found", "the run's workspace no longer exists")
