@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -100,3 +101,12 @@ def text_of(msg: dict[str, Any]) -> str:
 def server_events(server: Any, session_id: str) -> list[dict[str, Any]]:
     """The session's outbox as the server committed it."""
     return stored_events(server.settings.data_dir, session_id)
+
+
+def alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, ended but not reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
-from runs_support import new_session, new_workspace, steps, wait_status, write_file
+from runs_support import (
+    alive,
+    new_session,
+    new_workspace,
+    server_events,
+    steps,
+    wait_for,
+    wait_status,
+    write_file,
+)
 
 ECHO_ACTION = """\
 name: echo-input
@@ -39,6 +49,8 @@ def test_an_action_runs_its_command_with_the_input(api: httpx.Client) -> None:
     run = wait_status(api, accepted["runId"])
     assert run["status"] == "completed", run
     assert run["triggerType"] == "api_action" and run["triggerRef"] == "echo-input"
+    assert run["metadata"]["actionName"] == "echo-input"
+    assert run["metadata"]["input"] == {"word": "hello"}
     output = run["metadata"]["output"]
     assert '{"word": "hello"}' in output["stdout"] and "name=echo-input" in output["stdout"]
     session = api.get(f"/api/v1/sessions/{accepted['sessionId']}").json()
@@ -94,3 +106,27 @@ def test_unknown_action_and_foreign_session(api: httpx.Client) -> None:
     mismatch = _trigger(api, ws["id"], "list-files", sessionId=foreign["id"])
     assert mismatch.status_code == 409
     assert mismatch.json()["error"]["code"] == "session_workspace_mismatch"
+
+
+def test_cancel_of_a_running_action_ends_its_command_and_its_step(
+    server: Any, api: httpx.Client
+) -> None:
+    command = "sleep 300 & echo $! > child.pid; echo $$ > shell.pid; wait"
+    sleeper = f"name: sleeper\ncommand: '{command}'\n"
+    ws = _workspace_with(api, {".corral/actions/sleeper.yaml": sleeper})
+    accepted = _trigger(api, ws["id"], "sleeper").json()
+    root = Path(ws["rootPath"])
+    wait_for("the command's processes", lambda: (root / "child.pid").exists()
+             and (root / "shell.pid").exists())  # fmt: skip
+    pids = [int((root / n).read_text()) for n in ("child.pid", "shell.pid")]
+    api.post(f"/api/v1/runs/{accepted['runId']}/cancel")
+    assert wait_status(api, accepted["runId"])["status"] == "cancelled"
+    wait_for("the process group to be gone", lambda: not any(alive(p) for p in pids), 10)
+    tool_step = next(s for s in steps(api, accepted["runId"]) if s["stepType"] == "tool_call")
+    assert tool_step["status"] == "cancelled"
+    tool_events = [e for e in server_events(server, accepted["sessionId"])
+                   if e["event"].startswith("tool.")]  # fmt: skip
+    assert [e["event"] for e in tool_events] == ["tool.started", "tool.failed"]
+    failed = tool_events[1]["data"]
+    assert failed["errorCode"] == "tool_cancelled" and failed["toolName"] == "sleeper"
+    assert failed["sourceType"] == "action"

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 from runs_support import (
+    alive,
     get_run,
     messages,
     new_session,
@@ -86,7 +87,7 @@ def test_cancel_kills_the_running_tools_process_group(
     pids = [int((root / n).read_text()) for n in ("child.pid", "shell.pid")]
     api.post(f"/api/v1/runs/{run_id}/cancel")
     assert wait_status(api, run_id)["status"] == "cancelled"
-    wait_for("the process group to be gone", lambda: not any(_alive(p) for p in pids), 10)
+    wait_for("the process group to be gone", lambda: not any(alive(p) for p in pids), 10)
     tool_step = next(s for s in steps(api, run_id) if s["stepType"] == "tool_call")
     assert tool_step["status"] == "cancelled"
     # the call is answered as a failing tool's would be, so the session's history stays valid
@@ -98,14 +99,6 @@ def test_cancel_kills_the_running_tools_process_group(
     assert [e["event"] for e in events] == ["tool.started", "tool.failed", "message.completed"]
     assert events[1]["data"]["errorCode"] == "tool_cancelled"
     assert events[2]["data"]["messageId"] == result["id"]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"
 
 
 def test_cancel_of_a_queued_run_ends_it_without_executing(api: httpx.Client) -> None:

@@ -54,7 +54,8 @@ class ActionsService:
                 status="queued", trigger_type="api_action" if source == "api" else "manual_action",
                 trigger_ref=action.name, agent_name=agent_name, effective_agent_name=agent_name,
                 initiator_ref=caller.subject_ref, created_at=now,
-                metadata={"input": action_input, "triggerSource": source},
+                metadata={"actionName": action.name, "input": action_input,
+                          "triggerSource": source},
             )  # fmt: skip
             run_queue.place(tx, run)
             tx.touch_session(session.id, now)
