@@ -72,8 +72,9 @@ class Settings(BaseSettings):
     # and how many events a live reader may fall behind before its stream is ended.
     sse_ping_seconds: float = Field(default=15.0, gt=0)
     sse_max_lag_events: int = Field(default=1000, ge=1)
-    # How often followed sessions are checked for events other processes committed (a
-    # `corral worker`, other API processes on the same database); 0: never.
+    # How often commits of other processes on the same database (a `corral worker`, other API
+    # processes) are looked for: events of followed sessions, and runs queued or cancels
+    # requested elsewhere (in a worker); 0: never.
     sse_foreign_poll_seconds: float = Field(default=0.25, ge=0)
     # Platform models (core/platform_models.py): YAML files in `models_dir`; without a
     # `default` there, the default model follows the provider keys in the environment.

@@ -3,25 +3,33 @@ the summary instead of the messages it covers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from runs_support import messages, new_session, new_workspace, send, wait_status
+from runs_support import get_run, messages, new_session, new_workspace, send, wait_status
 
 from corral.testing.fake_openai import FakeOpenAI
 from corral.testing.fake_provider import FakeReply
 
 
 @pytest.fixture
-def fake_and_api(runner: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
     with FakeOpenAI() as fake:
         for name, value in fake.env().items():
             monkeypatch.setenv(name, value)
-        with runner().client() as api:
-            api.timeout = httpx.Timeout(30)
-            yield fake, api
+        yield fake
+
+
+@pytest.fixture
+def fake_and_api(runner: Callable[..., Any], fake: FakeOpenAI) -> Any:
+    with runner().client() as api:
+        api.timeout = httpx.Timeout(30)
+        yield fake, api
 
 
 def _compact(api: httpx.Client, session_id: str, **body: Any) -> httpx.Response:
@@ -72,3 +80,66 @@ def test_a_busy_session_cannot_be_compacted(fake_and_api: Any) -> None:
     assert resp.status_code == 409 and resp.json()["error"]["code"] == "session_busy"
     api.post(f"/api/v1/runs/{run_id}/cancel")
     assert wait_status(api, run_id)["status"] == "cancelled"
+
+
+def test_a_message_sent_during_compaction_runs_when_it_ends(
+    runner: Callable[..., Any], fake: FakeOpenAI
+) -> None:
+    # No upkeep sweep within the test: only the end of the compaction can start the message.
+    with runner(run_heartbeat_seconds=3600).client() as api:
+        ses = _session_with_history(api)
+        with _compacting(api, fake, ses["id"]) as result:
+            sent = send(api, ses["id"], "meanwhile")
+            assert sent["delivery"] == "session_queue"
+        assert result["compacted"] is True
+        assert wait_status(api, sent["runId"])["status"] == "completed"
+
+
+def test_a_compaction_outliving_the_stale_timeout_is_not_recovered(
+    start_server: Callable[..., Any], fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    """The API process compacts; a worker sharing its database, quick to call a run abandoned,
+    leaves the compaction alone: the API process keeps its heartbeat fresh."""
+    data_dir, beat = tmp_path / "shared", {"run_heartbeat_seconds": 0.1}
+    api_server = start_server(data_dir=data_dir, run_worker=False, **beat)
+    start_server(data_dir=data_dir, run_worker=True, sandbox_isolation="none",
+                 run_stale_seconds=0.5, **beat)  # fmt: skip
+    with api_server.client() as api:
+        api.timeout = httpx.Timeout(30)
+        ses = _session_with_history(api)
+        with _compacting(api, fake, ses["id"], delay_s=2) as result:
+            pass
+        assert result["compacted"] is True
+        assert get_run(api, result["runId"])["status"] == "completed"
+
+
+def _session_with_history(api: httpx.Client) -> dict[str, Any]:
+    ses = new_session(api, new_workspace(api)["id"])
+    for text in ("one", "two"):
+        assert wait_status(api, send(api, ses["id"], text)["runId"])["status"] == "completed"
+    return ses
+
+
+@contextmanager
+def _compacting(
+    api: httpx.Client, fake: FakeOpenAI, session_id: str, delay_s: float = 3
+) -> Iterator[dict[str, Any]]:
+    """Runs the block while the model takes `delay_s` to write the summary; the compaction's
+    result is filled in when the block ends."""
+    result: dict[str, Any] = {}
+
+    def compact() -> None:
+        with httpx.Client(base_url=api.base_url, timeout=60) as client:
+            resp = _compact(client, session_id)
+            result.update(resp.json(), httpStatus=resp.status_code)
+
+    fake.reply(FakeReply(text="- what happened", initial_delay_s=delay_s))
+    asked = len(fake.requests)
+    compacting = threading.Thread(target=compact)
+    compacting.start()
+    try:
+        fake.wait_for(lambda: len(fake.requests) > asked)  # the summary was asked for
+        yield result
+    finally:
+        compacting.join(60)
+    assert result.get("httpStatus") == 200, result

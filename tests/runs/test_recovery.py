@@ -1,13 +1,17 @@
 """Recovery after a process dies mid-run: a real server process is killed with SIGKILL and a
-new one, started on the same data directory, fails or requeues what the dead one was running."""
+new one, started on the same data directory, fails or requeues what the dead one was running.
+The servers keep the default heartbeat and stale timeout (5 s, 120 s): the new process sees at
+start-up that the dead one is gone, without waiting for its heartbeat to go stale."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 from runs_support import get_run, new_session, new_workspace, send, steps, wait_for, wait_status
+
+from corral.testing.fake_openai import FakeOpenAI
+from corral.testing.fake_provider import FakeReply
 
 Process = subprocess.Popen[bytes]
 
@@ -27,12 +34,12 @@ def _free_port() -> int:
 
 @contextmanager
 def _server_process(
-    data_dir: Path, **settings: str
+    data_dir: Path, provider_env: dict[str, str] | None = None, **settings: str
 ) -> Iterator[tuple[subprocess.Popen[bytes], httpx.Client]]:
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
     env.update({"CORRAL_DATA_DIR": str(data_dir), "CORRAL_SANDBOX_ISOLATION": "none",
-                "CORRAL_RUN_HEARTBEAT_SECONDS": "0.2", "CORRAL_RUN_STALE_SECONDS": "1",
+                **(provider_env or {}),
                 **{f"CORRAL_{k.upper()}": v for k, v in settings.items()}})  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-m", "corral", "serve", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL,
@@ -62,9 +69,13 @@ def _kill_mid_run(data_dir: Path, script: list[object]) -> tuple[str, str]:
         ses = new_session(api, ws["id"])
         run_id = send(api, ses["id"], "long job", script=script)["runId"]
         wait_status(api, run_id, "running")
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        _kill(proc)
         return ses["id"], run_id
+
+
+def _kill(proc: Process) -> None:
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
 
 
 def test_a_run_of_a_killed_process_is_failed_by_default(tmp_path: Path) -> None:
@@ -73,7 +84,7 @@ def test_a_run_of_a_killed_process_is_failed_by_default(tmp_path: Path) -> None:
         run = wait_status(api, run_id, "failed")
         assert run["errorCode"] == "run_recovery_failed"
         recovery = run["metadata"]["recovery"]
-        assert recovery["state"] == "failed" and recovery["reason"] == "heartbeat_stale"
+        assert recovery["state"] == "failed" and recovery["reason"] == "worker_exited"
         # recovery leaves the run requeueable, and the session free for new messages
         assert api.post(f"/api/v1/runs/{run_id}/requeue").status_code == 202
         api.post(f"/api/v1/runs/{run_id}/cancel")
@@ -91,3 +102,69 @@ def test_a_run_of_a_killed_process_is_requeued_once_by_policy(tmp_path: Path, po
         names = [s["name"] for s in steps(api, run_id) if s["stepType"] == "system"]
         assert names.count("run.started") == 2 and "run.requeued" in names
         assert get_run(api, run_id)["status"] == "completed"
+
+
+def test_a_run_abandoned_more_often_than_allowed_is_quarantined_and_can_be_requeued(
+    tmp_path: Path,
+) -> None:
+    policy = {"run_recovery_policy": "requeue_running", "run_recovery_max_attempts": "1"}
+    _, run_id = _kill_mid_run(tmp_path, [{"text": "never", "delayMs": 60_000}])
+    with _server_process(tmp_path, **policy) as (proc, api):
+        wait_for("the requeued run to execute again", lambda: _running(api, run_id, attempts=1))
+        _kill(proc)
+    with _server_process(tmp_path, **policy) as (_, api):
+        run = wait_status(api, run_id, "failed")
+        assert run["errorCode"] == "run_recovery_failed"
+        assert run["metadata"]["recoveryAttempts"] == 1
+        recovery = run["metadata"]["recovery"]
+        assert recovery["state"] == "quarantined" and recovery["strategy"] == "requeue_running"
+        resp = api.post(f"/api/v1/runs/{run_id}/requeue")
+        assert resp.status_code == 202 and resp.json()["previousStatus"] == "failed"
+        run = wait_for("the run requeued by hand to execute", lambda: _running(api, run_id, 2))
+        assert run["metadata"]["recovery"]["recoveredBy"] == "manual_operator_requeue"
+        api.post(f"/api/v1/runs/{run_id}/cancel")
+        assert wait_status(api, run_id)["status"] == "cancelled"
+
+
+def _running(api: httpx.Client, run_id: str, attempts: int) -> dict[str, object] | None:
+    run = get_run(api, run_id)
+    executing = run["status"] == "running" and run["metadata"]["recoveryAttempts"] == attempts
+    return run if executing else None
+
+
+def test_a_compaction_of_a_killed_process_is_failed_never_requeued(tmp_path: Path) -> None:
+    with FakeOpenAI() as fake:
+        session_id = _kill_mid_compaction(tmp_path, fake)
+        policy = {"run_recovery_policy": "requeue_running"}
+        with _server_process(tmp_path, fake.env(), **policy) as (_, api):
+            runs = api.get(f"/api/v1/sessions/{session_id}/runs").json()["items"]
+            compaction = next(r for r in runs if r["triggerRef"] == "compact")
+            assert compaction["status"] == "failed"
+            assert compaction["errorCode"] == "run_recovery_failed"
+            assert compaction["metadata"]["recovery"]["state"] == "failed"
+            resp = api.post(f"/api/v1/runs/{compaction['id']}/requeue")
+            assert resp.status_code == 409, resp.text
+            nxt = send(api, session_id, "still there?")["runId"]
+            assert wait_status(api, nxt)["status"] == "completed"
+
+
+def _kill_mid_compaction(data_dir: Path, fake: FakeOpenAI) -> str:
+    with _server_process(data_dir, fake.env()) as (proc, api):
+        ses = new_session(api, new_workspace(api)["id"])
+        for text in ("one", "two"):
+            assert wait_status(api, send(api, ses["id"], text)["runId"])["status"] == "completed"
+        fake.reply(FakeReply(text="never", initial_delay_s=60))
+        compacting = threading.Thread(target=_compact, args=(api.base_url, ses["id"]))
+        compacting.start()
+        fake.wait_for(lambda: len(fake.requests) == 3)  # the summary was asked for
+        _kill(proc)
+        compacting.join(30)
+        return str(ses["id"])
+
+
+def _compact(base_url: object, session_id: str) -> None:
+    with (
+        httpx.Client(base_url=str(base_url), timeout=30) as client,
+        contextlib.suppress(httpx.TransportError),  # the server is killed mid-request
+    ):
+        client.post(f"/api/v1/sessions/{session_id}/compact", json={})

@@ -1,5 +1,6 @@
 """Split mode: an API process that only queues runs and a worker that executes them, sharing
-one database. Live events committed by the worker reach the API process's streams."""
+one database. The worker learns of runs queued and cancels requested by the API process from
+its commits; live events committed by the worker reach the API process's streams."""
 
 from __future__ import annotations
 
@@ -16,9 +17,8 @@ def test_a_worker_executes_what_the_api_queues_and_its_events_stream_live(
     start_server: Callable[..., Any], tmp_path: Any
 ) -> None:
     data_dir = tmp_path / "shared"
-    api_server = start_server(data_dir=data_dir, run_worker=False, sse_foreign_poll_seconds=0.05)
-    start_server(data_dir=data_dir, run_worker=True, sandbox_isolation="none",
-                 run_heartbeat_seconds=0.2)  # fmt: skip
+    api_server = start_server(data_dir=data_dir, run_worker=False)
+    start_server(data_dir=data_dir, run_worker=True, sandbox_isolation="none")
     with api_server.client() as api:
         ses = new_session(api, new_workspace(api)["id"])
         with (
@@ -34,6 +34,27 @@ def test_a_worker_executes_what_the_api_queues_and_its_events_stream_live(
     assert names[0] == "run.queued" and "run.started" in names and names[-1] == "run.completed"
     deltas = "".join(d.get("delta", "") for name, d in seen if name == "message.delta")
     assert deltas == "from the worker"
+
+
+def test_a_worker_starts_and_cancels_runs_on_the_api_processs_word(
+    start_server: Callable[..., Any], tmp_path: Any
+) -> None:
+    data_dir = tmp_path / "shared"
+    api_server = start_server(data_dir=data_dir, run_worker=False)
+    # The worker's upkeep sweep never comes round within the test: it can only learn of the
+    # run, and of the request to cancel it, from the API process's commits.
+    worker = start_server(data_dir=data_dir, run_worker=True, sandbox_isolation="none",
+                          run_heartbeat_seconds=3600, run_stale_seconds=7200)  # fmt: skip
+    with api_server.client() as api:
+        ses = new_session(api, new_workspace(api)["id"])
+        long_job = [{"text": "never", "delayMs": 600_000}]
+        run_id = send(api, ses["id"], "long job", script=long_job)["runId"]
+        running = wait_status(api, run_id, "running")
+        assert running["metadata"]["worker"]["id"] == worker.core.executor.worker["id"]
+        assert api.post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
+        assert wait_status(api, run_id)["status"] == "cancelled"
+        nxt = send(api, ses["id"], "next", script=["done"])["runId"]
+        assert wait_status(api, nxt)["status"] == "completed"
 
 
 def _events_until(

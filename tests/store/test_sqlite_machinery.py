@@ -125,6 +125,21 @@ async def test_closed_store_refuses_work(tmp_path: Path) -> None:
         await store.write(lambda tx: tx.get_workspace("ws_1"))
 
 
+async def test_the_foreign_commit_mark_moves_only_for_other_processes_commits(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "shared.db"
+    async with SqliteStore(path) as here, SqliteStore(path) as elsewhere:
+        mark = await here.foreign_commit_mark()
+        await here.write(lambda tx: tx.insert_workspace(workspace("ws_here")))
+        await here.read(lambda tx: tx.get_workspace("ws_here"))
+        assert await here.foreign_commit_mark() == mark
+        await elsewhere.write(lambda tx: tx.insert_workspace(workspace("ws_elsewhere")))
+        moved = await here.foreign_commit_mark()
+        assert moved != mark
+        assert await here.foreign_commit_mark() == moved
+
+
 # -- concurrency -----------------------------------------------------------------------
 
 

@@ -59,6 +59,27 @@ async def test_active_runs_and_runs_by_status(seeded: SqliteStore) -> None:
     assert await seeded.read(lambda tx: tx.runs_by_status([], 10)) == []
 
 
+async def test_runnable_runs_and_runs_to_stop(seeded: SqliteStore) -> None:
+    def seed(tx: Tx) -> None:
+        tx.insert_run(run("run_q2", t=2))
+        tx.insert_run(run("run_q1", t=1))
+        tx.insert_run(run("run_qc", t=3, cancel_requested_at=at(4)))
+        tx.insert_run(run("run_pending", t=4))
+        tx.enqueue_pending("ses_1", "run_pending", at(4))
+        tx.insert_run(run("run_r", t=5, status="running"))
+        tx.insert_run(run("run_w", t=6, status="waiting_tool"))
+        tx.insert_run(run("run_c", t=7, status="running", cancel_requested_at=at(8)))
+        tx.insert_run(run("run_done", t=8, status="completed"))
+
+    await seeded.write(seed)
+    assert await seeded.read(lambda tx: tx.runnable_run_ids(10)) == ["run_q1", "run_q2"]
+    assert await seeded.read(lambda tx: tx.runnable_run_ids(1)) == ["run_q1"]
+    asked = ["run_r", "run_w", "run_c", "run_done", "run_gone"]
+    stop = await seeded.read(lambda tx: tx.runs_to_stop(asked))
+    assert sorted(stop) == ["run_c", "run_done", "run_gone"]
+    assert await seeded.read(lambda tx: tx.runs_to_stop([])) == []
+
+
 # -- steps -----------------------------------------------------------------------------
 
 

@@ -1,12 +1,15 @@
-"""Events committed by other processes sharing the database (a `corral worker`, another API
-process): the store only announces this process's commits, so the cursors of the sessions
-someone here follows are polled, and what advanced is published on the local bus.
+"""Commits made by other processes sharing the database (a `corral worker`, another API process):
+the store announces only this process's own commits, so its foreign-commit mark is polled, and
+when it moved, each listener looks again at what concerns it. Listeners here: the live events of
+the sessions someone follows (`event_publisher`), and the run executor (runs queued and cancels
+requested elsewhere).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from corral.store import Store
 
@@ -14,13 +17,18 @@ from .local import LocalEventBus
 
 log = logging.getLogger("corral.events")
 
+Listener = Callable[[], Awaitable[None]]
+
 
 class ForeignCommitPoller:
-    def __init__(self, store: Store, bus: LocalEventBus, interval_s: float) -> None:
+    def __init__(self, store: Store, interval_s: float) -> None:
         self.store = store
-        self.bus = bus
         self.interval_s = interval_s
+        self._listeners: list[Listener] = []
         self._task: asyncio.Task[None] | None = None
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._poll(), name="corral-foreign-commits")
@@ -31,14 +39,26 @@ class ForeignCommitPoller:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _poll(self) -> None:
+        seen: int | None = None  # the first look tells everyone: a commit may predate it
         while True:
-            await asyncio.sleep(self.interval_s)
             try:
-                await self._check(self.bus.watched_sessions())
+                mark = await self.store.foreign_commit_mark()
+                if mark != seen:
+                    for listener in self._listeners:
+                        await listener()
+                    seen = mark  # only once all have looked: a failure is retried
             except Exception:
-                log.exception("polling for other processes' events failed; retrying")
+                log.exception("polling for other processes' commits failed; retrying")
+            await asyncio.sleep(self.interval_s)
 
-    async def _check(self, sessions: list[str]) -> None:
+
+def event_publisher(store: Store, bus: LocalEventBus) -> Listener:
+    """Publishes on the local bus how far followed sessions' events have advanced."""
+
+    async def publish() -> None:
+        sessions = bus.watched_sessions()
         if sessions:
-            cursors = await self.store.read(lambda tx: tx.last_event_cursors(sessions))
-            self.bus.publish(cursors)  # a cursor a subscription already reached is a no-op
+            cursors = await store.read(lambda tx: tx.last_event_cursors(sessions))
+            bus.publish(cursors)  # a cursor a subscription already reached is a no-op
+
+    return publish

@@ -15,6 +15,7 @@ from corral.core import access, clock, run_queue
 from corral.core.caller import Caller
 from corral.core.catalog_cache import workspace_catalog
 from corral.core.errors import CorralError
+from corral.core.run_executor import RunExecutor
 from corral.core.run_lifecycle import Ending, finish
 from corral.core.run_models import ModelResolver
 from corral.core.transcript import COMPACT_BOUNDARY, COMPACT_SUMMARY, load_history
@@ -33,9 +34,11 @@ INSTRUCTIONS = (
 )
 
 
-def start(tx: Tx, caller: Caller, session_id: str) -> tuple[SessionRecord, RunRecord, int]:
-    """Check the session is idle and open the compaction run; returns how many messages the
-    summary would cover."""
+def start(
+    tx: Tx, caller: Caller, session_id: str, worker: dict[str, Any]
+) -> tuple[SessionRecord, RunRecord, int]:
+    """Check the session is idle and open the compaction run, executed by `worker`; returns how
+    many messages the summary would cover."""
     session = access.session(tx, caller, session_id)
     if tx.active_runs(session_id, include_cancel_requested=True) or tx.pending_runs(session_id):
         raise CorralError("session_busy", 409,
@@ -47,6 +50,7 @@ def start(tx: Tx, caller: Caller, session_id: str) -> tuple[SessionRecord, RunRe
         status="running", trigger_type="system", trigger_ref="compact",
         agent_name=session.active_agent_name, effective_agent_name=session.active_agent_name,
         initiator_ref=caller.subject_ref, created_at=now, started_at=now, heartbeat_at=now,
+        metadata={"worker": worker},
     )  # fmt: skip
     tx.insert_run(run)
     run_queue.mark(tx, run, "run.started", now)
@@ -122,22 +126,38 @@ def _system_message(run: RunRecord, content: str, kind: str) -> MessageRecord:
 
 
 async def compact_session(
-    store: Store, resolver: ModelResolver, caller: Caller, session_id: str,
-    instructions: str | None,
+    store: Store, resolver: ModelResolver, executor: RunExecutor, caller: Caller,
+    session_id: str, instructions: str | None,
 ) -> models.SessionCompactResult:  # fmt: skip
-    session, run, covered = await store.write(lambda tx: start(tx, caller, session_id))
-    summary: str | None = None
-    try:
+    session, run, covered = await store.write(
+        lambda tx: start(tx, caller, session_id, executor.worker)
+    )
+    async with executor.hosting(run):
+        summary = None
         if covered >= MIN_MESSAGES:
-            ws = await store.read(lambda tx: access.workspace(tx, caller, session.workspace_id))
-            catalog = await workspace_catalog(Path(ws.root_path))
-            agent = catalog.agent(session.active_agent_name)
-            model = await resolver.resolve(session.model_ref or (agent.model if agent else None),
-                                           catalog)  # fmt: skip
-            request = await store.read(
-                lambda tx: request_for(tx, session_id, model.model_name, instructions)
-            )
-            summary = await summarise(model.provider, request)
+            summary = await _summary(store, resolver, caller, session, run, instructions)
+        result = await store.write(lambda tx: complete(tx, run, summary, covered))
+    return models.SessionCompactResult.model_validate({
+        "runId": run.id, "status": "completed", "createdAt": run.created_at,
+        "completedAt": clock.now(), **result,
+    })  # fmt: skip
+
+
+async def _summary(
+    store: Store, resolver: ModelResolver, caller: Caller, session: SessionRecord,
+    run: RunRecord, instructions: str | None,
+) -> str:  # fmt: skip
+    """The model's summary; the run is failed when the model (or anything else) fails."""
+    try:
+        ws = await store.read(lambda tx: access.workspace(tx, caller, session.workspace_id))
+        catalog = await workspace_catalog(Path(ws.root_path))
+        agent = catalog.agent(session.active_agent_name)
+        model = await resolver.resolve(session.model_ref or (agent.model if agent else None),
+                                       catalog)  # fmt: skip
+        request = await store.read(
+            lambda tx: request_for(tx, session.id, model.model_name, instructions)
+        )
+        return await summarise(model.provider, request)
     except ProviderError as exc:
         error = exc
         await store.write(lambda tx: fail(tx, run, error))
@@ -146,8 +166,3 @@ async def compact_session(
         ending = Ending("failed", getattr(exc, "code", "internal_error"), str(exc))
         await asyncio.shield(store.write(lambda tx: finish(tx, run.id, ending)))
         raise
-    result = await store.write(lambda tx: complete(tx, run, summary, covered))
-    return models.SessionCompactResult.model_validate({
-        "runId": run.id, "status": "completed", "createdAt": run.created_at,
-        "completedAt": clock.now(), **result,
-    })  # fmt: skip

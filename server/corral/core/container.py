@@ -9,7 +9,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from corral.bus import LocalEventBus
-from corral.bus.foreign_commits import ForeignCommitPoller
+from corral.bus.foreign_commits import ForeignCommitPoller, event_publisher
 from corral.config import Settings
 from corral.core.actions import ActionsService
 from corral.core.commands import CommandsService, TerminalsService
@@ -53,9 +53,9 @@ class Core:
         wake = self.executor.wake
         self.event_bus = LocalEventBus()
         self.store.add_event_listener(self.event_bus.publish)
-        self.foreign_commits = ForeignCommitPoller(
-            self.store, self.event_bus, settings.sse_foreign_poll_seconds
-        )
+        self.foreign_commits = ForeignCommitPoller(self.store, settings.sse_foreign_poll_seconds)
+        self.foreign_commits.add_listener(event_publisher(self.store, self.event_bus))
+        self.foreign_commits.add_listener(self.executor.notice_foreign_commit)
         event_streams = SessionEventStreams(self.store, self.event_bus, StreamPolicy(
             ping_seconds=settings.sse_ping_seconds, max_lag_events=settings.sse_max_lag_events,
         ))  # fmt: skip
@@ -64,7 +64,7 @@ class Core:
                              auth_enabled=bool(settings.api_tokens)),
             runtimes=RuntimesService(library, data_dir / "uploads"),
             workspaces=workspaces,
-            sessions=SessionsService(self.store, resolver, event_streams),
+            sessions=SessionsService(self.store, resolver, event_streams, self.executor),
             messages=MessagesService(self.store, self.executor),
             terminals=TerminalsService(self.store, self.sandbox_host),
             runs=RunsService(self.store, wake),
@@ -79,8 +79,7 @@ class Core:
         self.settings.workspaces_dir.mkdir(parents=True, exist_ok=True)
         await self.store.open()
         await self.sandbox_host.start()
-        if self.settings.run_worker:
-            await self.executor.start()
+        await self.executor.start(execute=self.settings.run_worker)
         if self.settings.sse_foreign_poll_seconds:
             self.foreign_commits.start()
 

@@ -2,24 +2,27 @@
 of one session: the session queue makes at most one run of a session runnable), keeps their
 heartbeats fresh, cancels them when asked, and recovers runs abandoned by a dead process.
 
-It learns about work three ways: `wake(session_id)` from the services after a write that may
+It learns about work four ways: `wake(session_id)` from the services after a write that may
 have made a run runnable or asked one to cancel; the end of one of its own runs (the session's
-next run was dispatched in the same write); and a periodic sweep of the store, which catches
-runs queued or cancelled by other processes sharing the database.
+next run was dispatched in the same write); `notice_foreign_commit()` when another process
+sharing the database has committed (runs it queued, cancels it requested); and a periodic sweep
+of the store, which also recovers runs abandoned by dead processes.
+
+It also keeps alive runs this process executes outside it (a compaction, `hosting`), even in
+a process that executes no runs itself (`run_worker: false`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
-from corral.core import clock
+from corral.core import clock, worker_process
 from corral.core.run_lifecycle import (
     Ending,
     RecoveryPolicy,
@@ -28,7 +31,6 @@ from corral.core.run_lifecycle import (
     heartbeat,
     recover_stale,
 )
-from corral.ids import new_id
 from corral.store import RunRecord, Store, Tx
 
 log = logging.getLogger("corral.runs")
@@ -37,6 +39,7 @@ Perform = Callable[[RunRecord], Coroutine[Any, Any, Ending]]
 # What the services call after a write that may concern a session's runs.
 Wake = Callable[[str], Awaitable[None]]
 StopReason = Literal["cancel", "shutdown"]
+RUNNABLE_BATCH = 1000  # runnable runs read at one look; more wait for slots anyway
 
 
 @dataclass(frozen=True)
@@ -62,10 +65,11 @@ class RunExecutor:
     settings: ExecutorSettings = field(default_factory=ExecutorSettings)
 
     def __post_init__(self) -> None:
-        self.worker = {"id": new_id("wrk"), "host": socket.gethostname(), "pid": os.getpid()}
+        self.worker = worker_process.identity()
         self._ready: asyncio.Queue[str] = asyncio.Queue()
         self._waiting: set[str] = set()
         self._executing: dict[str, _Execution] = {}
+        self._hosted: set[str] = set()  # runs executing here outside the executor
         self._free = self.settings.concurrency  # execution slots not taken
         self._slot_freed = asyncio.Event()
         self._started = False
@@ -74,13 +78,16 @@ class RunExecutor:
 
     # -- life of the executor ---------------------------------------------------------
 
-    async def start(self) -> None:
-        await self._sweep()
-        self._started = True
-        self._loops = [
-            asyncio.create_task(self._dispatch_loop(), name="corral-run-dispatch"),
-            asyncio.create_task(self._upkeep_loop(), name="corral-run-upkeep"),
-        ]
+    async def start(self, execute: bool = True) -> None:
+        """Keep hosted runs alive; with `execute`, also take runnable runs and recover those
+        of dead processes."""
+        if execute:
+            await self._sweep()
+            self._started = True
+            self._loops.append(
+                asyncio.create_task(self._dispatch_loop(), name="corral-run-dispatch")
+            )
+        self._loops.append(asyncio.create_task(self._upkeep_loop(), name="corral-run-upkeep"))
 
     async def stop(self) -> None:
         self._started = False
@@ -105,6 +112,35 @@ class RunExecutor:
         for run in live:
             self._consider(run)
 
+    async def notice_foreign_commit(self) -> None:
+        """Another process committed: take the runs it may have made runnable and stop those it
+        may have asked to cancel (two indexed reads by status and by id)."""
+        if not self._started:
+            return
+        ids = list(self._executing)
+
+        def look(tx: Tx) -> tuple[list[str], list[str]]:
+            return tx.runnable_run_ids(RUNNABLE_BATCH), tx.runs_to_stop(ids) if ids else []
+
+        runnable, to_stop = await self.store.read(look)
+        self._take(runnable)
+        for run_id in to_stop:
+            if (execution := self._executing.get(run_id)) is not None:
+                self._stop(execution, "cancel")
+
+    @asynccontextmanager
+    async def hosting(self, run: RunRecord) -> AsyncIterator[None]:
+        """For a run this process executes outside the executor (a compaction): its heartbeat
+        is kept fresh and recovery here spares it while the block runs; then its session is
+        looked at again, since its end may have dispatched a pending run."""
+        self._hosted.add(run.id)
+        try:
+            yield
+        finally:
+            self._hosted.discard(run.id)
+            if run.session_id is not None:
+                await self.wake(run.session_id)
+
     def _consider(self, run: RunRecord) -> None:
         execution = self._executing.get(run.id)
         if execution is not None:
@@ -112,6 +148,11 @@ class RunExecutor:
                 self._stop(execution, "cancel")
         elif run.status == "queued" and run.cancel_requested_at is None:
             self._submit(run.id)
+
+    def _take(self, runnable: list[str]) -> None:
+        for run_id in runnable:
+            if run_id not in self._executing:
+                self._submit(run_id)
 
     def _submit(self, run_id: str) -> None:
         if run_id not in self._waiting:
@@ -210,14 +251,15 @@ class RunExecutor:
             await asyncio.sleep(self.settings.heartbeat_s)
             try:
                 await self._beat()
-                await self._sweep()
+                if self._started:
+                    await self._sweep()
             except Exception:
                 log.exception("run upkeep failed; retrying at the next beat")
 
     async def _beat(self) -> None:
-        if not self._executing:
+        ids = [*self._executing, *self._hosted]
+        if not ids:
             return
-        ids = list(self._executing)
         for run_id in await self.store.write(lambda tx: heartbeat(tx, ids)):
             execution = self._executing.get(run_id)
             if execution is not None:
@@ -226,20 +268,14 @@ class RunExecutor:
     async def _sweep(self) -> None:
         """Recover runs whose process died, then pick up runnable runs queued elsewhere."""
         stale_before = clock.now() - timedelta(seconds=self.settings.stale_s)
-        s = self.settings
+        s, alive = self.settings, {*self._executing, *self._hosted}
 
-        def recover(tx: Tx) -> list[RunRecord]:
+        def recover(tx: Tx) -> list[str]:
             recover_stale(tx, stale_before, s.recovery_policy, s.recovery_max_attempts,
-                          exclude=set(self._executing))  # fmt: skip
-            return _runnable(tx)
+                          exclude=alive, ended=worker_process.has_ended)  # fmt: skip
+            return tx.runnable_run_ids(RUNNABLE_BATCH)
 
-        for run in await self.store.write(recover):
-            self._consider(run)
-
-
-def _runnable(tx: Tx) -> list[RunRecord]:
-    sessions = {r.session_id for r in tx.runs_by_status(("queued",), 10_000) if r.session_id}
-    return [run for sid in sessions for run in tx.active_runs(sid) if run.status == "queued"]
+        self._take(await self.store.write(recover))
 
 
 def _stopped(reason: StopReason | None) -> Ending:

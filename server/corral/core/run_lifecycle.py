@@ -112,28 +112,40 @@ def recover_stale(
     policy: RecoveryPolicy,
     max_attempts: int,
     exclude: Collection[str] = (),
+    ended: Callable[[Any], bool] = lambda worker: False,
 ) -> list[RunRecord]:
-    """Runs left executing by a dead process (heartbeat older than `stale_before`) are failed,
-    or requeued once under `requeue_running`; returns the runs that were requeued. Runs this
-    process is executing (`exclude`) are alive whatever their heartbeat says."""
+    """Runs left executing by a dead process are failed, or requeued under `requeue_running`
+    (at most `max_attempts` times; never a `system` run such as a compaction, which no worker
+    can execute); returns the runs that were requeued. A process is dead when its runs' heartbeat
+    is older than `stale_before`, or when `ended(metadata.worker)` says so. Runs this process is
+    executing (`exclude`) are alive whatever their heartbeat says."""
     requeued = []
     for run in tx.runs_by_status(EXECUTING, 10_000):
+        if run.id in exclude:
+            continue
         beat = run.heartbeat_at or run.started_at or run.created_at
-        if beat >= stale_before or run.id in exclude:
+        if beat < stale_before:
+            reason = "heartbeat_stale"
+        elif ended((run.metadata or {}).get("worker")):
+            reason = "worker_exited"
+        else:
             continue
         attempts = int((run.metadata or {}).get("recoveryAttempts", 0))
-        if policy == "requeue_running" and attempts < max_attempts:
-            requeued.append(_requeue_stale(tx, run, attempts + 1, beat))
+        if policy == "fail" or run.trigger_type == "system":
+            _fail_stale(tx, run, "failed", reason, attempts, beat, policy)
+        elif attempts >= max_attempts:
+            _fail_stale(tx, run, "quarantined", reason, attempts, beat, policy)
         else:
-            _fail_stale(tx, run, attempts, beat, policy)
+            requeued.append(_requeue_stale(tx, run, reason, attempts + 1, beat))
     return requeued
 
 
-def _recovery(state: str, run: RunRecord, beat: datetime, policy: str) -> dict[str, Any]:
+def _recovery(state: str, reason: str, run: RunRecord, beat: datetime, policy: str
+              ) -> dict[str, Any]:  # fmt: skip
     return {
         "state": state,
         "recoveredBy": "stale_run_recovery",
-        "reason": "heartbeat_stale",
+        "reason": reason,
         "strategy": policy,
         "previousStatus": run.status,
         "lastHeartbeatAt": _iso(beat),
@@ -141,8 +153,9 @@ def _recovery(state: str, run: RunRecord, beat: datetime, policy: str) -> dict[s
     }
 
 
-def _requeue_stale(tx: Tx, run: RunRecord, attempt: int, beat: datetime) -> RunRecord:
-    recovery = _recovery("requeued", run, beat, "requeue_running")
+def _requeue_stale(tx: Tx, run: RunRecord, reason: str, attempt: int, beat: datetime
+                   ) -> RunRecord:  # fmt: skip
+    recovery = _recovery("requeued", reason, run, beat, "requeue_running")
     queued = replace(
         run, status="queued", started_at=None, heartbeat_at=None, ended_at=None,
         cancel_requested_at=None, error_code=None, error_message=None,
@@ -154,18 +167,19 @@ def _requeue_stale(tx: Tx, run: RunRecord, attempt: int, beat: datetime) -> RunR
         run_queue.emit(
             tx, queued, "run.queued", sessionId=run.session_id, status="queued",
             recoveredBy="stale_run_recovery", recoveryAttempt=attempt, recoveryState="requeued",
-            recoveryReason="heartbeat_stale", recoveryStrategy="requeue_running",
+            recoveryReason=reason, recoveryStrategy="requeue_running",
             previousStatus=run.status,
         )  # fmt: skip
     return queued
 
 
-def _fail_stale(tx: Tx, run: RunRecord, attempts: int, beat: datetime, policy: str) -> None:
-    state = "quarantined" if policy == "requeue_running" else "failed"
+def _fail_stale(tx: Tx, run: RunRecord, state: str, reason: str, attempts: int, beat: datetime,
+                policy: str) -> None:  # fmt: skip
     ending = Ending(
         "failed",
         error_code="run_recovery_failed",
         error_message=f"the process executing this run stopped (last heartbeat {_iso(beat)})",
-        metadata={"recovery": _recovery(state, run, beat, policy), "recoveryAttempts": attempts},
-    )
+        metadata={"recovery": _recovery(state, reason, run, beat, policy),
+                  "recoveryAttempts": attempts},
+    )  # fmt: skip
     finish(tx, run.id, ending)

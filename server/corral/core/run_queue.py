@@ -173,6 +173,8 @@ def requeue(tx: Tx, run: RunRecord, requested_by: str) -> str:
         )
     if run.session_id is None:
         raise CorralError("run_requeue_not_supported", 409, f"run {run.id} has no session")
+    if run.trigger_type == "system":  # a compaction: no worker executes it, compact again
+        raise CorralError("run_requeue_not_supported", 409, f"run {run.id} is a system run")
     previous, now = run.status, clock.now()
     metadata = dict(run.metadata or {})
     attempts = int(metadata.get("recoveryAttempts", 0)) + 1

@@ -16,6 +16,7 @@ from corral.core.errors import CorralError
 from corral.core.event_stream import SessionEventStreams
 from corral.core.pagination import read_offset_page
 from corral.core.results import SseFrame
+from corral.core.run_executor import RunExecutor
 from corral.core.run_models import ModelResolver
 from corral.core.run_queue import queue_items
 from corral.ids import new_id
@@ -24,11 +25,13 @@ from corral.store import RunRecord, SessionRecord, Store, Tx
 
 class SessionsService:
     def __init__(
-        self, store: Store, resolver: ModelResolver, event_streams: SessionEventStreams
-    ) -> None:
+        self, store: Store, resolver: ModelResolver, event_streams: SessionEventStreams,
+        executor: RunExecutor,
+    ) -> None:  # fmt: skip
         self.store = store
         self.resolver = resolver
         self.event_streams = event_streams
+        self.executor = executor  # keeps compaction runs alive
 
     async def _catalog(self, root: str) -> Catalog:
         return await workspace_catalog(Path(root))
@@ -142,7 +145,7 @@ class SessionsService:
     ) -> models.SessionCompactResult:
         instructions = body.instructions if body else None
         return await compaction.compact_session(
-            self.store, self.resolver, caller, session_id, instructions
+            self.store, self.resolver, self.executor, caller, session_id, instructions
         )
 
     async def stream_session_events(

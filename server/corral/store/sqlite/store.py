@@ -139,8 +139,16 @@ class SqliteStore:
     async def write(self, fn: Callable[[Tx], T]) -> T:
         return await self._submit(self._require(self._writer), self._write_job, fn)
 
+    async def foreign_commit_mark(self) -> int:
+        return await self._submit(self._require(self._writer), self._data_version)
+
     def add_event_listener(self, listener: EventListener) -> None:
         self._event_listeners.append(listener)
+
+    def _data_version(self) -> int:
+        # data_version moves for commits of every connection but the one asking; the writer's
+        # connection is the only one here that commits, so on it, only other processes count.
+        return int(self._connection(readonly=False).execute("PRAGMA data_version").fetchone()[0])
 
     def _read_job(self, fn: Callable[[Tx], T]) -> T:
         conn = self._connection(readonly=True)

@@ -77,6 +77,25 @@ class RunRepo(TxBase):
         )
         return [c.run_from(r) for r in rows]
 
+    def runnable_run_ids(self, limit: int) -> list[str]:
+        rows = self._all(
+            "SELECT id FROM runs r INDEXED BY runs_by_status"
+            " WHERE status = 'queued' AND cancel_requested_at IS NULL"
+            " AND NOT EXISTS (SELECT 1 FROM session_pending_runs p WHERE p.run_id = r.id)"
+            " ORDER BY created_at, id LIMIT ?",
+            (limit,),
+        )
+        return [row[0] for row in rows]
+
+    def runs_to_stop(self, run_ids: Collection[str]) -> list[str]:
+        rows = self._all(
+            "SELECT j.value FROM json_each(?) j WHERE NOT EXISTS (SELECT 1 FROM runs r"
+            " WHERE r.id = j.value AND r.status IN ('running', 'waiting_tool')"
+            " AND r.cancel_requested_at IS NULL)",
+            (json_list(run_ids),),
+        )
+        return [row[0] for row in rows]
+
     # -- run steps --------------------------------------------------------------------
 
     def append_step(
