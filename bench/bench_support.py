@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,13 +12,9 @@ from pathlib import Path
 
 import httpx
 
+from corral.testing.processes import clean_environ, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pinned(cpu: int, command: list[str]) -> list[str]:
@@ -41,7 +35,7 @@ def corral_server(
     """`corral serve` on a free port (pinned to `cpu` if given), with no provider key and
     `CORRAL_<NAME>` settings; yields its base URL and pid once it answers."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    env = clean_environ()
     env.update(CORRAL_DATA_DIR=str(data_dir), CORRAL_SANDBOX_ISOLATION="none",
                CORRAL_LOG_LEVEL="warning")  # fmt: skip
     env.update({f"CORRAL_{name.upper()}": value for name, value in settings.items()})

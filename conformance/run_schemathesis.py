@@ -7,9 +7,7 @@ Usage: python conformance/run_schemathesis.py [extra schemathesis args...]
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,9 +16,10 @@ from pathlib import Path
 
 import httpx
 
+from corral.testing.processes import clean_environ, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "conformance-token-0123456789"
-PROVIDER_KEY_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
 
 
 def pending_operations() -> list[str]:
@@ -35,12 +34,6 @@ def unconfined_operations() -> list[str]:
         return []
     print("bwrap is not installed: the command routes are not fuzzed", file=sys.stderr)
     return ["runForegroundCommand", "runProcessCommand", "startBackgroundCommand"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
@@ -63,9 +56,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="corral-fuzz-") as data_dir:
         # Without provider keys the default platform model is the scripted one: the fuzzer's
         # calls to the model gateway never reach (or spend on) a real provider.
-        inherited = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEY_VARIABLES}
-        env = dict(
-            inherited,
+        env = clean_environ(
             CORRAL_DATA_DIR=data_dir,
             CORRAL_API_TOKENS=TOKEN,
             CORRAL_VALIDATE_RESPONSES="true",

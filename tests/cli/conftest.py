@@ -6,17 +6,17 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from cli_support import CLEAN_ENV
 from typer.testing import CliRunner, Result
 
 from corral.cli import app
+from corral.testing.processes import CALLER_VARIABLES
 from corral_sdk import Corral
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No provider key (the scripted model answers) and no CORRAL_URL/TOKEN from the shell."""
-    for name in CLEAN_ENV:
+    for name in CALLER_VARIABLES:
         monkeypatch.delenv(name, raising=False)
 
 

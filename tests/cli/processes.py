@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,7 +14,8 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import httpx
-from cli_support import CLEAN_ENV
+
+from corral.testing.processes import clean_environ, free_port
 
 T = TypeVar("T")
 
@@ -25,8 +24,7 @@ DEADLINE_S = 60  # a guard against hangs, never a speed expectation
 
 
 def environment(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
-    return {**env, "PYTHONUNBUFFERED": "1", **extra}
+    return clean_environ(PYTHONUNBUFFERED="1", **extra)
 
 
 class Process:
@@ -109,12 +107,6 @@ def within_deadline(work: Callable[[], T]) -> T:
     if not ok:
         raise value
     return cast(T, value)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

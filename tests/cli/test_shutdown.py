@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from processes import environment, free_port, running, within_deadline
+from processes import environment, running, within_deadline
+
+from corral.testing.processes import free_port
 
 
 def test_sigint_with_open_event_streams_shuts_down_cleanly(tmp_path: Path) -> None:

@@ -6,9 +6,7 @@ start-up that the dead one is gone, without waiting for its heartbeat to go stal
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,22 +20,17 @@ from runs_support import get_run, new_session, new_workspace, send, steps, wait_
 
 from corral.testing.fake_openai import FakeOpenAI
 from corral.testing.fake_provider import FakeReply
+from corral.testing.processes import clean_environ, free_port
 
 Process = subprocess.Popen[bytes]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
 def _server_process(
     data_dir: Path, provider_env: dict[str, str] | None = None, **settings: str
 ) -> Iterator[tuple[subprocess.Popen[bytes], httpx.Client]]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    port = free_port()
+    env = clean_environ()
     env.update({"CORRAL_DATA_DIR": str(data_dir), "CORRAL_SANDBOX_ISOLATION": "none",
                 **(provider_env or {}),
                 **{f"CORRAL_{k.upper()}": v for k, v in settings.items()}})  # fmt: skip

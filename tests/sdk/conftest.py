@@ -8,24 +8,24 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
-from sdk_support import CLEAN_ENV
 
 from corral.config import Settings
 from corral.testing.live_server import LiveServer, live_server
+from corral.testing.processes import CALLER_VARIABLES
 from corral_sdk import AsyncCorral, AsyncSession, Corral, Session
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No provider key (the scripted model answers) and no CORRAL_URL/TOKEN from the shell."""
-    for name in CLEAN_ENV:
+    for name in CALLER_VARIABLES:
         monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with pytest.MonkeyPatch.context() as env:
-        for name in CLEAN_ENV:
+        for name in CALLER_VARIABLES:
             env.delenv(name, raising=False)
         settings = Settings(data_dir=tmp_path_factory.mktemp("sdk"), run_worker=True,
                             sandbox_isolation="none", validate_responses=True)  # fmt: skip

@@ -6,9 +6,6 @@ from typing import Any
 
 from corral.testing.outbox import stored_events as stored_events
 
-CLEAN_ENV = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL",
-             "CORRAL_URL", "CORRAL_TOKEN")  # fmt: skip
-
 # Write a file, read it back, answer: two tool rounds, three model turns.
 WRITE_READ_ANSWER = [
     {"text": "Writing it.",

@@ -10,11 +10,12 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
-from sdk_support import CLEAN_ENV, gated, script, stored_events
+from sdk_support import gated, script, stored_events
 from tcp_proxy import proxy_to
 
 from corral.config import Settings
 from corral.testing.live_server import LiveServer, live_server
+from corral.testing.processes import CALLER_VARIABLES
 from corral_sdk import AsyncCorral, Corral, CorralConnectionError
 from corral_sdk.events import Event, RunCompleted, ToolStarted
 
@@ -70,7 +71,7 @@ async def test_the_async_stream_resumes_too(shared_server: LiveServer) -> None:
 def test_a_session_stream_resumes_across_a_server_restart(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", run_worker=True, sandbox_isolation="none")
     with pytest.MonkeyPatch.context() as env:
-        for name in CLEAN_ENV:
+        for name in CALLER_VARIABLES:
             env.delenv(name, raising=False)
         _restart_while_streaming(settings)
 

@@ -68,12 +68,18 @@ def converse(corral: Corral, console: Console, stream: RunStream) -> bool:
         printer.show(stream)
     except KeyboardInterrupt:
         if stream.run_id is None:
-            return True  # nothing was started
+            # Interrupted while sending: the server may or may not have taken the message.
+            console.print("\n[yellow]interrupted while sending; the message may still run "
+                          "(see `corral runs watch` or the session's runs)[/]")  # fmt: skip
+            return True
         console.print("\n[yellow]interrupting the agent… (Ctrl-C again to leave)[/]")
         try:
             corral.runs.cancel(stream.run_id)
             printer.show(stream)  # continues after the last event seen, to `run.cancelled`
         except KeyboardInterrupt:
             return False
-    printer.summary(stream.result())
+    try:
+        printer.summary(stream.result())
+    except KeyboardInterrupt:
+        console.print()  # the run has ended; only its summary is skipped
     return True
