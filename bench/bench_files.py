@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import httpx
-from bench_support import free_port
+from bench_support import free_port, fsync_ms
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = int(os.environ.get("BENCH_FILE_MB", "200")) * 1_000_000
@@ -103,20 +103,6 @@ def timed_cp(source: Path, target: Path, *, fsync: bool) -> float:
     elapsed = time.perf_counter() - start
     target.unlink()
     return elapsed
-
-
-def fsync_ms(directory: Path, rounds: int = 200) -> float:
-    path = directory / "fsync-probe"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
-    block = b"x" * 4096
-    start = time.perf_counter()
-    for _ in range(rounds):
-        os.write(fd, block)
-        os.fsync(fd)
-    elapsed = time.perf_counter() - start
-    os.close(fd)
-    path.unlink()
-    return elapsed / rounds * 1000
 
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:

@@ -12,7 +12,10 @@ claim, model call, message and step writes, end of run, event delivery.
   wall time is compared with the ideal of one model latency (target: within 1.5×).
 
 Baseline, measured in the same run: the round trip of the POST alone (202 before the run
-executes), i.e. what a client pays on this machine before any run work.
+executes), i.e. what a client pays on this machine before any run work. Also printed: the
+server's CPU time per run (user + system, from /proc), steadier than wall times on a shared
+machine, and the cost of an fsync where the data dir lives. Every case runs with the data dir
+on disk, then again on tmpfs (/dev/shm), a figure free of disk noise.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from bench_support import corral_server
+from bench_support import corral_server, cpu_seconds, fsync_ms
 
 ROOT = Path(__file__).resolve().parent.parent
 SLOW_MODEL_S = 0.5
@@ -104,7 +107,7 @@ def line(name: str, latencies: list[float], wall: float) -> None:
           f"   p99 {pct(ms, 0.99):7.2f} ms")  # fmt: skip
 
 
-async def bench(base: str) -> None:
+async def bench(base: str, pid: int) -> None:
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(base, connector=connector) as client:
         body = {"name": "bench", "runtime": "default"}
@@ -117,9 +120,10 @@ async def bench(base: str) -> None:
             await warm[0].run(fast)
 
         one = await open_sessions(client, ws, 1)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), cpu_seconds(pid)
         pairs = [await one[0].run(fast) for _ in range(50)]
         wall_one = time.perf_counter() - t0
+        cpu_one = cpu_seconds(pid) - cpu0
 
         twenty = await open_sessions(client, ws, 20)
 
@@ -132,16 +136,16 @@ async def bench(base: str) -> None:
 
         wide = await open_sessions(client, ws, 200)
         slow = [{"text": "ok", "delayMs": int(SLOW_MODEL_S * 1000)}]
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), cpu_seconds(pid)
         await asyncio.gather(*(s.run(slow) for s in wide))
         wall_wide = time.perf_counter() - t0
+        cpu_wide = cpu_seconds(pid) - cpu0
 
         for s in warm + one + twenty + wide:
             await s.close()
 
     post_p50 = statistics.median(p[0] for p in pairs) * 1000
     overhead_p50 = statistics.median(p[1] for p in pairs) * 1000
-    print("scripted model, SQLite, one server process\n")
     line("1 session x 50 messages", [p[1] for p in pairs], wall_one)
     line("20 sessions x 10 messages", [p[1] for p in many], wall_twenty)
     print(
@@ -153,15 +157,24 @@ async def bench(base: str) -> None:
         f"harness overhead per run p50 {overhead_p50:.2f} ms "
         f"({overhead_p50 / post_p50:.1f}x the POST alone; target < 5 ms)"
     )
+    print(f"server CPU per run: {cpu_one / 50 * 1000:.2f} ms (1 x 50), "
+          f"{cpu_wide / 200 * 1000:.2f} ms (200 x 1; {cpu_wide:.2f} s in all)")  # fmt: skip
     print(f"load average {os.getloadavg()[0]:.2f}")
 
 
 def main() -> int:
-    with (
-        tempfile.TemporaryDirectory(prefix="corral-bench-runs-") as tmp,
-        corral_server(Path(tmp), run_concurrency="512") as (base, _),
-    ):
-        asyncio.run(bench(base))
+    """The data dir on disk, then on tmpfs: the second figure is free of disk noise."""
+    for where, parent in (("disk", None), ("tmpfs", "/dev/shm")):
+        if parent is not None and not Path(parent).is_dir():
+            continue
+        with (
+            tempfile.TemporaryDirectory(prefix="corral-bench-runs-", dir=parent) as tmp,
+            corral_server(Path(tmp), run_concurrency="512") as (base, pid),
+        ):
+            cost = f", a 4 KiB write+fsync there costs {fsync_ms(Path(tmp)):.2f} ms"
+            print(f"scripted model, SQLite, one server process; data dir on {where}{cost}\n")
+            asyncio.run(bench(base, pid))
+            print()
     return 0
 
 

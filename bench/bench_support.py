@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -17,8 +18,29 @@ from corral.testing.processes import clean_environ, free_port
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def fsync_ms(directory: Path, rounds: int = 200) -> float:
+    """The cost of a 4 KiB write + fsync in `directory`: what a disk-bound figure rests on."""
+    path = directory / "fsync-probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    block = b"x" * 4096
+    start = time.perf_counter()
+    for _ in range(rounds):
+        os.write(fd, block)
+        os.fsync(fd)
+    elapsed = time.perf_counter() - start
+    os.close(fd)
+    path.unlink()
+    return elapsed / rounds * 1000
+
+
 def pinned(cpu: int, command: list[str]) -> list[str]:
     return ["taskset", "-c", str(cpu), *command] if shutil.which("taskset") else command
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_bytes(pid: int) -> int:
