@@ -72,7 +72,8 @@ def test_reads_every_kind_of_declaration(tmp_path: Path) -> None:
     write(
         tmp_path,
         ".corral/hooks/audit.yaml",
-        "handlerType: command\nevents: [run.completed]\nmatcher: Bash\ncommand: ./audit.sh\n",
+        "handlerType: command\nevents: [tool.started, tool.started]\nmatcher: Bash|Edit\n"
+        "command: ./audit.sh\ntimeoutSeconds: 5\nnote: kept\n",
     )
     write(
         tmp_path,
@@ -115,9 +116,11 @@ def test_reads_every_kind_of_declaration(tmp_path: Path) -> None:
     assert (notes.name, notes.content, notes.expose_to_llm) == ("notes", "Take notes.", False)
     (hook,) = catalog.hooks
     assert (hook.name, hook.handler_type, hook.events, hook.matcher) == (
-        "audit", "command", ("run.completed",), "Bash",
+        "audit", "command", ("tool.started",), "Bash|Edit",
     )  # fmt: skip
-    assert hook.options == {"command": "./audit.sh"}
+    assert (hook.command, hook.timeout_seconds, hook.options) == ("./audit.sh", 5, {"note": "kept"})
+    assert hook.fires_on("tool.started", "Edit") and not hook.fires_on("tool.started", "Edits")
+    assert not hook.fires_on("tool.completed", "Bash")
     (docs,) = catalog.tools
     assert (docs.name, docs.transport_type, docs.tool_prefix) == ("docs", "http", "docs_")
     assert catalog.native_tools == list(NATIVE_TOOLS)
@@ -155,6 +158,16 @@ def test_a_workspace_without_configuration_is_empty(tmp_path: Path) -> None:
         (".corral/actions/a.yaml", "command: ls\ncallableByApi: 'yes'", "must be a boolean"),
         (".corral/hooks/h.yaml", "handlerType: telepathy", "handlerType must be one of"),
         (".corral/hooks/h.yaml", "handlerType: http\nevents: run.started", "events must be"),
+        (".corral/hooks/h.yaml", "handlerType: http", "events must list some of run.started"),
+        (".corral/hooks/h.yaml", "handlerType: http\nevents: [run.ended]", "unknown events"),
+        (".corral/hooks/h.yaml", "handlerType: command\nevents: [run.started]",
+         "command is required"),
+        (".corral/hooks/h.yaml", "handlerType: http\nevents: [tool.started]\nmatcher: '(Bash'",
+         "matcher is not a valid regular expression"),
+        (".corral/hooks/h.yaml", "handlerType: http\nevents: [tool.started]\nmatcher: " + "a" * 300,
+         "matcher is longer than"),
+        (".corral/hooks/h.yaml", "handlerType: command\nevents: [run.started]\ncommand: x\n"
+         "timeoutSeconds: 0", "timeoutSeconds must be a positive number"),
         (".corral/skills/s/SKILL.md", "---\nexposeToLlm: maybe\n---\n", "must be a boolean"),
         (".corral/tool-servers.yaml", "- not a mapping", "file must be a mapping"),
         (".corral/actions/a.yaml", "a: " + "[" * 20000 + "]" * 20000, "invalid YAML"),

@@ -3,7 +3,8 @@
 A session is driven through everything that makes the server emit events today: queued,
 removed, promoted and dequeued runs, an interrupt and a cancel, a scripted run that reasons,
 calls a tool that works and one that fails, a model failure and its requeue, action runs that
-succeed and fail, a compaction and a run timeout. Its whole history is then read back through
+succeed and fail, a compaction, a run timeout, a hook that fails and one whose handler is not
+run. Its whole history is then read back through
 `GET /sessions/{id}/events?follow=false` by Schemathesis, whose checks validate every frame
 and, through `contentSchema`, every frame's payload. A stored payload broken on purpose must
 fail those checks, so a check that validates nothing cannot pass.
@@ -42,6 +43,9 @@ MODEL_DOWN = [{"error": {"message": "the model is down", "retryable": False}}]
 FILES = {
     ".corral/agents/hasty.md": "---\nname: hasty\nrunTimeoutSeconds: 0.5\n---\nBe quick.\n",
     ".corral/actions/broken.yaml": "name: broken\ncommand: 'echo broken >&2; exit 3'\n",
+    ".corral/hooks/ls-audit.yaml": "handlerType: command\nevents: [tool.completed]\n"
+    "matcher: LS\ncommand: 'exit 5'\n",
+    ".corral/hooks/notify.yaml": "handlerType: http\nevents: [run.completed]\nurl: http://x/\n",
 }
 
 MAX_FRAMES = 1000  # more than any history here holds
@@ -83,6 +87,12 @@ EXPECTED: dict[str, Callable[[str, Event], bool]] = {
         for status in ("failed", "timed_out")
     },
     "run.cancelled": lambda name, data: name == "run.cancelled",
+    **{
+        f"hook.notice {code}": (
+            lambda name, data, code=code: name == "hook.notice" and data["errorCode"] == code
+        )
+        for code in ("hook_failed", "hook_handler_unsupported")
+    },
 }
 
 

@@ -1,7 +1,8 @@
 """An action run: the workspace action's command, run in the workspace's sandbox with the
 run's input (as JSON on stdin and in `CORRAL_ACTION_INPUT`), recorded as one `tool_call` step
 whose output is the command's result. A non-zero exit fails the run (`action_failed`); a
-cancelled run ends the command's whole process group and its step `cancelled` (`tool.failed`)."""
+cancelled run ends the command's whole process group and its step `cancelled` (`tool.failed`).
+The workspace's tool hooks see the command as a tool named after the action."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 from typing import Any
 
 from corral.core.catalog import Catalog
+from corral.core.hooks import RunHooks
 from corral.core.run_journal import RunJournal
 from corral.core.run_lifecycle import Ending
 from corral.core.sandbox_host import SandboxHost
@@ -19,9 +21,8 @@ from corral.store import RunRecord, Store
 from corral.tools.registry import ToolOutcome
 
 
-async def run_action(
-    store: Store, run: RunRecord, catalog: Catalog, sandbox: Sandbox, host: SandboxHost
-) -> Ending:
+async def run_action(store: Store, run: RunRecord, catalog: Catalog, sandbox: Sandbox,
+                     host: SandboxHost, hooks: RunHooks | None = None) -> Ending:  # fmt: skip
     name = run.trigger_ref or ""
     action = catalog.action(name)
     if action is None:
@@ -33,6 +34,8 @@ async def run_action(
     started = time.perf_counter()
     try:
         await store.write(tool.start)
+        if hooks is not None:
+            await hooks.tool_started(tool)
         outcome = await sandbox.run(
             ["/bin/sh", "-c", action.command], stdin=payload,
             timeout_s=host.timeout_s(timeout_ms),
@@ -50,6 +53,8 @@ async def run_action(
         code = "tool_timed_out" if outcome.timed_out else "action_failed"
         recorded = ToolOutcome(result, False, code, _failure(result), duration_ms=elapsed_ms)
     await store.write(lambda tx: tool.finish(tx, recorded, step_output=result))
+    if hooks is not None:
+        await hooks.tool_finished(tool, recorded)
     if outcome.timed_out:
         return Ending("timed_out", "action_timed_out", _failure(result), {"output": result})
     if not recorded.ok:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from corral.core.hooks import RunHooks
 from corral.core.run_journal import RunJournal, Step, Stoppable, TextStream, ToolStep
 from corral.core.run_lifecycle import Ending
 from corral.providers.base import (
@@ -39,6 +40,7 @@ class AgentTurn:
     tools: dict[str, Tool]
     tool_context: ToolContext
     max_steps: int
+    hooks: RunHooks | None = None  # the workspace's tool hooks (core/hooks.py)
     retry_attempts: int = 4
     usage: Usage = field(default_factory=Usage)
     # What a stop of the run must close: steps, the streaming message, tool calls.
@@ -180,6 +182,10 @@ async def _run_tools(turn: AgentTurn, calls: list[ToolCall]) -> list[dict[str, A
 
 async def _run_tool(turn: AgentTurn, call: ToolCall, tool_step: ToolStep) -> dict[str, Any]:
     tool = turn.tools.get(call.tool_name)
+    # Calls of the agent's own tools only: a hook's matcher never sees a name the model made up.
+    hooks = turn.hooks if tool is not None else None
+    if hooks is not None:
+        await hooks.tool_started(tool_step)
     if call.input_error is not None:
         outcome = ToolOutcome.failure("invalid_tool_input", call.input_error)
     elif tool is None:
@@ -188,4 +194,6 @@ async def _run_tool(turn: AgentTurn, call: ToolCall, tool_step: ToolStep) -> dic
         outcome = await invoke(tool, turn.tool_context, call.input)
     await turn.journal.store.write(lambda tx: tool_step.finish(tx, outcome))
     _closed(turn, tool_step)
+    if hooks is not None:
+        await hooks.tool_finished(tool_step, outcome)
     return {"role": "tool", "content": [tool_step.result_part(outcome.output)]}

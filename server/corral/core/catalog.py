@@ -20,13 +20,26 @@ Workspace layout (a runtime template has the same shape; it is copied into new w
                                   callableByApi? (true), callableByUser? (true),
                                   exposeToLlm? (false), retryPolicy? (manual | safe)}
     .corral/skills/<name>/SKILL.md  front matter {name?, description?, exposeToLlm? (true)} + body
-    .corral/hooks/*.yaml         {name?, matcher?, handlerType: command|http|prompt|agent,
-                                  events?: [...], ...handler options (command, url, ...)}
+    .corral/hooks/<name>.yaml    {name?, handlerType: command|http|prompt|agent, events: [...],
+                                  matcher?, command (command hooks), timeoutSeconds? (30),
+                                  ...other handler options (url, prompt, ...)}
+                                   events: run.started | run.completed | run.failed (timed out
+                                     too) | run.cancelled | tool.started | tool.completed |
+                                     tool.failed
+                                   matcher: a regular expression the whole tool name must
+                                     match (tool events only; absent: every tool)
     .corral/tool-servers.yaml    {<name>: {transportType?, toolPrefix?, ...server config}}
 
 Files may end in `.yml` as well as `.yaml`. Names match `NAME_PATTERN`. The workspace is
 writable by agents, so loading never follows symlinks, caps file sizes and never raises on a
 malformed file: it skips the file and records a line in `Catalog.warnings`.
+
+Hooks observe a run and never change its course: core/hooks.py runs them. A `command` hook runs
+`command` with `/bin/sh -c` in the workspace's sandbox (cwd the workspace root), the event's
+JSON on stdin and `CORRAL_HOOK_EVENT` / `CORRAL_HOOK_NAME` in its environment; the run waits
+for it (a `tool.started` hook ends before its tool starts). `http`, `prompt` and `agent` hooks
+are not run (an `http` hook would have the server call a URL that an agent-writable file
+chose); each tells its runs so with a `hook.notice` (`hook_handler_unsupported`).
 """
 
 from __future__ import annotations
@@ -64,6 +77,11 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 MODEL_REF_PATTERN = re.compile(r"^(platform|workspace)/.+$")
 MODEL_PROVIDERS = frozenset({"openai", "anthropic", "openai-compatible", "scripted"})
 HOOK_HANDLER_TYPES = frozenset({"command", "http", "prompt", "agent"})
+HOOK_EVENTS: tuple[str, ...] = (
+    "run.started", "run.completed", "run.failed", "run.cancelled",
+    "tool.started", "tool.completed", "tool.failed",
+)  # fmt: skip
+MAX_MATCHER_CHARS = 256
 
 Source = Literal["platform", "workspace"]
 
@@ -108,8 +126,17 @@ class HookSpec:
     name: str
     handler_type: str
     events: tuple[str, ...] = ()
-    matcher: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    matcher: str | None = None  # compiles: checked when the file is read
+    command: str | None = None  # set for a `command` hook
+    timeout_seconds: float | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # the handler's other options
+
+    def fires_on(self, event: str, tool_name: str | None = None) -> bool:
+        if event not in self.events:
+            return False
+        if tool_name is None or self.matcher is None:
+            return True
+        return re.fullmatch(self.matcher, tool_name) is not None
 
 
 @dataclass(frozen=True)
@@ -357,14 +384,37 @@ def _parse_hook(path: Path) -> Iterator[HookSpec]:
     handler_type = optional(data, "handlerType", str)
     if handler_type not in HOOK_HANDLER_TYPES:
         raise InvalidFile(f"handlerType must be one of {sorted(HOOK_HANDLER_TYPES)}")
-    known = {"name", "matcher", "handlerType", "events"}
+    events = strings(data, "events")
+    if not events:
+        raise InvalidFile(f"events must list some of {', '.join(HOOK_EVENTS)}")
+    if unknown := sorted(set(events) - set(HOOK_EVENTS)):
+        raise InvalidFile(f"unknown events {unknown}; hooks fire on {', '.join(HOOK_EVENTS)}")
+    command = optional(data, "command", str)
+    if handler_type == "command" and not command:
+        raise InvalidFile("command is required for a command hook")
+    known = {"name", "matcher", "handlerType", "events", "command", "timeoutSeconds"}
     yield HookSpec(
         name=_name(data, path.stem),
         handler_type=handler_type,
-        events=tuple(strings(data, "events") or ()),
-        matcher=optional(data, "matcher", str),
+        events=tuple(dict.fromkeys(events)),
+        matcher=_matcher(data),
+        command=command,
+        timeout_seconds=positive_number(data, "timeoutSeconds"),
         options={k: v for k, v in data.items() if k not in known},
     )
+
+
+def _matcher(data: dict[str, Any]) -> str | None:
+    matcher = optional(data, "matcher", str)
+    if matcher is None:
+        return None
+    if len(matcher) > MAX_MATCHER_CHARS:
+        raise InvalidFile(f"matcher is longer than {MAX_MATCHER_CHARS} characters")
+    try:
+        re.compile(matcher)
+    except (re.error, RecursionError, OverflowError) as error:
+        raise InvalidFile(f"matcher is not a valid regular expression: {error}") from None
+    return matcher
 
 
 def _parse_tool_servers(path: Path) -> Iterator[ToolServerSpec]:

@@ -1,5 +1,6 @@
 """What executing a run means, by trigger: a message run is an agent loop over the session's
-conversation; an action run is the action's command in the workspace."""
+conversation; an action run is the action's command in the workspace. Either runs between
+the workspace's hooks (core/hooks.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from corral.core.agents import AgentSpec
 from corral.core.catalog import GUIDANCE_FILE, Catalog
 from corral.core.catalog_cache import workspace_catalog
 from corral.core.errors import CorralError
+from corral.core.hooks import RunHooks
 from corral.core.run_journal import RunJournal
 from corral.core.run_lifecycle import Ending
 from corral.core.run_models import ModelResolver
@@ -39,26 +41,30 @@ class RunPerformer:
         self._tool_state: dict[str, dict[str, Any]] = {}
 
     async def perform(self, run: RunRecord) -> Ending:
-        try:
-            return await self._perform(run)
-        except CorralError as exc:  # e.g. the agent's model cannot be resolved: the run's fault
-            return Ending("failed", exc.code, exc.message)
-
-    async def _perform(self, run: RunRecord) -> Ending:
         ws = await self.store.read(lambda tx: tx.get_workspace(run.workspace_id))
         if ws is None:
             return Ending("failed", "workspace_not_found", "the run's workspace no longer exists")
         root = Path(ws.root_path)
         catalog = await workspace_catalog(root)
-        if run.trigger_type in ("api_action", "manual_action"):
-            return await run_action(self.store, run, catalog, self.sandboxes.sandbox(root),
-                                    self.sandboxes)  # fmt: skip
-        if run.trigger_type != "message":
-            return Ending("failed", "unsupported_run", f"runs of type {run.trigger_type} "
-                          "cannot be executed")  # fmt: skip
-        return await self._agent_run(run, root, catalog)
+        hooks = RunHooks(RunJournal(self.store, run, run.effective_agent_name), catalog.hooks,
+                         self.sandboxes.sandbox(root), self.sandboxes)  # fmt: skip
+        return await hooks.around(lambda: self._perform(run, root, catalog, hooks))
 
-    async def _agent_run(self, run: RunRecord, root: Path, catalog: Catalog) -> Ending:
+    async def _perform(self, run: RunRecord, root: Path, catalog: Catalog,
+                       hooks: RunHooks) -> Ending:  # fmt: skip
+        try:
+            if run.trigger_type in ("api_action", "manual_action"):
+                return await run_action(self.store, run, catalog, hooks.sandbox,
+                                        self.sandboxes, hooks)  # fmt: skip
+            if run.trigger_type != "message":
+                return Ending("failed", "unsupported_run", f"runs of type {run.trigger_type} "
+                              "cannot be executed")  # fmt: skip
+            return await self._agent_run(run, root, catalog, hooks)
+        except CorralError as exc:  # e.g. the agent's model cannot be resolved: the run's fault
+            return Ending("failed", exc.code, exc.message)
+
+    async def _agent_run(self, run: RunRecord, root: Path, catalog: Catalog,
+                         hooks: RunHooks) -> Ending:  # fmt: skip
         agent = catalog.agent(run.effective_agent_name)
         if agent is None:
             return Ending("failed", "agent_not_found",
@@ -82,7 +88,7 @@ class RunPerformer:
             journal=RunJournal(self.store, run, agent.name),
             provider=model.provider, provider_name=model.provider_name, request=request,
             tools={t.name: t for t in tools}, tool_context=self._tool_context(run, root),
-            max_steps=agent.max_steps or DEFAULT_MAX_STEPS,
+            max_steps=agent.max_steps or DEFAULT_MAX_STEPS, hooks=hooks,
         )  # fmt: skip
         if agent.run_timeout_seconds is None:
             return await run_agent(turn)
