@@ -2100,14 +2100,16 @@ class WorkspaceCatalog(BaseModel):
         list[str],
         Field(
             alias='nativeTools',
-            examples=[['AskUserQuestion', 'Bash', 'LS', 'Read', 'Write', 'Edit', 'MultiEdit', 'Glob', 'Grep', 'ViewImage', 'WebFetch', 'TodoWrite', 'TerminalOutput', 'TerminalInput', 'TerminalStop']],
+            description="The workspace tools this server offers agents (an agent's `tools` picks among them).",
+            examples=[['Bash', 'Read', 'Write', 'Edit', 'MultiEdit', 'LS', 'Glob', 'Grep', 'TodoWrite']],
         ),
     ]
     engine_tools: Annotated[
         list[str] | None,
         Field(
             alias='engineTools',
-            examples=[['run_action', 'Skill', 'AgentSwitch', 'SubAgent', 'TaskOutput']],
+            description='The engine tools this server offers agents: run_action and Skill (the actions and\nskills exposed to the model), AgentSwitch and SubAgent.\n',
+            examples=[['run_action', 'Skill', 'AgentSwitch', 'SubAgent']],
         ),
     ] = None
 

@@ -245,8 +245,11 @@ def test_catalog_of_the_default_runtime(api: httpx.Client, workspace: dict[str, 
     assert actions["list-files"]["callableByApi"] is True
     assert actions["list-files"]["retryPolicy"] == "safe"
     assert "debugging" in {s["name"] for s in catalog["skills"]}
-    assert {"Bash", "Read", "Write", "Edit", "Grep"} <= set(catalog["nativeTools"])
-    assert "SubAgent" in catalog.get("engineTools", [])
+    # only what the server offers: none of OAH's tools it does not implement
+    assert catalog["nativeTools"] == [
+        "Bash", "Read", "Write", "Edit", "MultiEdit", "LS", "Glob", "Grep", "TodoWrite",
+    ]  # fmt: skip
+    assert catalog["engineTools"] == ["run_action", "Skill", "AgentSwitch", "SubAgent"]
 
 
 # -- placement that would overlap other workspaces ------------------------------------------

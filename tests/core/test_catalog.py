@@ -34,7 +34,8 @@ def test_default_runtime_is_a_valid_workspace() -> None:
     assert catalog.warnings == []
     assistant = resolve_agent(catalog, None)
     assert assistant.name == "assistant"
-    assert assistant.tools is not None and set(assistant.tools) <= set(NATIVE_TOOLS)
+    assert assistant.tools is not None
+    assert set(assistant.tools) == set(NATIVE_TOOLS) | {"Skill", "SubAgent"}
     assert (assistant.max_steps, assistant.run_timeout_seconds) == (50, 1800)
     assert assistant.model == "platform/default"
     assert [a.mode for a in catalog.agents] == ["primary", "subagent"]

@@ -3,8 +3,9 @@
 A session is driven through everything that makes the server emit events today: queued,
 removed, promoted and dequeued runs, an interrupt and a cancel, a scripted run that reasons,
 calls a tool that works and one that fails, a model failure and its requeue, action runs that
-succeed and fail, a compaction, a run timeout, a hook that fails and one whose handler is not
-run. Its whole history is then read back through
+succeed and fail, engine tools (a skill read, delegations that complete and fail, an agent
+switch), a compaction, a run timeout, a hook that fails and one whose handler is not run. Its
+whole history is then read back through
 `GET /sessions/{id}/events?follow=false` by Schemathesis, whose checks validate every frame
 and, through `contentSchema`, every frame's payload. A stored payload broken on purpose must
 fail those checks, so a check that validates nothing cannot pass.
@@ -40,8 +41,17 @@ TOOLS = [
     "Done.",
 ]  # fmt: skip
 MODEL_DOWN = [{"error": {"message": "the model is down", "retryable": False}}]
+ENGINE_TOOLS = [
+    {"toolCalls": [{"name": "Skill", "input": {"name": "debugging"}},
+                   {"name": "SubAgent", "input": {"agent": "reviewer", "prompt": "Review."}},
+                   {"name": "SubAgent", "input": {"agent": "lost", "prompt": "Fail."}}]},
+    {"toolCalls": [{"name": "AgentSwitch", "input": {"agent": "assistant"}}]},
+    "Done.",
+]  # fmt: skip
 FILES = {
     ".corral/agents/hasty.md": "---\nname: hasty\nrunTimeoutSeconds: 0.5\n---\nBe quick.\n",
+    ".corral/agents/lead.md": "---\n---\nEvery tool.\n",
+    ".corral/agents/lost.md": "---\nmode: subagent\nmodel: workspace/missing\n---\nFails.\n",
     ".corral/actions/broken.yaml": "name: broken\ncommand: 'echo broken >&2; exit 3'\n",
     ".corral/hooks/ls-audit.yaml": "handlerType: command\nevents: [tool.completed]\n"
     "matcher: LS\ncommand: 'exit 5'\n",
@@ -49,6 +59,8 @@ FILES = {
 }
 
 MAX_FRAMES = 1000  # more than any history here holds
+AGENT_EVENTS = ("agent.switch.requested", "agent.switched", "agent.delegate.started",
+                "agent.delegate.completed", "agent.delegate.failed")  # fmt: skip
 Event = dict[str, Any]
 # Every event the server emits today, in each of the shapes it takes.
 EXPECTED: dict[str, Callable[[str, Event], bool]] = {
@@ -77,8 +89,13 @@ EXPECTED: dict[str, Callable[[str, Event], bool]] = {
             lambda n, data, name=name, source=source: n == name and data["sourceType"] == source
         )
         for name in ("tool.started", "tool.completed", "tool.failed")
-        for source in ("native", "action")
+        for source in ("native", "action", "agent")
     },
+    **{
+        f"{name} of skill": lambda n, data, name=name: n == name and data["sourceType"] == "skill"
+        for name in ("tool.started", "tool.completed")
+    },
+    **{name: lambda n, data, name=name: n == name for name in AGENT_EVENTS},
     "run.completed": lambda name, data: name == "run.completed",
     **{
         f"run.failed {status}": (
@@ -180,6 +197,10 @@ def build_history(api: httpx.Client) -> str:
               status)  # fmt: skip
 
     assert post(api, f"/sessions/{session_id}/compact", {}, 200)["compacted"] is True
+
+    resp = api.patch(f"/sessions/{session_id}", json={"activeAgentName": "lead"})
+    assert resp.status_code == 200, resp.text
+    ended(api, send(api, session_id, ENGINE_TOOLS), "completed")  # switches to the assistant
 
     resp = api.patch(f"/sessions/{session_id}", json={"activeAgentName": "hasty"})
     assert resp.status_code == 200, resp.text

@@ -2,7 +2,8 @@
 run's input (as JSON on stdin and in `CORRAL_ACTION_INPUT`), recorded as one `tool_call` step
 whose output is the command's result. A non-zero exit fails the run (`action_failed`); a
 cancelled run ends the command's whole process group and its step `cancelled` (`tool.failed`).
-The workspace's tool hooks see the command as a tool named after the action."""
+The workspace's tool hooks see the command as a tool named after the action. The model's
+run_action tool (core/exposed_tools.py) runs the command the same way."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import json
 import time
 from typing import Any
 
-from corral.core.catalog import Catalog
+from corral.core.catalog import ActionSpec, Catalog
 from corral.core.hooks import RunHooks
 from corral.core.run_journal import RunJournal
 from corral.core.run_lifecycle import Ending
@@ -27,43 +28,54 @@ async def run_action(store: Store, run: RunRecord, catalog: Catalog, sandbox: Sa
     action = catalog.action(name)
     if action is None:
         return Ending("failed", "action_not_found", f"action {name!r} is no longer defined")
-    payload = json.dumps((run.metadata or {}).get("input"))
+    action_input = (run.metadata or {}).get("input")
     journal = RunJournal(store, run, run.effective_agent_name)
-    tool = journal.tool_step(f"action_{run.id}", name, "action", payload, answered=False)
+    tool = journal.tool_step(f"action_{run.id}", name, "action", json.dumps(action_input),
+                             answered=False)  # fmt: skip
     timeout_ms = None if action.timeout_seconds is None else int(action.timeout_seconds * 1000)
     started = time.perf_counter()
     try:
         await store.write(tool.start)
         if hooks is not None:
             await hooks.tool_started(tool)
-        outcome = await sandbox.run(
-            ["/bin/sh", "-c", action.command], stdin=payload,
-            timeout_s=host.timeout_s(timeout_ms),
-            env={"CORRAL_ACTION_INPUT": payload, "CORRAL_ACTION_NAME": name},
-        )  # fmt: skip
+        result = await run_command(sandbox, action, action_input, host.timeout_s(timeout_ms))
     except asyncio.CancelledError:  # the command's process group is killed by now
         await asyncio.shield(journal.abandon([tool]))
         raise
-    result = {"stdout": outcome.stdout, "stderr": outcome.stderr, "exitCode": outcome.exit_code,
-              "truncated": outcome.truncated, "timedOut": outcome.timed_out}  # fmt: skip
     elapsed_ms = (time.perf_counter() - started) * 1000
-    if outcome.exit_code == 0 and not outcome.timed_out:
+    failure = command_failure(result)
+    if failure is None:
         recorded = ToolOutcome(result, True, None, None, duration_ms=elapsed_ms)
     else:
-        code = "tool_timed_out" if outcome.timed_out else "action_failed"
-        recorded = ToolOutcome(result, False, code, _failure(result), duration_ms=elapsed_ms)
+        code = "tool_timed_out" if result["timedOut"] else "action_failed"
+        recorded = ToolOutcome(result, False, code, failure, duration_ms=elapsed_ms)
     await store.write(lambda tx: tool.finish(tx, recorded, step_output=result))
     if hooks is not None:
         await hooks.tool_finished(tool, recorded)
-    if outcome.timed_out:
-        return Ending("timed_out", "action_timed_out", _failure(result), {"output": result})
-    if not recorded.ok:
-        return Ending("failed", "action_failed", _failure(result), {"output": result})
-    return Ending("completed", metadata={"output": result})
+    if failure is None:
+        return Ending("completed", metadata={"output": result})
+    if result["timedOut"]:
+        return Ending("timed_out", "action_timed_out", failure, {"output": result})
+    return Ending("failed", "action_failed", failure, {"output": result})
 
 
-def _failure(result: dict[str, Any]) -> str:
+async def run_command(sandbox: Sandbox, action: ActionSpec, action_input: Any,
+                      timeout_s: float) -> dict[str, Any]:  # fmt: skip
+    """The action's command run to its end with its input: the result a run records."""
+    payload = json.dumps(action_input)
+    outcome = await sandbox.run(
+        ["/bin/sh", "-c", action.command], stdin=payload, timeout_s=timeout_s,
+        env={"CORRAL_ACTION_INPUT": payload, "CORRAL_ACTION_NAME": action.name},
+    )  # fmt: skip
+    return {"stdout": outcome.stdout, "stderr": outcome.stderr, "exitCode": outcome.exit_code,
+            "truncated": outcome.truncated, "timedOut": outcome.timed_out}  # fmt: skip
+
+
+def command_failure(result: dict[str, Any]) -> str | None:
+    """What went wrong with the command, or None when it exited 0 in time."""
     if result["timedOut"]:
         return "the action's command exceeded its time limit"
+    if result["exitCode"] == 0:
+        return None
     tail = (result["stderr"] or result["stdout"]).strip()[-500:]
     return f"the action's command exited with {result['exitCode']}" + (f": {tail}" if tail else "")

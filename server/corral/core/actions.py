@@ -41,7 +41,7 @@ class ActionsService:
         source = body.trigger_source.value if body.trigger_source else "api"
         _check_callable(action, source)
         action_input = {} if body.input is None else body.input  # absent: an empty object
-        _check_input(action, action_input)
+        check_input(action, action_input)
         agent_name = body.agent_name or _default_agent(catalog)
 
         def queue(tx: Tx) -> RunRecord:
@@ -79,7 +79,9 @@ def _check_callable(action: ActionSpec, source: str) -> None:
         )  # fmt: skip
 
 
-def _check_input(action: ActionSpec, value: Any) -> None:
+def check_input(action: ActionSpec, value: Any) -> None:
+    """An input the action's schema refuses is a 400 `action_input_invalid` naming each problem
+    (the model's run_action gets the same check)."""
     if action.input_schema is None:
         return
     try:

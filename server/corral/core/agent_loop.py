@@ -1,22 +1,22 @@
 """The agent loop of one message run: stream the model, run the tools it asks for (in parallel
 when it asks for several), feed the results back, and stop on a final answer or after the
 agent's `maxSteps` model calls. A failing tool becomes an error result for the model; only a
-model failure fails the run."""
+model failure fails the run. The agent in charge may change between turns (`AgentSwitch`, see
+core/agent_seat.py)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from corral.core.agent_seat import AgentSeat
 from corral.core.hooks import RunHooks
 from corral.core.run_journal import RunJournal, Step, Stoppable, TextStream, ToolStep
 from corral.core.run_lifecycle import Ending
 from corral.providers.base import (
     Finish,
-    ModelProvider,
-    ModelRequest,
     ProviderError,
     ReasoningDelta,
     TextDelta,
@@ -25,7 +25,7 @@ from corral.providers.base import (
 )
 from corral.providers.retry import stream_with_retry
 from corral.store import Tx
-from corral.tools.base import Tool, ToolContext
+from corral.tools.base import ToolContext
 from corral.tools.registry import ToolOutcome, invoke
 
 
@@ -34,12 +34,9 @@ class AgentTurn:
     """Everything one run's loop needs, resolved before it starts."""
 
     journal: RunJournal
-    provider: ModelProvider
-    provider_name: str
-    request: ModelRequest  # the first request: system prompt, history, tools
-    tools: dict[str, Tool]
+    seat: AgentSeat  # the agent in charge: its model, system prompt and tools
+    history: list[dict[str, Any]]  # the conversation up to the run's message
     tool_context: ToolContext
-    max_steps: int
     hooks: RunHooks | None = None  # the workspace's tool hooks (core/hooks.py)
     retry_attempts: int = 4
     usage: Usage = field(default_factory=Usage)
@@ -68,14 +65,18 @@ class _ModelReply:
 
 
 async def run_agent(turn: AgentTurn) -> Ending:
-    messages = list(turn.request.messages)
+    messages = list(turn.history)
     try:
-        for _ in range(turn.max_steps):
+        calls = 0  # model calls of the agent in charge
+        while calls < turn.seat.agent.max_steps:
             reply = await _call_model(turn, messages)
+            calls += 1
             messages.extend(_assistant_messages(reply))
             if not reply.calls:
                 return _completed(turn, reply.finish.reason)
             messages.extend(await _run_tools(turn, reply.calls))
+            if turn.seat.take_over():
+                turn.journal.agent_name, calls = turn.seat.agent.name, 0
         return _completed(turn, "max-steps", stopReason="max_steps")
     except ProviderError as exc:
         return Ending("failed", "model_stream_failed", exc.message,
@@ -93,19 +94,17 @@ def _completed(turn: AgentTurn, reason: str, **details: Any) -> Ending:
 
 
 async def _call_model(turn: AgentTurn, messages: list[dict[str, Any]]) -> _ModelReply:
-    j, req = turn.journal, turn.request
-    step = j.step("model_call", req.model, {
-        "provider": turn.provider_name, "model": req.model, "messageCount": len(messages),
-        "tools": [t.name for t in req.tools],
+    j, agent = turn.journal, turn.seat.agent
+    request = agent.request_with(messages)
+    step = j.step("model_call", request.model, {
+        "provider": agent.provider_name, "model": request.model, "messageCount": len(messages),
+        "tools": [t.name for t in request.tools],
     })  # fmt: skip
     stream, calls = j.text_stream(step), []
     turn.open_steps += (step, stream)
     finish = Finish("other")
-    request = ModelRequest(model=req.model, messages=messages, system=req.system,
-                           tools=req.tools, max_output_tokens=req.max_output_tokens,
-                           temperature=req.temperature, options=req.options)  # fmt: skip
     try:
-        async for event in stream_with_retry(turn.provider, request,
+        async for event in stream_with_retry(agent.provider, request,
                                              attempts=turn.retry_attempts):  # fmt: skip
             if isinstance(event, TextDelta):
                 stream.push_text(event.text)
@@ -161,8 +160,10 @@ def _call_part(call: ToolCall) -> dict[str, Any]:
 
 
 async def _run_tools(turn: AgentTurn, calls: list[ToolCall]) -> list[dict[str, Any]]:
-    j = turn.journal
-    tool_steps = [j.tool_step(call.tool_call_id, call.tool_name, "native", call.input)
+    j, tools = turn.journal, turn.seat.agent.tools
+    tool_steps = [j.tool_step(call.tool_call_id, call.tool_name,
+                              t.source_type if (t := tools.get(call.tool_name)) else "native",
+                              call.input)
                   for call in calls]  # fmt: skip
 
     def start(tx: Tx) -> None:
@@ -181,7 +182,7 @@ async def _run_tools(turn: AgentTurn, calls: list[ToolCall]) -> list[dict[str, A
 
 
 async def _run_tool(turn: AgentTurn, call: ToolCall, tool_step: ToolStep) -> dict[str, Any]:
-    tool = turn.tools.get(call.tool_name)
+    tool = turn.seat.agent.tools.get(call.tool_name)
     # Calls of the agent's own tools only: a hook's matcher never sees a name the model made up.
     hooks = turn.hooks if tool is not None else None
     if hooks is not None:
@@ -191,7 +192,8 @@ async def _run_tool(turn: AgentTurn, call: ToolCall, tool_step: ToolStep) -> dic
     elif tool is None:
         outcome = ToolOutcome.failure("unknown_tool", f"there is no tool named {call.tool_name!r}")
     else:
-        outcome = await invoke(tool, turn.tool_context, call.input)
+        outcome = await invoke(tool, replace(turn.tool_context, tool_call_id=call.tool_call_id),
+                               call.input)  # fmt: skip
     await turn.journal.store.write(lambda tx: tool_step.finish(tx, outcome))
     _closed(turn, tool_step)
     if hooks is not None:

@@ -9,8 +9,9 @@ Workspace layout (a runtime template has the same shape; it is copied into new w
                                    mode?              primary | subagent | all (default primary)
                                    description?
                                    model?             a ref: platform/<name> or workspace/<name>
-                                   tools?             tool names the agent may call
-                                                      (absent: the runtime's default set)
+                                   tools?             tool names the agent may call, native
+                                                      (NATIVE_TOOLS) and engine (ENGINE_TOOLS)
+                                                      (absent: all of them; core/engine_tools.py)
                                    maxSteps?          positive int
                                    runTimeoutSeconds? positive number
     .corral/models/*.yaml        {<name>: {provider, name?, url?, key?, keyEnv?}}
@@ -65,12 +66,12 @@ from corral.core.config_files import (
     strings,
 )
 from corral.core.errors import CorralError
+from corral.tools.registry import NATIVE_TOOL_NAMES
 
-NATIVE_TOOLS: tuple[str, ...] = (
-    "AskUserQuestion", "Bash", "LS", "Read", "Write", "Edit", "MultiEdit", "Glob", "Grep",
-    "ViewImage", "WebFetch", "TodoWrite", "TerminalOutput", "TerminalInput", "TerminalStop",
-)  # fmt: skip
-ENGINE_TOOLS: tuple[str, ...] = ("run_action", "Skill", "AgentSwitch", "SubAgent", "TaskOutput")
+# The tools this server offers agents (the catalog lists them): OAH's AskUserQuestion,
+# ViewImage, WebFetch, Terminal* and TaskOutput are not among them.
+NATIVE_TOOLS: tuple[str, ...] = NATIVE_TOOL_NAMES
+ENGINE_TOOLS: tuple[str, ...] = ("run_action", "Skill", "AgentSwitch", "SubAgent")  # engine_tools
 
 GUIDANCE_FILE = "AGENTS.md"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")

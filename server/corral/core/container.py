@@ -50,6 +50,7 @@ class Core:
             stale_s=settings.run_stale_seconds, recovery_policy=settings.run_recovery_policy,
             recovery_max_attempts=settings.run_recovery_max_attempts,
         ))  # fmt: skip
+        performer.children = self.executor  # SubAgent's child runs execute on it
         wake = self.executor.wake
         self.event_bus = LocalEventBus()
         self.store.add_event_listener(self.event_bus.publish)

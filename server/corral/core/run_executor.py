@@ -9,7 +9,8 @@ sharing the database has committed (runs it queued, cancels it requested); and a
 of the store, which also recovers runs abandoned by dead processes.
 
 It also keeps alive runs this process executes outside it (a compaction, `hosting`), even in
-a process that executes no runs itself (`run_worker: false`).
+a process that executes no runs itself (`run_worker: false`), and executes the child runs of
+SubAgent calls on their parent's slot (`execute_child`, see core/delegation.py).
 """
 
 from __future__ import annotations
@@ -215,34 +216,55 @@ class RunExecutor:
     async def _run(self, run: RunRecord) -> None:
         """Execute a claimed run to its end, then free its slot."""
         try:
-            execution = _Execution(run, asyncio.create_task(self.perform(run)))
-            self._executing[run.id] = execution
-            try:
-                ending = await self._outcome(execution)
-            finally:
-                del self._executing[run.id]
-            ended = await self.store.write(lambda tx: finish(tx, run.id, ending))
-            if ended is not None and ended.session_id is not None:
-                await self.wake(ended.session_id)
+            await self._execute(run, "shutdown")  # only the executor's teardown cancels this
         except Exception:
             log.exception("run %s could not be executed", run.id)
         finally:
             self.release()
 
-    async def _outcome(self, execution: _Execution) -> Ending:
+    async def execute_child(self, run: RunRecord) -> RunRecord | None:
+        """Execute a delegated run, claimed in the write that created it, to its end; returns
+        it ended. It runs on its parent's slot, never waiting for one: a parent holding the
+        last slot cannot deadlock on its child. It is heartbeaten, cancellable and stopped at
+        shutdown like any run; cancelling the caller (the parent's tool call) cancels it, and
+        the cancellation goes on once the child's end is written."""
+        ended, caller_stopped = await self._execute(run, "cancel")
+        if caller_stopped:
+            raise asyncio.CancelledError
+        return ended
+
+    async def _execute(self, run: RunRecord, caller_stop: StopReason
+                       ) -> tuple[RunRecord | None, bool]:  # fmt: skip
+        execution = _Execution(run, asyncio.create_task(self.perform(run)))
+        self._executing[run.id] = execution
         try:
-            return await asyncio.shield(execution.task)
+            ending, caller_stopped = await self._outcome(execution, caller_stop)
+        finally:
+            del self._executing[run.id]
+        ended = await self.store.write(lambda tx: finish(tx, run.id, ending))
+        if ended is not None and ended.session_id is not None:
+            await self.wake(ended.session_id)
+        return ended, caller_stopped
+
+    async def _outcome(self, execution: _Execution, caller_stop: StopReason
+                       ) -> tuple[Ending, bool]:  # fmt: skip
+        """The run's ending, and whether the caller was cancelled meanwhile: the run is then
+        stopped for `caller_stop` (unless already stopped) and its ending still returned."""
+        try:
+            return await asyncio.shield(execution.task), False
         except asyncio.CancelledError:
-            if execution.stop_reason is None:  # the executor itself is being torn down
-                execution.stop_reason = "shutdown"
-                execution.task.cancel()
+            caller = asyncio.current_task()
+            caller_stopped = caller is not None and caller.cancelling() > 0
+            if caller_stopped or execution.stop_reason is None:
+                self._stop(execution, caller_stop)
             try:
-                return await execution.task
+                return await execution.task, caller_stopped
             except asyncio.CancelledError:
-                return _stopped(execution.stop_reason)
+                return _stopped(execution.stop_reason), caller_stopped
         except Exception as exc:
             log.exception("run %s failed unexpectedly", execution.run.id)
-            return Ending("failed", "internal_error", f"the run failed unexpectedly: {exc!r}")
+            failed = Ending("failed", "internal_error", f"the run failed unexpectedly: {exc!r}")
+            return failed, False
 
     # -- upkeep -----------------------------------------------------------------------
 

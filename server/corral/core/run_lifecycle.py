@@ -76,9 +76,22 @@ def finish(tx: Tx, run_id: str, ending: Ending) -> RunRecord | None:
     tx.update_run(ended)
     run_queue.mark(tx, ended, f"run.{ending.status}", now, ending.details)
     if run.session_id is not None:
+        if ended.status == "completed" and ended.switch_count:
+            _hand_session_over(tx, ended)
         _announce_end(tx, ended)
         run_queue.dispatch_next(tx, run.session_id)
     return ended
+
+
+def _hand_session_over(tx: Tx, run: RunRecord) -> None:
+    """An AgentSwitch is the session's from the moment its run completes (§6.4): the next
+    message is answered by the agent the run ended with. A run that did not complete leaves
+    the session's agent as it was."""
+    assert run.session_id is not None
+    session = tx.get_session(run.session_id)
+    if session is not None and session.active_agent_name != run.effective_agent_name:
+        tx.update_session(replace(session, active_agent_name=run.effective_agent_name,
+                                  updated_at=clock.now()))  # fmt: skip
 
 
 def _announce_end(tx: Tx, run: RunRecord) -> None:
@@ -118,7 +131,8 @@ def recover_stale(
     (at most `max_attempts` times; never a `system` run such as a compaction, which no worker
     can execute); returns the runs that were requeued. A process is dead when its runs' heartbeat
     is older than `stale_before`, or when `ended(metadata.worker)` says so. Runs this process is
-    executing (`exclude`) are alive whatever their heartbeat says."""
+    executing (`exclude`) are alive whatever their heartbeat says. A SubAgent's child run is
+    never requeued either: only its parent's tool call executes it (core/delegation.py)."""
     requeued = []
     for run in tx.runs_by_status(EXECUTING, 10_000):
         if run.id in exclude:
@@ -131,7 +145,7 @@ def recover_stale(
         else:
             continue
         attempts = int((run.metadata or {}).get("recoveryAttempts", 0))
-        if policy == "fail" or run.trigger_type == "system":
+        if policy == "fail" or run.trigger_type == "system" or run.parent_run_id is not None:
             _fail_stale(tx, run, "failed", reason, attempts, beat, policy)
         elif attempts >= max_attempts:
             _fail_stale(tx, run, "quarantined", reason, attempts, beat, policy)

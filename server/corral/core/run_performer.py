@@ -11,9 +11,12 @@ from typing import Any
 from corral.config import Settings
 from corral.core.action_run import run_action
 from corral.core.agent_loop import AgentTurn, run_agent
+from corral.core.agent_seat import AgentPreparer, AgentSeat
 from corral.core.agents import AgentSpec
-from corral.core.catalog import GUIDANCE_FILE, Catalog
+from corral.core.catalog import Catalog
 from corral.core.catalog_cache import workspace_catalog
+from corral.core.delegation import ChildRuns
+from corral.core.engine_tools import EngineTools
 from corral.core.errors import CorralError
 from corral.core.hooks import RunHooks
 from corral.core.run_journal import RunJournal
@@ -21,12 +24,8 @@ from corral.core.run_lifecycle import Ending
 from corral.core.run_models import ModelResolver
 from corral.core.sandbox_host import SandboxHost
 from corral.core.transcript import History, load_history, model_messages
-from corral.providers.base import ModelRequest
 from corral.store import MessageRecord, RunRecord, Store, Tx
 from corral.tools.base import ToolContext
-from corral.tools.registry import native_tools, tool_spec
-
-DEFAULT_MAX_STEPS = 50
 
 
 class RunPerformer:
@@ -37,6 +36,7 @@ class RunPerformer:
         self.settings = settings
         self.sandboxes = sandboxes
         self.models = models
+        self.children: ChildRuns | None = None  # the run executor, once built (SubAgent)
         # TodoWrite and other per-session tool state, kept while the process lives.
         self._tool_state: dict[str, dict[str, Any]] = {}
 
@@ -73,23 +73,10 @@ class RunPerformer:
         if loaded is None:
             return Ending("failed", "message_not_found", "the run's message no longer exists")
         trigger, history, model_ref = loaded
-        model = await self.models.resolve(model_ref or agent.model, catalog)
-        tools = native_tools(agent.tools)
-        options = dict(model.options)
-        if isinstance(script := (trigger.metadata or {}).get("script"), list):
-            options["script"] = script
-        request = ModelRequest(
-            model=model.model_name, messages=model_messages(history.messages),
-            system=_system_prompt(agent, catalog, history),
-            tools=[tool_spec(t) for t in tools], options=options,
-        )  # fmt: skip
-        assert run.session_id is not None
-        turn = AgentTurn(
-            journal=RunJournal(self.store, run, agent.name),
-            provider=model.provider, provider_name=model.provider_name, request=request,
-            tools={t.name: t for t in tools}, tool_context=self._tool_context(run, root),
-            max_steps=agent.max_steps or DEFAULT_MAX_STEPS, hooks=hooks,
-        )  # fmt: skip
+        journal = RunJournal(self.store, run, agent.name)
+        seat = await self._seat(journal, agent, catalog, trigger, history, model_ref)
+        turn = AgentTurn(journal=journal, seat=seat, history=model_messages(history.messages),
+                         tool_context=self._tool_context(run, root), hooks=hooks)  # fmt: skip
         if agent.run_timeout_seconds is None:
             return await run_agent(turn)
         try:
@@ -99,6 +86,19 @@ class RunPerformer:
             return Ending("timed_out", "run_timed_out",
                           f"the run exceeded its {agent.run_timeout_seconds:g} s time limit",
                           metadata={"usage": turn.usage.as_json()})  # fmt: skip
+
+    async def _seat(self, journal: RunJournal, agent: AgentSpec, catalog: Catalog,
+                    trigger: MessageRecord, history: History, model_ref: str | None
+                    ) -> AgentSeat:  # fmt: skip
+        """The run's first agent prepared, and the engine tools of the run."""
+        assert self.children is not None, "wired by the container"
+        engine = EngineTools(self.store, journal, catalog, self.children)
+        script = (trigger.metadata or {}).get("script")
+        preparer = AgentPreparer(self.models, catalog, model_ref,
+                                 script if isinstance(script, list) else None, history.summary,
+                                 engine.offered)  # fmt: skip
+        engine.seat = AgentSeat(await preparer.prepare(agent), preparer, journal.run.switch_count)
+        return engine.seat
 
     def _tool_context(self, run: RunRecord, root: Path) -> ToolContext:
         assert run.session_id is not None
@@ -120,12 +120,3 @@ def _conversation(tx: Tx, run: RunRecord) -> tuple[MessageRecord, History, str |
         return None
     return trigger, load_history(tx, run.session_id, upto=trigger.key), session.model_ref
 
-
-def _system_prompt(agent: AgentSpec, catalog: Catalog, history: History) -> str:
-    parts = [agent.system_prompt.strip()]
-    if catalog.guidance:
-        parts.append(f"# {GUIDANCE_FILE} (workspace guidance)\n\n{catalog.guidance}")
-    parts.append("Paths are relative to the workspace root; commands run there.")
-    if history.summary:
-        parts.append(f"# Summary of the earlier conversation\n\n{history.summary}")
-    return "\n\n".join(p for p in parts if p)

@@ -175,6 +175,10 @@ def requeue(tx: Tx, run: RunRecord, requested_by: str) -> str:
         raise CorralError("run_requeue_not_supported", 409, f"run {run.id} has no session")
     if run.trigger_type == "system":  # a compaction: no worker executes it, compact again
         raise CorralError("run_requeue_not_supported", 409, f"run {run.id} is a system run")
+    if run.parent_run_id is not None:  # only its parent's SubAgent call executes a child run
+        raise CorralError("run_requeue_not_supported", 409,
+                          f"run {run.id} is a subagent run; requeue its parent "
+                          f"{run.parent_run_id} instead")  # fmt: skip
     previous, now = run.status, clock.now()
     metadata = dict(run.metadata or {})
     attempts = int(metadata.get("recoveryAttempts", 0)) + 1

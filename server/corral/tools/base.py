@@ -51,6 +51,7 @@ class ToolContext:
     max_timeout_s: float
     # Per-session scratch state that outlives one call (TodoWrite keeps its list here).
     state: dict[str, Any] = field(default_factory=dict)
+    tool_call_id: str = ""  # the call being made (each call gets its own copy of the context)
 
 
 class Tool(Protocol):
@@ -62,5 +63,10 @@ class Tool(Protocol):
 
     @property
     def input_schema(self) -> dict[str, Any]: ...
+
+    @property
+    def source_type(self) -> str:
+        """`native`, or where an engine tool comes from: `agent`, `action`, `skill` (§8)."""
+        ...
 
     async def run(self, ctx: ToolContext, input: dict[str, Any]) -> ToolResult: ...

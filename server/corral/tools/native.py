@@ -20,12 +20,14 @@ Handler = Callable[[ToolContext, dict[str, Any]], Awaitable[ToolResult]]
 
 @dataclass(frozen=True, slots=True)
 class NativeTool:
-    """A `Tool`: `handler` does the work; its input has been validated against the schema."""
+    """A `Tool`: `handler` does the work; its input has been validated against the schema.
+    The engine tools (core/engine_tools.py) take this shape too, with their own source type."""
 
     name: str
     description: str
     input_schema: dict[str, Any]
     handler: Handler
+    source_type: str = "native"
 
     async def run(self, ctx: ToolContext, input: dict[str, Any]) -> ToolResult:
         return await self.handler(ctx, input)

@@ -31,9 +31,11 @@ class WorkspaceCatalog:
         actions (list[CatalogAction]):
         skills (list[CatalogSkill]):
         hooks (list[CatalogHook]):
-        native_tools (list[str]):
+        native_tools (list[str]): The workspace tools this server offers agents (an agent's `tools` picks among them).
         tools (list[CatalogTool] | Unset):
-        engine_tools (list[str] | Unset):
+        engine_tools (list[str] | Unset): The engine tools this server offers agents: run_action and Skill (the actions
+            and
+            skills exposed to the model), AgentSwitch and SubAgent.
     """
 
     workspace_id: str
