@@ -17,7 +17,7 @@ from corral.core.agents import AgentSpec
 from corral.core.errors import CorralError
 from corral.core.run_journal import RunJournal
 from corral.store import Tx
-from corral.tools.base import Tool, ToolContext, ToolError, ToolResult
+from corral.tools.base import Tool, ToolContext, ToolError, ToolResult, entry_line
 from corral.tools.native import NativeTool, schema
 
 if TYPE_CHECKING:
@@ -38,8 +38,7 @@ def offer(engine: EngineTools, agent: AgentSpec) -> Tool | None:
     targets = _targets(engine, agent.name)
     if not targets:
         return None
-    listing = "\n".join(f"- {a.name}" + (f": {a.description}" if a.description else "")
-                        for a in targets)  # fmt: skip
+    listing = "\n".join(entry_line(a) for a in targets)
     description = (
         "Hand the rest of this conversation to another agent: after this call it answers "
         "instead of you, with its own instructions and tools, and it sees the conversation so "

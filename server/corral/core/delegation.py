@@ -31,7 +31,7 @@ from corral.core.agents import AgentSpec
 from corral.core.run_journal import RunJournal, Step
 from corral.ids import new_id
 from corral.store import MessageRecord, RunRecord, SessionRecord, Tx
-from corral.tools.base import Tool, ToolContext, ToolError, ToolResult
+from corral.tools.base import Tool, ToolContext, ToolError, ToolResult, entry_line
 from corral.tools.native import NativeTool, schema
 
 if TYPE_CHECKING:
@@ -78,8 +78,7 @@ def offer(engine: EngineTools, agent: AgentSpec) -> Tool | None:
     targets = _targets(engine)
     if depth(engine.run) >= MAX_DEPTH or not targets:
         return None
-    listing = "\n".join(f"- {a.name}" + (f": {a.description}" if a.description else "")
-                        for a in targets)  # fmt: skip
+    listing = "\n".join(entry_line(a) for a in targets)
     description = (
         "Delegate a task to a subagent: it works on it on its own, with its own instructions "
         "and tools, and its final report is this call's result (you wait for it). It starts "

@@ -16,7 +16,7 @@ from corral.core.actions import check_input
 from corral.core.agents import AgentSpec
 from corral.core.catalog import ActionSpec, Catalog, SkillSpec
 from corral.core.errors import CorralError
-from corral.tools.base import Tool, ToolContext, ToolError, ToolResult
+from corral.tools.base import Tool, ToolContext, ToolError, ToolResult, entry_line
 from corral.tools.native import NativeTool, schema
 
 if TYPE_CHECKING:
@@ -52,8 +52,7 @@ def offer_skill(engine: EngineTools, agent: AgentSpec) -> Tool | None:
     skills = _skills(engine.catalog)
     if not skills:
         return None
-    listing = "\n".join(f"- {s.name}" + (f": {s.description}" if s.description else "")
-                        for s in skills)  # fmt: skip
+    listing = "\n".join(entry_line(s) for s in skills)
     description = (
         "Read a skill: instructions for a kind of task, written for this workspace. Read the "
         "one that fits before you start such a task. Skills:\n" + listing
@@ -71,7 +70,7 @@ def _skills(catalog: Catalog) -> list[SkillSpec]:
 
 
 def _action_line(action: ActionSpec) -> str:
-    line = f"- {action.name}" + (f": {action.description}" if action.description else "")
+    line = entry_line(action)
     if action.input_schema is not None:
         line += f" (input schema: {json.dumps(action.input_schema, separators=(',', ':'))})"
     return line

@@ -54,6 +54,19 @@ class ToolContext:
     tool_call_id: str = ""  # the call being made (each call gets its own copy of the context)
 
 
+class Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str | None: ...
+
+
+def entry_line(item: Named) -> str:
+    """`- name: description`: one thing a tool can act on, listed in the tool's description."""
+    return f"- {item.name}" + (f": {item.description}" if item.description else "")
+
+
 class Tool(Protocol):
     @property
     def name(self) -> str: ...
