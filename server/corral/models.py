@@ -2112,6 +2112,13 @@ class WorkspaceCatalog(BaseModel):
             examples=[['run_action', 'Skill', 'AgentSwitch', 'SubAgent']],
         ),
     ] = None
+    warnings: Annotated[
+        list[str] | None,
+        Field(
+            description='Declaration files that were skipped, each with its path and why (a malformed\nagent, model, action, skill or hook file). Absent when every file loaded.\n',
+            examples=[['.corral/hooks/lint.yaml: matcher is not a valid regular expression']],
+        ),
+    ] = None
 
 
 class SessionEventFrame(

@@ -250,6 +250,20 @@ def test_catalog_of_the_default_runtime(api: httpx.Client, workspace: dict[str, 
         "Bash", "Read", "Write", "Edit", "MultiEdit", "LS", "Glob", "Grep", "TodoWrite",
     ]  # fmt: skip
     assert catalog["engineTools"] == ["run_action", "Skill", "AgentSwitch", "SubAgent"]
+    assert "warnings" not in catalog  # every file of the runtime loads
+
+
+def test_catalog_says_which_files_it_skipped_and_why(api: httpx.Client) -> None:
+    ws = create_workspace(api, "skips")
+    hooks = Path(ws["rootPath"]) / ".corral" / "hooks"
+    hooks.mkdir(parents=True, exist_ok=True)
+    declared = "handlerType: command\nevents: [tool.started]\ncommand: 'true'\n"
+    (hooks / "lint.yaml").write_text(declared + "matcher: '('\n")
+    (hooks / "ok.yaml").write_text(declared)
+    catalog = api.get(f"{WORKSPACES}/{ws['id']}/catalog").json()
+    assert [h["name"] for h in catalog["hooks"]] == ["ok"]
+    [warning] = catalog["warnings"]
+    assert warning.startswith(".corral/hooks/lint.yaml: ") and "matcher" in warning
 
 
 # -- placement that would overlap other workspaces ------------------------------------------

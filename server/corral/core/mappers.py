@@ -109,68 +109,81 @@ def catalog(workspace_id: str, cat: Catalog) -> models.WorkspaceCatalog:
         return {k: v for k, v in values.items() if v is not None}
 
     return models.WorkspaceCatalog.model_validate(
-        {
-            "workspaceId": workspace_id,
-            "agents": [
-                wire(
-                    {
-                        "name": a.name,
-                        "mode": a.mode,
-                        "source": a.source,
-                        "description": a.description,
-                    }
-                )
-                for a in cat.agents
-            ],
-            "models": [
-                wire(
-                    {
-                        "ref": m.ref,
-                        "name": m.name,
-                        "source": m.source,
-                        "provider": m.provider,
-                        "modelName": m.model_name,
-                        "url": m.url,
-                    }
-                )
-                for m in cat.models
-            ],
-            "actions": [
-                wire(
-                    {
-                        "name": a.name,
-                        "description": a.description,
-                        "exposeToLlm": a.expose_to_llm,
-                        "callableByUser": a.callable_by_user,
-                        "callableByApi": a.callable_by_api,
-                        "retryPolicy": a.retry_policy,
-                        "inputSchema": a.input_schema,
-                    }
-                )
-                for a in cat.actions
-            ],
-            "skills": [
-                wire({"name": s.name, "description": s.description, "exposeToLlm": s.expose_to_llm})
-                for s in cat.skills
-            ],
-            "tools": [
-                wire(
-                    {"name": t.name, "transportType": t.transport_type, "toolPrefix": t.tool_prefix}
-                )
-                for t in cat.tools
-            ],
-            "hooks": [
-                wire(
-                    {
-                        "name": h.name,
-                        "matcher": h.matcher,
-                        "handlerType": h.handler_type,
-                        "events": list(h.events),
-                    }
-                )
-                for h in cat.hooks
-            ],
-            "nativeTools": cat.native_tools,
-            "engineTools": cat.engine_tools,
-        }
+        wire(
+            {
+                "workspaceId": workspace_id,
+                "agents": [
+                    wire(
+                        {
+                            "name": a.name,
+                            "mode": a.mode,
+                            "source": a.source,
+                            "description": a.description,
+                        }
+                    )
+                    for a in cat.agents
+                ],
+                "models": [
+                    wire(
+                        {
+                            "ref": m.ref,
+                            "name": m.name,
+                            "source": m.source,
+                            "provider": m.provider,
+                            "modelName": m.model_name,
+                            "url": m.url,
+                        }
+                    )
+                    for m in cat.models
+                ],
+                "actions": [
+                    wire(
+                        {
+                            "name": a.name,
+                            "description": a.description,
+                            "exposeToLlm": a.expose_to_llm,
+                            "callableByUser": a.callable_by_user,
+                            "callableByApi": a.callable_by_api,
+                            "retryPolicy": a.retry_policy,
+                            "inputSchema": a.input_schema,
+                        }
+                    )
+                    for a in cat.actions
+                ],
+                "skills": [
+                    wire(
+                        {
+                            "name": s.name,
+                            "description": s.description,
+                            "exposeToLlm": s.expose_to_llm,
+                        }
+                    )
+                    for s in cat.skills
+                ],
+                "tools": [
+                    wire(
+                        {
+                            "name": t.name,
+                            "transportType": t.transport_type,
+                            "toolPrefix": t.tool_prefix,
+                        }
+                    )
+                    for t in cat.tools
+                ],
+                "hooks": [
+                    wire(
+                        {
+                            "name": h.name,
+                            "matcher": h.matcher,
+                            "handlerType": h.handler_type,
+                            "events": list(h.events),
+                        }
+                    )
+                    for h in cat.hooks
+                ],
+                "nativeTools": cat.native_tools,
+                "engineTools": cat.engine_tools,
+                "warnings": cat.warnings or None,
+            }
+        )
     )

@@ -36,6 +36,8 @@ class WorkspaceCatalog:
         engine_tools (list[str] | Unset): The engine tools this server offers agents: run_action and Skill (the actions
             and
             skills exposed to the model), AgentSwitch and SubAgent.
+        warnings (list[str] | Unset): Declaration files that were skipped, each with its path and why (a malformed
+            agent, model, action, skill or hook file). Absent when every file loaded.
     """
 
     workspace_id: str
@@ -47,6 +49,7 @@ class WorkspaceCatalog:
     native_tools: list[str]
     tools: list[CatalogTool] | Unset = UNSET
     engine_tools: list[str] | Unset = UNSET
+    warnings: list[str] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,6 +93,10 @@ class WorkspaceCatalog:
         if not isinstance(self.engine_tools, Unset):
             engine_tools = self.engine_tools
 
+        warnings: list[str] | Unset = UNSET
+        if not isinstance(self.warnings, Unset):
+            warnings = self.warnings
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -107,6 +114,8 @@ class WorkspaceCatalog:
             field_dict["tools"] = tools
         if engine_tools is not UNSET:
             field_dict["engineTools"] = engine_tools
+        if warnings is not UNSET:
+            field_dict["warnings"] = warnings
 
         return field_dict
 
@@ -170,6 +179,8 @@ class WorkspaceCatalog:
 
         engine_tools = cast(list[str], d.pop("engineTools", UNSET))
 
+        warnings = cast(list[str], d.pop("warnings", UNSET))
+
         workspace_catalog = cls(
             workspace_id=workspace_id,
             agents=agents,
@@ -180,6 +191,7 @@ class WorkspaceCatalog:
             native_tools=native_tools,
             tools=tools,
             engine_tools=engine_tools,
+            warnings=warnings,
         )
 
         workspace_catalog.additional_properties = d
