@@ -57,6 +57,7 @@ def test_an_action_runs_its_command_with_the_input(api: httpx.Client) -> None:
     assert session["title"] == "Action · echo-input"
     tool_step = next(s for s in steps(api, run["id"]) if s["stepType"] == "tool_call")
     assert tool_step["name"] == "echo-input" and tool_step["output"]["exitCode"] == 0
+    assert tool_step["input"]["input"] == {"word": "hello"}  # the input itself, as tools have it
 
 
 def test_the_builtin_list_files_action_runs_in_a_given_session(api: httpx.Client) -> None:

@@ -30,7 +30,7 @@ async def run_action(store: Store, run: RunRecord, catalog: Catalog, sandbox: Sa
         return Ending("failed", "action_not_found", f"action {name!r} is no longer defined")
     action_input = (run.metadata or {}).get("input")
     journal = RunJournal(store, run, run.effective_agent_name)
-    tool = journal.tool_step(f"action_{run.id}", name, "action", json.dumps(action_input),
+    tool = journal.tool_step(f"action_{run.id}", name, "action", action_input,
                              answered=False)  # fmt: skip
     timeout_ms = None if action.timeout_seconds is None else int(action.timeout_seconds * 1000)
     started = time.perf_counter()
