@@ -12,7 +12,8 @@ import json
 import time
 from typing import Any
 
-from corral.core.catalog import ActionSpec, Catalog
+from corral.core.catalog import Catalog
+from corral.core.declarations import ActionSpec
 from corral.core.hooks import RunHooks
 from corral.core.run_journal import RunJournal
 from corral.core.run_lifecycle import Ending

@@ -11,8 +11,9 @@ import jsonschema_rs
 from corral import models
 from corral.core import access, clock, run_queue
 from corral.core.caller import Caller
-from corral.core.catalog import ActionSpec, Catalog, resolve_agent
+from corral.core.catalog import Catalog, resolve_agent
 from corral.core.catalog_cache import workspace_catalog
+from corral.core.declarations import ActionSpec
 from corral.core.errors import CorralError
 from corral.core.run_executor import Wake
 from corral.ids import new_id

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from corral.core.action_run import command_failure, run_command
 from corral.core.actions import check_input
 from corral.core.agents import AgentSpec
-from corral.core.catalog import ActionSpec, Catalog, SkillSpec
+from corral.core.catalog import Catalog
+from corral.core.declarations import ActionSpec, SkillSpec
 from corral.core.errors import CorralError
 from corral.tools.base import Tool, ToolContext, ToolError, ToolResult, entry_line
 from corral.tools.native import NativeTool, schema

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from corral.core.catalog import HookSpec
+from corral.core.declarations import HookSpec
 from corral.core.errors import CorralError
 from corral.core.run_journal import RunJournal, ToolStep
 from corral.core.run_lifecycle import Ending

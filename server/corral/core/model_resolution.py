@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import cast
 
-from corral.core.catalog import Catalog, ModelSpec, Source
+from corral.core.catalog import Catalog
+from corral.core.declarations import ModelSpec, Source
 from corral.core.errors import CorralError
 from corral.core.platform_models import SDK_KEY_ENV, ModelRegistry
 from corral.providers.config import ProviderConfig, ProviderName

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any, cast
 
 from corral.config import Settings
-from corral.core.catalog import MODEL_PROVIDERS, NAME_PATTERN
 from corral.core.config_files import (
     InvalidFile,
     flag,
@@ -46,6 +45,7 @@ from corral.core.config_files import (
     positive_int,
     read_yaml_mapping,
 )
+from corral.core.declarations import MODEL_PROVIDERS, NAME_PATTERN
 from corral.core.errors import CorralError
 from corral.providers.base import ModelProvider
 from corral.providers.config import ProviderConfig, ProviderName

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from corral.core.catalog import NAME_PATTERN
 from corral.core.config_files import InvalidFile, read_yaml_mapping
+from corral.core.declarations import NAME_PATTERN
 from corral.core.errors import CorralError
 
 MAX_DIR_NAME_CHARS = 64
