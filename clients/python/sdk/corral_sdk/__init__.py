@@ -16,11 +16,11 @@ from corral_sdk.aio import (
     AsyncActions,
     AsyncCorral,
     AsyncRunStream,
-    AsyncSandbox,
     AsyncSession,
     AsyncWorkspace,
 )
-from corral_sdk.client import Actions, Corral, RunStream, Sandbox, Session, Workspace
+from corral_sdk.aio_sandbox import AsyncSandbox
+from corral_sdk.client import Actions, Corral, RunStream, Session, Workspace
 from corral_sdk.errors import (
     ActionNotFound,
     AgentNotFound,
@@ -47,6 +47,7 @@ from corral_sdk.errors import (
 )
 from corral_sdk.events import Event
 from corral_sdk.results import RunResult, Usage
+from corral_sdk.sandbox import Sandbox
 
 __all__ = [
     "ActionNotFound",
