@@ -35,6 +35,9 @@ from bench_support import corral_server, cpu_seconds, fsync_ms
 
 ROOT = Path(__file__).resolve().parent.parent
 SLOW_MODEL_S = 0.5
+SERIAL = 50  # messages of the one session
+SESSIONS, EACH = 20, 10  # sessions in parallel, messages each
+WIDE = 200  # sessions of one message each, with the slow model
 
 
 class Session:
@@ -121,20 +124,20 @@ async def bench(base: str, pid: int) -> None:
 
         one = await open_sessions(client, ws, 1)
         t0, cpu0 = time.perf_counter(), cpu_seconds(pid)
-        pairs = [await one[0].run(fast) for _ in range(50)]
+        pairs = [await one[0].run(fast) for _ in range(SERIAL)]
         wall_one = time.perf_counter() - t0
         cpu_one = cpu_seconds(pid) - cpu0
 
-        twenty = await open_sessions(client, ws, 20)
+        twenty = await open_sessions(client, ws, SESSIONS)
 
         async def ten(session: Session) -> list[tuple[float, float]]:
-            return [await session.run(fast) for _ in range(10)]
+            return [await session.run(fast) for _ in range(EACH)]
 
         t0 = time.perf_counter()
         many = [p for ps in await asyncio.gather(*(ten(s) for s in twenty)) for p in ps]
         wall_twenty = time.perf_counter() - t0
 
-        wide = await open_sessions(client, ws, 200)
+        wide = await open_sessions(client, ws, WIDE)
         slow = [{"text": "ok", "delayMs": int(SLOW_MODEL_S * 1000)}]
         t0, cpu0 = time.perf_counter(), cpu_seconds(pid)
         await asyncio.gather(*(s.run(slow) for s in wide))
@@ -146,10 +149,10 @@ async def bench(base: str, pid: int) -> None:
 
     post_p50 = statistics.median(p[0] for p in pairs) * 1000
     overhead_p50 = statistics.median(p[1] for p in pairs) * 1000
-    line("1 session x 50 messages", [p[1] for p in pairs], wall_one)
-    line("20 sessions x 10 messages", [p[1] for p in many], wall_twenty)
+    line(f"1 session x {SERIAL} messages", [p[1] for p in pairs], wall_one)
+    line(f"{SESSIONS} sessions x {EACH} messages", [p[1] for p in many], wall_twenty)
     print(
-        f"  {'200 sessions x 1 (500 ms)':<26} wall {wall_wide:6.3f} s  "
+        f"  {f'{WIDE} sessions x 1 ({SLOW_MODEL_S * 1000:.0f} ms)':<26} wall {wall_wide:6.3f} s  "
         f"(ideal {SLOW_MODEL_S:.3f} s, ratio {wall_wide / SLOW_MODEL_S:.2f}, target <= 1.50)"
     )
     print(f"\nbaseline: POST round trip alone p50 {post_p50:.2f} ms")
@@ -157,8 +160,8 @@ async def bench(base: str, pid: int) -> None:
         f"harness overhead per run p50 {overhead_p50:.2f} ms "
         f"({overhead_p50 / post_p50:.1f}x the POST alone; target < 5 ms)"
     )
-    print(f"server CPU per run: {cpu_one / 50 * 1000:.2f} ms (1 x 50), "
-          f"{cpu_wide / 200 * 1000:.2f} ms (200 x 1; {cpu_wide:.2f} s in all)")  # fmt: skip
+    print(f"server CPU per run: {cpu_one / SERIAL * 1000:.2f} ms (1 x {SERIAL}), "
+          f"{cpu_wide / WIDE * 1000:.2f} ms ({WIDE} x 1; {cpu_wide:.2f} s in all)")  # fmt: skip
     print(f"load average {os.getloadavg()[0]:.2f}")
 
 

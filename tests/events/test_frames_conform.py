@@ -30,10 +30,10 @@ from schemathesis.schemas import APIOperation
 
 from corral.config import Settings
 from corral.testing.live_server import LiveServer, live_server
+from corral.testing.processes import CALLER_VARIABLES
 
 TOKEN = "frames-token-0123456789"  # with auth on, Schemathesis also checks it is enforced
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-PROVIDER_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL")
 SLOW = [{"text": "thinking slowly", "delayMs": 30_000}]  # ended by an interrupt or a timeout
 TOOLS = [
     {"reasoning": "Let me look around.", "text": "Looking.",
@@ -116,7 +116,7 @@ EXPECTED: dict[str, Callable[[str, Event], bool]] = {
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with pytest.MonkeyPatch.context() as env:
-        for name in PROVIDER_KEYS:  # the default model is the scripted one
+        for name in CALLER_VARIABLES:  # the default model is the scripted one
             env.delenv(name, raising=False)
         settings = Settings(data_dir=tmp_path_factory.mktemp("frames"), validate_responses=True,
                             api_tokens=[{"token": TOKEN}], sandbox_isolation="none")  # fmt: skip

@@ -149,6 +149,7 @@ def test_the_model_stream_suggests_a_retry_and_keeps_alive_as_configured(
             if line == ": ping":
                 break
 
+    assert lines[-1] == ": ping"  # the stream did not just end
     assert lines[:2] == [": connected", ""]
     fields = [line for line in lines if line.startswith(("id:", "retry:", "event:"))]
     assert fields == ["id: 0", f"retry: {RETRY_MS}", "event: platform-models.snapshot"]

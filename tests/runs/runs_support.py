@@ -103,6 +103,17 @@ def server_events(server: Any, session_id: str) -> list[dict[str, Any]]:
     return stored_events(server.settings.data_dir, session_id)
 
 
+def events_of(server: Any, session_id: str, run_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """(event, data) of one run, in commit order."""
+    return [(e["event"], e["data"]) for e in server_events(server, session_id)
+            if e["runId"] == run_id]  # fmt: skip
+
+
+def tool_results(api: httpx.Client, session_id: str) -> list[dict[str, Any]]:
+    """The outputs of the session's tool results, in order."""
+    return [m["content"][0]["output"] for m in messages(api, session_id) if m["role"] == "tool"]
+
+
 def alive(pid: int) -> bool:
     """Whether the process runs (a zombie, ended but not reaped, does not)."""
     try:

@@ -10,15 +10,16 @@ from typing import Any
 import httpx
 import pytest
 from runs_support import (
+    events_of,
     get_run,
     messages,
     new_session,
     new_workspace,
     part_types,
     send,
-    server_events,
     steps,
     text_of,
+    tool_results,
     wait_status,
     write_file,
 )
@@ -44,11 +45,6 @@ def planner_session(api: httpx.Client) -> dict[str, Any]:
     for path, text in AGENTS.items():
         write_file(api, ws["id"], path, text)
     return new_session(api, ws["id"], agentName="planner")
-
-
-def events_of(server: Any, session_id: str, run_id: str) -> list[tuple[str, dict[str, Any]]]:
-    return [(e["event"], e["data"]) for e in server_events(server, session_id)
-            if e["runId"] == run_id]  # fmt: skip
 
 
 def test_a_switch_hands_the_rest_of_the_run_and_the_session_to_the_new_agent(
@@ -155,7 +151,7 @@ def test_agents_hand_over_at_most_a_bounded_number_of_times(api: httpx.Client) -
 
     assert run["status"] == "completed", run
     assert run["switchCount"] == 8
-    results = [m["content"][0]["output"] for m in messages(api, ses["id"]) if m["role"] == "tool"]
+    results = tool_results(api, ses["id"])
     assert [r["type"] for r in results] == ["text"] * 8 + ["error-text"] * 2
     assert "switched agents 8 times" in results[-1]["value"]
 

@@ -122,18 +122,19 @@ def _session_with_history(api: httpx.Client) -> dict[str, Any]:
 
 @contextmanager
 def _compacting(
-    api: httpx.Client, fake: FakeOpenAI, session_id: str, delay_s: float = 3
+    api: httpx.Client, fake: FakeOpenAI, session_id: str, delay_s: float = 0
 ) -> Iterator[dict[str, Any]]:
-    """Runs the block while the model takes `delay_s` to write the summary; the compaction's
-    result is filled in when the block ends."""
+    """Runs the block while the model writes the summary: it answers after `delay_s` and not
+    before the block has ended. The compaction's result is filled in when the block ends."""
     result: dict[str, Any] = {}
+    block_ended = threading.Event()
 
     def compact() -> None:
         with httpx.Client(base_url=api.base_url, timeout=60) as client:
             resp = _compact(client, session_id)
             result.update(resp.json(), httpStatus=resp.status_code)
 
-    fake.reply(FakeReply(text="- what happened", initial_delay_s=delay_s))
+    fake.reply(FakeReply(text="- what happened", initial_delay_s=delay_s, hold=block_ended))
     asked = len(fake.requests)
     compacting = threading.Thread(target=compact)
     compacting.start()
@@ -141,5 +142,6 @@ def _compacting(
         fake.wait_for(lambda: len(fake.requests) > asked)  # the summary was asked for
         yield result
     finally:
+        block_ended.set()
         compacting.join(60)
     assert result.get("httpStatus") == 200, result

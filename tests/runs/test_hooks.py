@@ -135,7 +135,9 @@ def test_a_hook_out_of_time_is_killed_and_noticed(server: Any, api: httpx.Client
     (step,) = hook_steps(api, run["id"])
     assert step["status"] == "failed"
     assert (step["output"]["timedOut"], step["output"]["exitCode"]) == (True, 124)
-    pid = int(read_file(api, ws["id"], "hook.pid") or "0")
+    written = read_file(api, ws["id"], "hook.pid")
+    assert written, "the hook never wrote its pid"
+    pid = int(written)
     wait_for("the hook's process to end", lambda: not alive(pid), 10)
 
 

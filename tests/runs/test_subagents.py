@@ -15,15 +15,16 @@ from typing import Any
 import httpx
 import pytest
 from runs_support import (
+    events_of,
     get_run,
     messages,
     new_session,
     new_workspace,
     part_types,
     send,
-    server_events,
     steps,
     text_of,
+    tool_results,
     wait_for,
     wait_status,
     write_file,
@@ -92,15 +93,6 @@ def runs_of(api: httpx.Client, session_id: str) -> list[dict[str, Any]]:
     resp = api.get(f"/api/v1/sessions/{session_id}/runs")
     assert resp.status_code == 200, resp.text
     return list(resp.json()["items"])
-
-
-def events_of(server: Any, session_id: str, run_id: str) -> list[tuple[str, dict[str, Any]]]:
-    return [(e["event"], e["data"]) for e in server_events(server, session_id)
-            if e["runId"] == run_id]  # fmt: skip
-
-
-def tool_results(api: httpx.Client, session_id: str) -> list[dict[str, Any]]:
-    return [m["content"][0]["output"] for m in messages(api, session_id) if m["role"] == "tool"]
 
 
 def test_a_subagent_answers_in_a_child_session_while_the_parent_waits(

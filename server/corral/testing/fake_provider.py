@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
@@ -26,6 +27,7 @@ from starlette.routing import BaseRoute
 
 from corral.testing.threaded_server import serve_in_thread
 
+HOLD_LIMIT_S = 60  # a held reply goes out after this anyway: a forgotten release never hangs
 
 @dataclass(frozen=True)
 class FakeToolCall:
@@ -65,6 +67,9 @@ class FakeReply:
     error_message: str = "fake provider error"
     error_type: str | None = None  # the wire's error type; a per-status default if unset
     initial_delay_s: float = 0
+    # The reply waits (after its initial delay) until the test sets this, for a test that must
+    # act while a model call is in flight however slow the machine is.
+    hold: threading.Event | None = None
     chunk_delay_s: float = 0
     fail_after_chunks: int | None = None  # send the provider's in-stream error event instead
     drop_after_chunks: int | None = None  # close the connection mid-response
@@ -174,6 +179,8 @@ class FakeProviderServer(ABC):
         n, self._served = self._served, self._served + 1
         if reply.initial_delay_s:
             await asyncio.sleep(reply.initial_delay_s)
+        if reply.hold is not None:
+            await asyncio.to_thread(reply.hold.wait, HOLD_LIMIT_S)
         if reply.status >= 400:
             return self.error_response(reply)
         if body.get("stream"):
