@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import socket
 import sqlite3
 import threading
 import time
@@ -25,6 +24,7 @@ import yaml
 from corral.app import build_app
 from corral.config import Settings
 from corral.core.container import Core
+from corral.testing.processes import free_port
 
 if TYPE_CHECKING:
     from conftest import LiveServer
@@ -231,9 +231,7 @@ def serving(settings: Settings) -> Iterator[SharedServer]:
     """Serve `settings` on a loopback port in a thread, as `start_server` does, for fixtures
     wider than one test."""
     app, core = build_app(settings)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                             lifespan="on", loop="asyncio")  # fmt: skip
     server = uvicorn.Server(config)

@@ -30,6 +30,7 @@ from corral.core import clock, run_lifecycle, run_queue
 from corral.core.agents import AgentSpec
 from corral.core.run_journal import RunJournal, Step
 from corral.ids import new_id
+from corral.providers.content import text_of
 from corral.store import MessageRecord, RunRecord, SessionRecord, Tx
 from corral.tools.base import Tool, ToolContext, ToolError, ToolResult, entry_line
 from corral.tools.native import NativeTool, schema
@@ -202,8 +203,7 @@ def _final_text(tx: Tx, child: RunRecord) -> str:
     assert child.session_id is not None
     for msg in tx.list_messages(child.session_id, LAST_MESSAGES, direction="backward"):
         if msg.run_id == child.id and msg.role == "assistant" and isinstance(msg.content, list):
-            text = "".join(p.get("text", "") for p in msg.content
-                           if isinstance(p, dict) and p.get("type") == "text")  # fmt: skip
+            text = text_of(msg.content)
             if text.strip():
                 return text
     return ""

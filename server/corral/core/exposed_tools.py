@@ -79,8 +79,8 @@ def _action_line(action: ActionSpec) -> str:
 
 async def _run_action(catalog: Catalog, ctx: ToolContext, input: dict[str, Any]) -> ToolResult:
     name, value = input["name"], input.get("input", {})
-    action = next((a for a in _actions(catalog) if a.name == name), None)
-    if action is None:
+    action = catalog.action(name)
+    if action is None or not action.expose_to_llm:
         names = ", ".join(a.name for a in _actions(catalog))
         raise ToolError("action_not_found", f"there is no action named {name!r}; actions: {names}")
     try:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from corral.store import MessageKey, MessageRecord, Tx
+from corral.tools.registry import ToolOutcome
 
 PAGE = 500
 COMPACT_BOUNDARY = "compact_boundary"
@@ -93,6 +94,7 @@ def model_messages(history: list[MessageRecord]) -> list[dict[str, Any]]:
 
 def _answer_waiting(out: list[dict[str, Any]], waiting: dict[str, str]) -> None:
     for call_id, tool_name in waiting.items():
-        part = tool_result_part(call_id, tool_name, {"type": "error-text", "value": STOPPED_TOOL})
+        stopped = ToolOutcome.failure("tool_cancelled", STOPPED_TOOL).output
+        part = tool_result_part(call_id, tool_name, stopped)
         out.append({"role": "tool", "content": [part]})
     waiting.clear()
