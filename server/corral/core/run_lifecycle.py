@@ -145,7 +145,7 @@ def recover_stale(
         else:
             continue
         attempts = int((run.metadata or {}).get("recoveryAttempts", 0))
-        if policy == "fail" or run.trigger_type == "system" or run.parent_run_id is not None:
+        if policy == "fail" or run_queue.requeue_refusal(run) is not None:
             _fail_stale(tx, run, "failed", reason, attempts, beat, policy)
         elif attempts >= max_attempts:
             _fail_stale(tx, run, "quarantined", reason, attempts, beat, policy)

@@ -162,6 +162,18 @@ def guide(tx: Tx, run: RunRecord) -> None:
 REQUEUABLE = frozenset({"failed", "timed_out"})
 
 
+def requeue_refusal(run: RunRecord) -> str | None:
+    """Why this run can never run again from the queue (None: it can). Manual requeue and
+    stale-run recovery both ask."""
+    if run.session_id is None:
+        return f"run {run.id} has no session"
+    if run.trigger_type == "system":  # a compaction: no worker executes it, compact again
+        return f"run {run.id} is a system run"
+    if run.parent_run_id is not None:  # only its parent's SubAgent call executes a child run
+        return f"run {run.id} is a subagent run; requeue its parent {run.parent_run_id} instead"
+    return None
+
+
 def requeue(tx: Tx, run: RunRecord, requested_by: str) -> str:
     """Put a failed or timed-out run back in its session's queue; returns its previous status."""
     if run.status not in REQUEUABLE:
@@ -171,14 +183,9 @@ def requeue(tx: Tx, run: RunRecord, requested_by: str) -> str:
             f"only failed or timed_out runs can be requeued; run {run.id} is {run.status}",
             {"runId": run.id, "status": run.status},
         )
-    if run.session_id is None:
-        raise CorralError("run_requeue_not_supported", 409, f"run {run.id} has no session")
-    if run.trigger_type == "system":  # a compaction: no worker executes it, compact again
-        raise CorralError("run_requeue_not_supported", 409, f"run {run.id} is a system run")
-    if run.parent_run_id is not None:  # only its parent's SubAgent call executes a child run
-        raise CorralError("run_requeue_not_supported", 409,
-                          f"run {run.id} is a subagent run; requeue its parent "
-                          f"{run.parent_run_id} instead")  # fmt: skip
+    if (refusal := requeue_refusal(run)) is not None:
+        raise CorralError("run_requeue_not_supported", 409, refusal)
+    assert run.session_id is not None  # refused above otherwise
     previous, now = run.status, clock.now()
     metadata = dict(run.metadata or {})
     attempts = int(metadata.get("recoveryAttempts", 0)) + 1
