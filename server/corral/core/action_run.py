@@ -14,6 +14,7 @@ from typing import Any
 
 from corral.core.catalog import Catalog
 from corral.core.declarations import ActionSpec
+from corral.core.declared_commands import exit_failure, run_declared
 from corral.core.hooks import RunHooks
 from corral.core.run_journal import RunJournal
 from corral.core.run_lifecycle import Ending
@@ -64,10 +65,8 @@ async def run_command(sandbox: Sandbox, action: ActionSpec, action_input: Any,
                       timeout_s: float) -> dict[str, Any]:  # fmt: skip
     """The action's command run to its end with its input: the result a run records."""
     payload = json.dumps(action_input)
-    outcome = await sandbox.run(
-        ["/bin/sh", "-c", action.command], stdin=payload, timeout_s=timeout_s,
-        env={"CORRAL_ACTION_INPUT": payload, "CORRAL_ACTION_NAME": action.name},
-    )  # fmt: skip
+    env = {"CORRAL_ACTION_INPUT": payload, "CORRAL_ACTION_NAME": action.name}
+    outcome = await run_declared(sandbox, action.command, payload, env, timeout_s)
     return {"stdout": outcome.stdout, "stderr": outcome.stderr, "exitCode": outcome.exit_code,
             "truncated": outcome.truncated, "timedOut": outcome.timed_out}  # fmt: skip
 
@@ -76,7 +75,4 @@ def command_failure(result: dict[str, Any]) -> str | None:
     """What went wrong with the command, or None when it exited 0 in time."""
     if result["timedOut"]:
         return "the action's command exceeded its time limit"
-    if result["exitCode"] == 0:
-        return None
-    tail = (result["stderr"] or result["stdout"]).strip()[-500:]
-    return f"the action's command exited with {result['exitCode']}" + (f": {tail}" if tail else "")
+    return exit_failure("action's command", result["exitCode"], result["stdout"], result["stderr"])

@@ -24,11 +24,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from corral.core.declarations import HookSpec
-from corral.core.errors import CorralError
+from corral.core.declared_commands import exit_failure, run_declared
 from corral.core.run_journal import RunJournal, ToolStep
 from corral.core.run_lifecycle import Ending
 from corral.core.sandbox_host import SandboxHost
-from corral.sandbox.process import NOT_EXECUTABLE_EXIT, CommandOutcome, Sandbox
+from corral.sandbox.process import CommandOutcome, Sandbox
 from corral.store import Tx
 from corral.tools.registry import ToolOutcome
 
@@ -36,7 +36,6 @@ log = logging.getLogger("corral.hooks")
 
 DEFAULT_TIMEOUT_S = 30.0
 STEP_OUTPUT_CHARS = 4000  # of stdout and of stderr, kept in the hook's step (the end of each)
-NOTICE_CHARS = 500
 UNSUPPORTED = {
     "http": "http hooks are not run: the server would call a URL chosen by a file in the "
     "agent-writable workspace",
@@ -131,10 +130,7 @@ class RunHooks:
                "CORRAL_RUN_ID": run.id, "CORRAL_SESSION_ID": j.session_id}  # fmt: skip
         try:
             await j.store.write(step.store)  # inside: a stop landing while it commits closes it
-            outcome = await self.sandbox.run(["/bin/sh", "-c", spec.command], stdin=payload,
-                                             timeout_s=timeout_s, env=env)  # fmt: skip
-        except CorralError as exc:  # no process could take it (a NUL byte, too long)
-            outcome = CommandOutcome("", exc.message, NOT_EXECUTABLE_EXIT)
+            outcome = await run_declared(self.sandbox, spec.command, payload, env, timeout_s)
         except asyncio.CancelledError:  # the hook's process group is killed by now
             await asyncio.shield(j.store.write(step.stop))
             raise
@@ -177,11 +173,8 @@ def _tool_about(tool: ToolStep) -> dict[str, Any]:
 def _failure(outcome: CommandOutcome, timeout_s: float) -> tuple[str, str] | None:
     if outcome.timed_out:
         return "hook_timed_out", f"the hook was killed after {timeout_s:g} s"
-    if outcome.exit_code == 0:
-        return None
-    tail = (outcome.stderr.strip() or outcome.stdout.strip())[-NOTICE_CHARS:]
-    message = f"the hook exited with {outcome.exit_code}"
-    return "hook_failed", f"{message}: {tail}" if tail else message
+    message = exit_failure("hook", outcome.exit_code, outcome.stdout, outcome.stderr)
+    return None if message is None else ("hook_failed", message)
 
 
 def _tail(text: str) -> str:
