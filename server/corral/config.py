@@ -47,6 +47,19 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8787
+    # The HTTP edge against slow or greedy clients (README "Limits"): a request head must be
+    # complete this long after its first byte (or the connection's start), however slowly it
+    # trickles in; connections beyond the caps are closed as soon as they are accepted.
+    http_head_timeout_seconds: float = Field(default=15.0, gt=0)
+    http_max_head_bytes: int = Field(default=64 * 1024, ge=1024)
+    http_max_connections: int = Field(default=8192, ge=1)
+    http_max_connections_per_client: int = Field(default=1024, ge=1)
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or
+    # networks); empty: the client is the peer address, whatever the headers say.
+    trusted_proxies: list[str] = []
+    # The credential `/internal/v1/*` requires besides a loopback address; default: a random
+    # secret of this process, handed to nothing unless the operator sets it here.
+    internal_token: str | None = Field(default=None, min_length=16)
     data_dir: Path = Path(".corral")
     database_url: str | None = None  # default: sqlite under data_dir
     api_tokens: Annotated[list[ApiToken], NoDecode] = []
@@ -68,6 +81,9 @@ class Settings(BaseSettings):
     sandbox_output_bytes: int = Field(default=1 * MiB, ge=1)  # each of stdout and stderr
     sandbox_task_log_bytes: int = Field(default=64 * MiB, ge=1)  # per background task
     sandbox_max_background_tasks: int = Field(default=32, ge=1)  # running at once
+    sandbox_max_background_tasks_per_workspace: int = Field(default=8, ge=1)
+    # A background command still running this long after its start is ended (0: never).
+    sandbox_background_max_seconds: float = Field(default=6 * 3600, ge=0)
     # Session event streams (SSE): the comment sent on an idle stream so proxies keep it open,
     # and how many events a live reader may fall behind before its stream is ended.
     sse_ping_seconds: float = Field(default=15.0, gt=0)

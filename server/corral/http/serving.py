@@ -1,4 +1,5 @@
-"""Serving the app with uvicorn, so that it stops when asked.
+"""Serving the app with uvicorn: guarded against slow and greedy clients, and stopping when
+asked.
 
 uvicorn waits for open responses before it shuts the app down, and an event stream never ends
 on its own: the streams are ended as shutdown begins, and whatever else still runs after
@@ -7,15 +8,24 @@ on its own: the streams are ended as shutdown begins, and whatever else still ru
 
 from __future__ import annotations
 
+import logging
+import resource
 import socket
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
+from prometheus_client import CollectorRegistry
 
 from corral.app import build_app
 from corral.config import Settings
+from corral.http.connection_guard import ConnectionGuard, proxy_networks
 
 GRACE_S = 5
+# Descriptors kept apart from client connections: the database, logs, sandbox processes.
+RESERVED_FDS = 1024
+
+log = logging.getLogger("corral.http")
 
 
 class _Server(uvicorn.Server):
@@ -28,6 +38,39 @@ class _Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+def edge_options(settings: Settings, metrics: CollectorRegistry) -> dict[str, Any]:
+    """The uvicorn settings every Corral server shares (the CLI's and the tests'); the
+    connection counts join `metrics`."""
+    guard = ConnectionGuard(
+        head_timeout_s=settings.http_head_timeout_seconds,
+        max_head_bytes=settings.http_max_head_bytes,
+        max_connections=min(settings.http_max_connections, _connection_room()),
+        max_per_client=settings.http_max_connections_per_client,
+        exempt=proxy_networks(settings.trusted_proxies),
+    )
+    metrics.register(guard)
+    return {
+        "http": guard.protocol(),
+        # X-Forwarded-For is believed from the configured proxies only, never by default.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies or None,
+    }
+
+
+def _connection_room() -> int:
+    """Raise the descriptor limit as far as allowed; what it leaves for client connections."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY:
+        return 1 << 20
+    return max(64, soft - RESERVED_FDS)
+
+
 def serve(settings: Settings) -> None:
     app, core = build_app(settings)
     config = uvicorn.Config(
@@ -35,10 +78,10 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
         access_log=False,  # corral.access logs one structured line per request instead
         log_config=None,
         lifespan="on",
         timeout_graceful_shutdown=GRACE_S,
+        **edge_options(settings, core.metrics_registry),
     )
     _Server(config, core.end_streams).run()

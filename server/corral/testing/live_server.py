@@ -1,4 +1,5 @@
-"""A real Corral server on a free loopback port, served by uvicorn in a thread of the caller.
+"""A real Corral server on a free loopback port, served by uvicorn in a thread of the caller
+(guarded as `corral serve` is).
 
 Tests talk to it over a socket (in-process ASGI transports buffer streamed responses), and
 `LiveServer.core` lets a test reach behind the HTTP layer when it must make something fail.
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from corral.app import build_app
 from corral.config import Settings
 from corral.core.container import Core
+from corral.http.serving import edge_options
 from corral.testing.threaded_server import serve_in_thread
 
 
@@ -27,5 +29,10 @@ class LiveServer:
 @contextmanager
 def live_server(settings: Settings, start_timeout_s: float = 20) -> Iterator[LiveServer]:
     app, core = build_app(settings)
-    with serve_in_thread(app, lifespan="on", start_timeout_s=start_timeout_s) as port:
+    with serve_in_thread(
+        app,
+        lifespan="on",
+        start_timeout_s=start_timeout_s,
+        **edge_options(settings, core.metrics_registry),
+    ) as port:
         yield LiveServer(f"http://127.0.0.1:{port}", port, core, settings)

@@ -22,9 +22,11 @@ def serve_in_thread(
     lifespan: Literal["auto", "on", "off"] = "auto",
     start_timeout_s: float = 20,
     shutdown_timeout_s: int | None = None,
+    **options: Any,
 ) -> Iterator[int]:
     """Yield the port the app is served on; stop the server on exit (waiting at most
-    `shutdown_timeout_s` for requests still running, if set)."""
+    `shutdown_timeout_s` for requests still running, if set). `options` go to uvicorn's
+    Config."""
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -33,6 +35,7 @@ def serve_in_thread(
         lifespan=lifespan,
         loop="asyncio",
         timeout_graceful_shutdown=shutdown_timeout_s,
+        **options,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

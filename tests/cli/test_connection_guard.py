@@ -1,0 +1,148 @@
+"""`corral serve` against slow and greedy clients: thousands of half-sent request heads from
+one client do not take the probes down, a head trickled in byte by byte ends at its deadline,
+a client beyond its connection cap is turned away while others are served, and what the HTTP
+parser rejects comes back in the JSON error envelope."""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import orjson
+
+from tests.cli.processes import DEADLINE_S, corral_serve
+
+SLOW_CONNECTIONS = 2000
+HEAD_START = b"GET /healthz HTTP/1.1\r\nHost: corral\r\n"
+
+
+def _address(url: str) -> tuple[str, int]:
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    return host, int(port)
+
+
+def _metric(url: str, name: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    assert match, f"{name} not in /metrics"
+    return float(match.group(1))
+
+
+def _wait_for(condition: object, what: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        time.sleep(0.05)
+
+
+@contextmanager
+def _slow_clients(
+    address: tuple[str, int], count: int, source: str
+) -> Iterator[list[socket.socket]]:
+    """`count` connections from `source`, each with a head begun and never finished."""
+    with ExitStack() as stack:
+        sockets = []
+        for _ in range(count):
+            sock = stack.enter_context(
+                socket.create_connection(address, source_address=(source, 0))
+            )
+            sock.sendall(HEAD_START)
+            sockets.append(sock)
+        yield sockets
+
+
+def _healthz_seconds(url: str) -> float:
+    with httpx.Client(timeout=5) as fresh:  # a new connection each time
+        started = time.monotonic()
+        assert fresh.get(f"{url}/healthz").status_code == 200
+        return time.monotonic() - started
+
+
+def test_probes_answer_while_one_client_holds_thousands_of_slow_heads(tmp_path: Path) -> None:
+    settings = {"CORRAL_HTTP_MAX_CONNECTIONS_PER_CLIENT": str(SLOW_CONNECTIONS + 100),
+                "CORRAL_HTTP_HEAD_TIMEOUT_SECONDS": "60"}  # fmt: skip
+    with (
+        corral_serve(tmp_path, **settings) as url,
+        _slow_clients(_address(url), SLOW_CONNECTIONS, "127.0.0.2") as slow,
+    ):
+        _wait_for(lambda: _metric(url, "corral_http_connections") >= SLOW_CONNECTIONS,
+                  "the server to hold every slow connection")  # fmt: skip
+        for round_ in range(3):  # the heads keep trickling in, a byte per connection per round
+            for sock in slow:
+                sock.sendall(b"X-Slow: " if round_ == 0 else b"a")
+            # The issue's bound, for a probe on an otherwise idle server: 1 s.
+            assert max(_healthz_seconds(url) for _ in range(3)) < 1.0
+        assert _metric(url, "corral_http_connections") >= SLOW_CONNECTIONS
+        assert _metric(url, "corral_http_connections_refused_total") == 0
+
+
+def test_a_trickled_head_ends_at_its_deadline_with_408(tmp_path: Path) -> None:
+    with corral_serve(tmp_path, CORRAL_HTTP_HEAD_TIMEOUT_SECONDS="1") as url:
+        with socket.create_connection(_address(url)) as sock:
+            sock.settimeout(0.2)
+            answer = b""
+            deadline = time.monotonic() + DEADLINE_S
+            for byte in HEAD_START * 1000:  # far more than 1 s of trickling
+                assert time.monotonic() < deadline, "the head was never cut off"
+                try:
+                    sock.sendall(bytes([byte]))
+                    answer = sock.recv(4096)
+                except TimeoutError:
+                    continue
+                except OSError:  # reset after the answer was read by no one: still cut off
+                    break
+                if answer:
+                    break
+        assert answer.startswith(b"HTTP/1.1 408 ")
+        body = orjson.loads(answer.split(b"\r\n\r\n", 1)[1])
+        assert body["error"]["code"] == "request_timeout"
+        assert _healthz_seconds(url) < DEADLINE_S
+
+
+def test_a_client_beyond_its_cap_is_turned_away_and_others_are_served(tmp_path: Path) -> None:
+    with corral_serve(tmp_path, CORRAL_HTTP_MAX_CONNECTIONS_PER_CLIENT="10") as url:
+        address = _address(url)
+        with _slow_clients(address, 10, "127.0.0.2"):
+            _wait_for(lambda: _metric(url, "corral_http_connections") >= 10, "10 connections")
+            with socket.create_connection(address, source_address=("127.0.0.2", 0)) as extra:
+                extra.settimeout(DEADLINE_S)
+                extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: corral\r\n\r\n")
+                try:
+                    assert extra.recv(4096) == b""  # closed unanswered
+                except ConnectionResetError:
+                    pass
+            assert _metric(url, "corral_http_connections_refused_total") >= 1
+            assert _healthz_seconds(url) < DEADLINE_S  # 127.0.0.1 is another client
+        # Once the slow ones are gone, that client is welcome again.
+        _wait_for(lambda: _metric(url, "corral_http_connections") < 10, "the slow ones to go")
+        with socket.create_connection(address, source_address=("127.0.0.2", 0)) as again:
+            again.sendall(b"GET /healthz HTTP/1.1\r\nHost: corral\r\nConnection: close\r\n\r\n")
+            assert again.recv(4096).startswith(b"HTTP/1.1 200 ")
+
+
+def test_what_the_parser_rejects_comes_in_the_envelope(tmp_path: Path) -> None:
+    cases = {
+        b"NOT HTTP AT ALL\r\n\r\n": (400, "invalid_request"),
+        b"POST /api/v1/workspaces HTTP/1.1\r\nHost: c\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"zz\r\n": (400, "invalid_request"),
+        b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: c\r\n\r\n": (414, "uri_too_long"),
+        b"GET / HTTP/1.1\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n": (
+            431, "header_fields_too_large"),
+    }  # fmt: skip
+    with corral_serve(tmp_path) as url:
+        for request, (status, code) in cases.items():
+            with socket.create_connection(_address(url)) as sock:
+                sock.settimeout(DEADLINE_S)
+                sock.sendall(request)
+                answer = b""
+                while chunk := sock.recv(65536):
+                    answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 %d " % status), head
+            assert b"content-type: application/json" in head
+            assert orjson.loads(body)["error"]["code"] == code
