@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import jsonschema_rs
-import orjson
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import BadRequestProblem, NonConformingResponseBody
 from connexion.spec import OpenAPISpecification
@@ -24,6 +23,7 @@ from connexion.validators import (
 from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope
 
+from corral.http import json_body
 from corral.http.schemas import compiled
 
 _connexion_validate_spec = OpenAPISpecification._validate_spec.__func__
@@ -74,14 +74,10 @@ class RequestBody(JSONRequestBodyValidator):  # type: ignore[misc]
 
     async def _parse(self, stream: Any, scope: Any) -> Any:
         raw = b"".join([chunk async for chunk in stream])
-        if not raw:
-            return None  # no body at all: `_validate` decides whether one was required
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise BadRequestProblem(detail=f"body is not valid JSON: {exc}") from None
-        if body is None and not self._nullable:
+        body = json_body.parse(raw)  # None for no body: `_validate` decides if one was required
+        if raw and body is None and not self._nullable:
             raise BadRequestProblem(detail="request body must not be null")
+        json_body.keep(scope, body)
         return body
 
     def _validate(self, body: Any) -> None:

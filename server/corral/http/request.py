@@ -10,6 +10,8 @@ parameters: 20 us with Connexion's wrapper and a fresh URI parser, 5.6 us with t
 Path parameters are resolved by the first wrapper (validation) and kept in the scope for the
 second (the handler's arguments): `resolve_path` costs ~4 us for one string parameter. Both
 wrappers use the operation's parameters and URI parser class, so they would resolve the same.
+
+A JSON body is likewise parsed once, by the validator (`corral.http.json_body`).
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ import functools
 from typing import Any
 
 from connexion.lifecycle import ConnexionRequest
+from connexion.utils import is_json_mimetype
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request as StarletteRequest
 from starlette.requests import empty_receive
+
+from corral.http import json_body
 
 _PATH_PARAMS = "corral.path_params"  # scope key
 
@@ -56,6 +61,16 @@ class Request(ConnexionRequest):  # type: ignore[misc]
         if params is None:
             params = scope[_PATH_PARAMS] = super().path_params
         return params
+
+    async def get_body(self) -> Any:
+        # A JSON body was parsed (and its depth checked) by the request validator: take that
+        # value; parsing again would be slower and bound by other limits.
+        found, body = json_body.kept(self._starlette_request.scope)
+        if found:
+            return body
+        if is_json_mimetype(self.content_type):
+            return json_body.parse(await self._starlette_request.body())
+        return await super().get_body()
 
     @property
     def query_params(self) -> Any:
