@@ -206,14 +206,37 @@ async def test_readers_share_a_page_only_when_their_own_read_would_return_it(
     ("cursor", "last_event_id", "after"),
     [
         (None, None, 0),
+        ("", None, 0),  # empty is absent: the whole history
+        ("", "", 0),
         ("7", None, 7),
+        ("007", None, 7),
         (None, "7", 7),
+        ("", "7", 7),
         ("7", "9", 7),  # the query parameter wins
-        ("x7", "9", 0),  # even when it is not an integer: replay everything
-        ("-1", None, 0),
-        ("\u0667", None, 0),  # an Arabic-Indic seven is not an ASCII integer
-        ("9" * 40, None, 2**63 - 1),
+        (str(2**63 - 1), None, 2**63 - 1),
     ],
 )
 def test_resume_after(cursor: str | None, last_event_id: str | None, after: int) -> None:
     assert resume_after(cursor, last_event_id) == after
+
+
+@pytest.mark.parametrize(
+    ("cursor", "last_event_id"),
+    [
+        ("x7", "9"),  # the query parameter wins even when it is not an integer
+        ("-1", None),
+        ("1.5", None),
+        (" 7", None),
+        ("\u0667", None),  # an Arabic-Indic seven is not an ASCII integer
+        (str(2**63), None),  # beyond what the store can compare
+        ("9" * 40, None),
+        (None, "soon"),
+        ("", "-1"),
+    ],
+)
+def test_resume_after_refuses_what_is_not_an_event_cursor(
+    cursor: str | None, last_event_id: str | None
+) -> None:
+    with pytest.raises(CorralError) as caught:
+        resume_after(cursor, last_event_id)
+    assert (caught.value.code, caught.value.status) == ("invalid_cursor", 400)

@@ -76,7 +76,7 @@ def test_an_unknown_session_is_a_404_before_any_stream(shared_server: LiveServer
         assert reader.json()["error"]["code"] == "session_not_found"
 
 
-def test_cursor_is_read_loosely_as_the_contract_says(
+def test_cursor_and_last_event_id_choose_where_the_replay_starts(
     shared_server: LiveServer, shared_api: httpx.Client
 ) -> None:
     session_id = new_session(shared_api)
@@ -86,16 +86,39 @@ def test_cursor_is_read_loosely_as_the_contract_says(
 
     def cursors(params: dict[str, str], headers: dict[str, str] | None = None) -> list[int]:
         with stream(shared_server.url, session_id, params=params, headers=headers) as reader:
+            assert reader.status == 200, reader.body
             return [b.cursor for b in reader.rest() if b.is_event][:total]
 
     everything = list(range(1, total + 1))
     assert cursors({"follow": "false", "cursor": "2"})[: total - 2] == everything[2:]
-    assert cursors({"follow": "false", "cursor": "soon"}) == everything  # not an integer
-    assert cursors({"follow": "false", "cursor": "-3"}) == everything
-    assert cursors({"follow": "false", "cursor": "99999999999999999999999999"}) == []
-    # `cursor` wins over Last-Event-ID, which is used alone otherwise.
+    assert cursors({"follow": "false", "cursor": ""}) == everything  # empty: from the start
+    assert cursors({"follow": "false", "cursor": str(2**63 - 1)}) == []
+    # `cursor` wins over Last-Event-ID, which is used alone otherwise (or with an empty one).
     assert cursors({"follow": "false", "cursor": "1"}, {"Last-Event-ID": "3"})[0] == 2
     assert cursors({"follow": "false"}, {"Last-Event-ID": "3"})[0] == 4
+    assert cursors({"follow": "false", "cursor": ""}, {"Last-Event-ID": "3"})[0] == 4
+    assert cursors({"follow": "false"}, {"Last-Event-ID": ""}) == everything
+
+
+def test_a_cursor_that_is_not_an_event_cursor_is_a_400_before_any_stream(
+    shared_server: LiveServer, shared_api: httpx.Client
+) -> None:
+    session_id = new_session(shared_api)
+    bad = ["soon", "-3", "1.5", " 7", "\u0667", str(2**63), "9" * 64]
+    for params, headers in [
+        *[({"cursor": value}, {}) for value in bad],
+        # Header values are ASCII, and their surrounding spaces are not part of them.
+        *[({}, {"Last-Event-ID": v}) for v in bad if v.isascii() and v.strip() == v],
+        ({"cursor": "x"}, {"Last-Event-ID": "3"}),  # the query parameter wins, even a bad one
+    ]:
+        with stream(shared_server.url, session_id, params=params, headers=headers) as reader:
+            assert reader.status == 400, (params, headers, reader.body)
+            assert reader.headers["content-type"].startswith("application/json")
+            error = reader.json()["error"]
+            assert error["code"] == "invalid_cursor", error
+    # As for the message listing.
+    listed = shared_api.get(f"/api/v1/sessions/{session_id}/messages", params={"cursor": "soon"})
+    assert listed.status_code == 400 and listed.json()["error"]["code"] == "invalid_cursor"
 
 
 def test_run_filter_forwards_one_run_only(

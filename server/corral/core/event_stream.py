@@ -27,6 +27,7 @@ import orjson
 from corral.bus import EventBus, Subscription
 from corral.core import access
 from corral.core.caller import Caller
+from corral.core.pagination import invalid_cursor
 from corral.core.results import SseFrame
 from corral.store import EventRecord, Store
 
@@ -44,12 +45,17 @@ class StreamPolicy:
 
 
 def resume_after(cursor: str | None, last_event_id: str | None) -> int:
-    """The cursor to stream after: `cursor` wins over `Last-Event-ID`, and anything that is not
-    a non-negative integer replays everything (per the contract)."""
-    value = cursor if cursor is not None else last_event_id
-    if value is None or not (value.isascii() and value.isdigit()):
+    """The cursor to stream after: `cursor` wins over `Last-Event-ID`. Absent or empty means
+    the whole history (OAH's clients open streams without one); anything else that is not an
+    integer the store can compare (0 to 2^63-1) is 400 `invalid_cursor`, as for listings."""
+    name, value = ("cursor", cursor) if cursor else ("Last-Event-ID", last_event_id)
+    if not value:
         return 0
-    return min(int(value), MAX_CURSOR)
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_CURSOR:
+        raise invalid_cursor(
+            value, f"{name} must be an event cursor: an integer from 0 to {MAX_CURSOR}"
+        )
+    return int(value)
 
 
 class SessionEventStreams:
@@ -70,9 +76,10 @@ class SessionEventStreams:
         last_event_id: str | None,
         follow: bool,
     ) -> AsyncIterator[SseFrame]:
-        """Checked before the first byte: an unknown session is an error, not an empty stream."""
-        await self.store.read(lambda tx: access.session(tx, caller, session_id))
+        """Checked before the first byte: a bad cursor or an unknown session is an error, not
+        an empty stream."""
         after = resume_after(cursor, last_event_id)
+        await self.store.read(lambda tx: access.session(tx, caller, session_id))
         if not follow:
             return self._replay(session_id, after, run_id)
         return self._follow(session_id, after, run_id)

@@ -19,15 +19,15 @@ from corral.store import MessageKey, Store, Tx
 R = TypeVar("R")
 
 
-def _invalid(cursor: str) -> CorralError:
-    return CorralError("invalid_cursor", 400, "cursor is malformed", {"cursor": cursor[:200]})
+def invalid_cursor(cursor: str, message: str = "cursor is malformed") -> CorralError:
+    return CorralError("invalid_cursor", 400, message, {"cursor": cursor[:200]})
 
 
 def decode_offset(cursor: str | None) -> int:
     if cursor is None:
         return 0
     if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 12:
-        raise _invalid(cursor)
+        raise invalid_cursor(cursor)
     return int(cursor)
 
 
@@ -58,7 +58,7 @@ def decode_message_key(cursor: str | None) -> MessageKey | None:
         data = orjson.loads(raw)
         created_at, message_id = datetime.fromisoformat(data["createdAt"]), data["id"]
     except (binascii.Error, ValueError, TypeError, KeyError, orjson.JSONDecodeError):
-        raise _invalid(cursor) from None
+        raise invalid_cursor(cursor) from None
     if created_at.tzinfo is None or not isinstance(message_id, str):
-        raise _invalid(cursor)
+        raise invalid_cursor(cursor)
     return created_at, message_id
