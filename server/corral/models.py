@@ -1788,7 +1788,7 @@ class WriteFileRequest(BaseModel):
         str | None,
         Field(
             alias='ifMatch',
-            description='Only write when the current etag equals this value (else 412).',
+            description='Only write when the current etag equals this value, or, with `*`, when the file exists in any version (RFC 9110 If-Match); else 412.',
             max_length=256,
         ),
     ] = None

@@ -102,6 +102,24 @@ def test_write_errors(box: Box) -> None:
     envelope(box.get("files/entries", path="f.txt"), 409, "workspace_entry_conflict")
 
 
+def test_if_match_star_means_any_current_version(box: Box) -> None:
+    """RFC 9110 If-Match `*`: the write needs the file to exist, whatever its version."""
+    for path, send in [
+        ("star.txt", lambda ifMatch: box.write("star.txt", "two", ifMatch=ifMatch)),
+        ("star.bin", lambda ifMatch: box.upload("star.bin", b"two", ifMatch=ifMatch)),
+    ]:
+        envelope(send("*"), 412, "workspace_precondition_failed")  # no file yet
+        envelope(box.get("files/stat", path=path), 404, "workspace_entry_not_found")
+        assert box.write(path, "one").status_code == 200
+        written = send("*")
+        assert written.status_code == 200, written.text
+        assert box.get("files/content", path=path).json()["content"] == "two"
+        assert send(" * ").status_code == 200  # as a header value would be, spaces aside
+    envelope(box.write("new/dir/f.txt", "x", ifMatch="*"), 412, "workspace_precondition_failed")
+    envelope(box.get("files/stat", path="new"), 404, "workspace_entry_not_found")  # no parents
+    envelope(box.write("sub", "x", ifMatch="*"), 409, "workspace_entry_conflict")  # a directory
+
+
 def test_utf8_truncation_never_splits_a_character(box: Box) -> None:
     box.write("u.txt", "aé")  # 'é' is two bytes
     cut = box.get("files/content", path="u.txt", maxBytes=2).json()

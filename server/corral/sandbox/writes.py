@@ -151,7 +151,9 @@ def _check_replaceable(
     if not overwrite:
         raise conflict("workspace_entry_exists", f"{virtual} already exists", virtual)
     if if_match is not None and not (
-        stat.S_ISREG(current.st_mode) and etags_equal(Entry.of(virtual, current).etag, if_match)
+        stat.S_ISREG(current.st_mode)
+        # `*` is any current version (RFC 9110 §13.1.1): the file only has to exist.
+        and (if_match.strip() == "*" or etags_equal(Entry.of(virtual, current).etag, if_match))
     ):
         raise precondition_failed(virtual, if_match)
 

@@ -101,8 +101,8 @@ def sync_detailed(
 ) -> Response[ErrorResponse | WorkspaceEntry]:
     """Write a file from JSON
 
-     412 `workspace_precondition_failed` on an `ifMatch` etag mismatch; 409 when the file exists and
-    `overwrite` is false, or the path is a directory.
+     412 `workspace_precondition_failed` on an `ifMatch` etag mismatch, or when `ifMatch` is `*` and the
+    file does not exist; 409 when the file exists and `overwrite` is false, or the path is a directory.
 
     Args:
         sandbox_id (str):
@@ -136,8 +136,8 @@ def sync(
 ) -> ErrorResponse | WorkspaceEntry | None:
     """Write a file from JSON
 
-     412 `workspace_precondition_failed` on an `ifMatch` etag mismatch; 409 when the file exists and
-    `overwrite` is false, or the path is a directory.
+     412 `workspace_precondition_failed` on an `ifMatch` etag mismatch, or when `ifMatch` is `*` and the
+    file does not exist; 409 when the file exists and `overwrite` is false, or the path is a directory.
 
     Args:
         sandbox_id (str):
@@ -166,8 +166,8 @@ async def asyncio_detailed(
 ) -> Response[ErrorResponse | WorkspaceEntry]:
     """Write a file from JSON
 
-     412 `workspace_precondition_failed` on an `ifMatch` etag mismatch; 409 when the file exists and
-    `overwrite` is false, or the path is a directory.
+     412 `workspace_precondition_failed` on an `ifMatch` etag mismatch, or when `ifMatch` is `*` and the
+    file does not exist; 409 when the file exists and `overwrite` is false, or the path is a directory.
 
     Args:
         sandbox_id (str):
@@ -199,8 +199,8 @@ async def asyncio(
 ) -> ErrorResponse | WorkspaceEntry | None:
     """Write a file from JSON
 
-     412 `workspace_precondition_failed` on an `ifMatch` etag mismatch; 409 when the file exists and
-    `overwrite` is false, or the path is a directory.
+     412 `workspace_precondition_failed` on an `ifMatch` etag mismatch, or when `ifMatch` is `*` and the
+    file does not exist; 409 when the file exists and `overwrite` is false, or the path is a directory.
 
     Args:
         sandbox_id (str):
