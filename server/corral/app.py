@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 import yaml
@@ -35,7 +35,9 @@ from corral.http.limits import BodyLimit
 from corral.http.request_validation import CachedRequestValidation
 from corral.http.uri_parser import URIParser
 
-SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
+# Shipped inside the package, so an installed wheel serves it; in a checkout it is a symlink to
+# the repository's openapi.yaml, the copy humans edit and codegen reads.
+SPEC = resources.files("corral") / "openapi.yaml"
 connexion_speedups.install()
 VALIDATORS = {**oas31.VALIDATORS, "parameter": connexion_speedups.Parameters}
 
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
 def build_app(settings: Settings) -> tuple[ASGIApp, Core]:
     """The app and the core behind it (tests reach into the core)."""
     core = Core(settings, spec_path=SPEC)
+    spec = yaml.safe_load(SPEC.read_text())
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
@@ -89,12 +92,11 @@ def build_app(settings: Settings) -> tuple[ASGIApp, Core]:
 
     app = AsyncApp(
         __name__,
-        specification_dir=str(SPEC.parent),
         middlewares=_middlewares(settings.validate_responses),
         lifespan=lifespan,
     )
     app.add_api(
-        SPEC.name,
+        spec,
         base_path="",
         resolver=TagResolver(),
         pythonic_params=True,
@@ -103,7 +105,7 @@ def build_app(settings: Settings) -> tuple[ASGIApp, Core]:
         validate_responses=settings.validate_responses,
         validator_map=VALIDATORS,
     )
-    install_error_handlers(app, AllowIndex(yaml.safe_load(SPEC.read_text())))
+    install_error_handlers(app, AllowIndex(spec))
     limits = settings.limits
     edge = Edge(
         app,

@@ -4,7 +4,7 @@ every service interface wired to it."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 from prometheus_client import CollectorRegistry
 
@@ -33,7 +33,7 @@ from corral.store import Store, open_store
 
 
 class Core:
-    def __init__(self, settings: Settings, spec_path: Path) -> None:
+    def __init__(self, settings: Settings, spec_path: Traversable) -> None:
         self.settings = settings
         self.metrics_registry = CollectorRegistry()
         self.store: Store = open_store(settings.store_url)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import yaml
@@ -44,7 +44,7 @@ ROUTE_GROUPS = [
 
 class MetaService:
     def __init__(
-        self, store: Store, registry: CollectorRegistry, spec_path: Path, auth_enabled: bool
+        self, store: Store, registry: CollectorRegistry, spec_path: Traversable, auth_enabled: bool
     ) -> None:
         self.store = store
         self.registry = registry
