@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8787
 
-.PHONY: serve test check codegen fuzz bench-api bench-files bench-runs bench-events clean
+.PHONY: serve test check codegen fuzz wheel-check bubblewrap bench-api bench-files bench-runs \
+	bench-events clean
 
 $(STAMP): requirements/runtime.txt requirements/dev.txt constraints.txt pyproject.toml clients/python/pyproject.toml clients/python/sdk/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,7 +14,7 @@ $(STAMP): requirements/runtime.txt requirements/dev.txt constraints.txt pyprojec
 	$(BIN)/pip install --quiet --no-deps -e . -e clients/python -e clients/python/sdk
 	touch $@
 
-serve: $(STAMP)
+serve: $(STAMP) bubblewrap
 	$(BIN)/corral serve --port $(PORT)
 
 codegen: $(STAMP)
@@ -34,15 +35,35 @@ check: $(STAMP)
 # CI fuzzes with a fixed seed so a landing is reproducible; `make fuzz` alone explores anew
 # (or replays a run: `make fuzz FUZZ_SEED=<the seed it printed>`).
 # pytest runs last: CI reads the closing line of the last test runner it printed.
-test: check
+test: check bubblewrap wheel-check
 	$(MAKE) fuzz FUZZ_SEED=20261123
 	$(BIN)/python -m pytest
 
 fuzz: $(STAMP)
 	$(BIN)/python conformance/run_schemathesis.py $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 
+# The built wheel, installed alone into a clean venv, serves its spec, docs and default runtime.
+wheel-check: $(STAMP)
+	$(BIN)/python packaging/check_wheel.py
+
+# $(call apt_install,COMMAND,PACKAGE,what goes without it): install a Debian package where this
+# machine allows it (root with apt-get); where it cannot, say why and what goes without, and go on.
+define apt_install
+command -v $(1) >/dev/null 2>&1 || { \
+	if [ "$$(id -u)" != 0 ]; then why="not root"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then why="no apt-get"; \
+	elif apt-get update -qq && apt-get install -y -qq $(2); then why=""; \
+	else why="apt-get install $(2) failed"; fi; \
+	[ -z "$$why" ] || echo "make: $(2) is not installed and cannot be installed here ($$why): $(3)"; }
+endef
+
+# bwrap confines sandbox commands (README, "Sandbox isolation").
+bubblewrap:
+	@$(call apt_install,bwrap,bubblewrap,sandbox commands cannot be confined by bwrap and the \
+	tests that need it skip; install the bubblewrap package to have them)
+
 bench-api: $(STAMP)
-	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	@$(call apt_install,wrk,wrk,bench-api cannot measure)
 	$(BIN)/python bench/bench_api.py
 
 bench-files: $(STAMP)

@@ -1,8 +1,11 @@
-"""Shared fixtures: a real Corral server on a loopback port, in a thread of the test process."""
+"""Shared fixtures: a real Corral server on a loopback port, in a thread of the test process,
+and the gate of every test that needs a working bubblewrap."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -14,6 +17,7 @@ import pytest
 
 from corral.config import Settings
 from corral.core.container import Core
+from corral.sandbox.isolation import choose_isolation
 from corral.testing.live_server import live_server
 
 
@@ -55,3 +59,17 @@ def server(start_server: Callable[..., LiveServer]) -> LiveServer:
 def api(server: LiveServer) -> Iterator[httpx.Client]:
     with server.client() as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def working_bwrap(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Taken by every test that needs bwrap. Where the server's own probe finds it missing or
+    unable to run (no user namespaces, say) those tests skip, so a fresh machine passes; with
+    CORRAL_REQUIRE_BWRAP=1 (CI) they fail instead, so CI always proves the bwrap path."""
+    probe_root = tmp_path_factory.mktemp("bwrap-probe")
+    try:
+        asyncio.run(choose_isolation("bwrap", network=False, hidden=[], probe_root=probe_root))
+    except RuntimeError as exc:
+        if os.environ.get("CORRAL_REQUIRE_BWRAP") == "1":
+            pytest.fail(f"CORRAL_REQUIRE_BWRAP=1 but {exc}")
+        pytest.skip(f"needs a working bubblewrap: {exc}")

@@ -30,7 +30,9 @@ def _settings(hidden_dir: Path) -> dict[str, object]:
 
 
 @pytest.fixture(scope="session")
-def bwrap_served(tmp_path_factory: pytest.TempPathFactory, hidden_dir: Path) -> Iterator[Served]:
+def bwrap_served(
+    working_bwrap: None, tmp_path_factory: pytest.TempPathFactory, hidden_dir: Path
+) -> Iterator[Served]:
     data_dir = tmp_path_factory.mktemp("bwrap")
     with serving(data_dir, sandbox_isolation="bwrap", **_settings(hidden_dir)) as served:
         yield served

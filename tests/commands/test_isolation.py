@@ -54,6 +54,7 @@ def test_bwrap_has_no_network(bwrap_box: Box, listener: int) -> None:
     assert result.exit_code != 0 and "refused" in result.stderr.lower()
 
 
+@pytest.mark.usefixtures("working_bwrap")
 def test_bwrap_network_can_be_allowed(tmp_path: Path, listener: int) -> None:
     with serving(tmp_path, sandbox_isolation="bwrap", sandbox_network=True) as served, \
             httpx.Client(base_url=served.url, timeout=30) as http, \
