@@ -120,7 +120,7 @@ def build_app(settings: Settings) -> tuple[ASGIApp, Core]:
                 ("PUT", "/api/v1/sandboxes/*/files/content", limits.message_bytes),
             ],
         ),
-        auth=Auth(_tokens(settings)),
+        auth=Auth(_tokens(settings), internal_token=core.internal_token),
         services=core.services,
     )
     return edge, core

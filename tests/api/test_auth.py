@@ -57,6 +57,7 @@ def bearer_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("bearer"), validate_responses=True, api_tokens=TOKENS,
         run_worker=False,  # runs stay where the queue put them (tests/conftest.py)
+        sandbox_isolation="none",  # a limited token wants bwrap, else none on purpose
     )  # fmt: skip
     with serving(settings) as live:
         yield live.url
@@ -251,7 +252,7 @@ def test_batch_requeue_reports_denied_runs_per_item(
 ) -> None:
     ids = iter([WS_A, WS_B])
     monkeypatch.setattr(corral.core.workspaces, "new_id", lambda prefix: next(ids))
-    server = start_server(api_tokens=TOKENS)
+    server = start_server(api_tokens=TOKENS, sandbox_isolation="none")  # no command runs
     with server.client(ADMIN) as admin, server.client(LIMITED) as limited:
         runs = {}
         for ws in (create_workspace(admin, "a"), create_workspace(admin, "b")):
@@ -288,13 +289,33 @@ def test_internal_routes_refuse_non_loopback_callers(tmp_path: Any, host: str, p
     assert_error(call_app_from(host, tmp_path, path), 403, "forbidden")
 
 
-def test_internal_route_from_loopback_is_not_forbidden(api: httpx.Client) -> None:
-    resp = api.post("/internal/v1/models/generate", json={"prompt": "hi"})
-    assert resp.status_code == 200, resp.text  # past the loopback check
-    assert "hi" in resp.json()["text"]
+INTERNAL = "internal-token-0123456789"
 
 
-def test_internal_route_needs_no_token(bearer_url: str) -> None:
-    with client(bearer_url) as anonymous:
-        resp = anonymous.post("/internal/v1/models/generate", json={"prompt": "hi"})
+@pytest.mark.parametrize(
+    ("token", "status"),
+    [(None, 401), ("wrong-token-0123456789", 401), (LIMITED, 401), (INTERNAL, 200), (ADMIN, 200)],
+)
+def test_internal_routes_want_the_internal_token_or_a_token_for_every_workspace(
+    tmp_path: Any, token: str | None, status: int
+) -> None:
+    """A loopback address is not enough: sandboxed commands and same-host proxies have one."""
+    settings = Settings(data_dir=tmp_path, api_tokens=TOKENS, internal_token=INTERNAL,
+                        run_worker=False, sandbox_isolation="none")  # fmt: skip
+    with serving(settings) as live, client(live.url, token) as caller:
+        resp = caller.post("/internal/v1/models/generate", json={"prompt": "hi"})
+    if status == 200:
+        assert resp.status_code == 200, resp.text
+        assert "hi" in resp.json()["text"]
+    else:
+        assert_error(resp, 401, "unauthorized")
+
+
+def test_standalone_internal_routes_want_the_process_token(server: LiveServer) -> None:
+    """Without `internal_token` the secret is random: only what is handed it gets through."""
+    with server.client() as anonymous:
+        assert_error(anonymous.post("/internal/v1/models/generate", json={"prompt": "hi"}),
+                     401, "unauthorized")  # fmt: skip
+    with server.client(server.core.internal_token) as trusted:
+        resp = trusted.post("/internal/v1/models/generate", json={"prompt": "hi"})
     assert resp.status_code == 200, resp.text

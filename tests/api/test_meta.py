@@ -58,7 +58,7 @@ def test_healthz_reports_sqlite_up(shared_api: httpx.Client) -> None:
     assert report["storage"] == {"primary": "sqlite", "events": "memory", "runQueue": "in_process"}
     assert report["checks"]["sqlite"] == "up"
     assert report["checks"]["postgres"] == "not_configured"
-    assert report["process"]["mode"] == "api_embedded_worker"
+    assert report["process"] == {"mode": "api_embedded_worker"}  # no pid for anyone to target
     assert "provider" in report["sandbox"]
 
 

@@ -185,6 +185,30 @@ def test_limits_and_shutdown(tmp_path: Path) -> None:
         assert resp.json()["status"] == "stopped"
 
 
+def test_one_workspace_cannot_take_every_background_slot(tmp_path: Path) -> None:
+    """Per-workspace quota below the server's pool: a full workspace gets 409, another still
+    starts; a task that outlives its maximum lifetime is stopped, and its slot comes back."""
+    marker = f"6{uuid.uuid4().int % 10**6:06d}"
+    limits = {"sandbox_max_background_tasks": 4, "sandbox_max_background_tasks_per_workspace": 2,
+              "sandbox_background_max_seconds": 2}  # fmt: skip
+    with serving(tmp_path, **limits) as served, httpx.Client(base_url=served.url) as http, \
+            Client(base_url=served.url) as client:  # fmt: skip
+        greedy = new_box(served, http, client, "greedy")
+        other = new_box(served, http, client, "other")
+        hogs = [greedy.background(f"sleep {marker}") for _ in range(2)]
+        refused = envelope(greedy.post("background", {"command": "true"}), 409,
+                           "too_many_background_tasks")  # fmt: skip
+        assert refused["details"] == {"workspaceId": greedy.id}
+        assert ended(other, other.background("true").task_id)["status"] == "completed"
+        # The lifetime ends the hogs (stopped, whole group gone) and frees the workspace's slots.
+        for hog in hogs:
+            wait_for(lambda h=hog: snapshot(greedy, h.task_id)["status"] != "running", timeout=30)
+            assert snapshot(greedy, hog.task_id)["status"] == "stopped"
+            assert not group_members(hog.pid)
+        assert not running_with(f"sleep {marker}")
+        assert ended(greedy, greedy.background("true").task_id)["status"] == "completed"
+
+
 @pytest.mark.asyncio
 async def test_a_task_whose_end_was_never_recorded_is_unknown(tmp_path: Path) -> None:
     task_id = "task_" + uuid.uuid4().hex

@@ -64,8 +64,13 @@ def models_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def api(start_server: Callable[..., Any], models_dir: Path) -> Iterator[httpx.Client]:
-    with start_server(models_dir=models_dir).client() as client:
+    with gateway(start_server(models_dir=models_dir)) as client:
         yield client
+
+
+def gateway(server: Any) -> httpx.Client:
+    """A client of `server` that the model gateway (`/internal/v1`) lets in."""
+    return server.client(server.core.internal_token)
 
 
 def sse_frames(lines: Iterator[str]) -> Iterator[dict[str, str]]:
@@ -101,7 +106,7 @@ def test_lists_platform_models_without_their_keys(api: httpx.Client) -> None:
 def test_without_models_the_default_is_the_scripted_model(
     start_server: Callable[..., Any], tmp_path: Path
 ) -> None:
-    with start_server(models_dir=tmp_path / "none").client() as api:
+    with gateway(start_server(models_dir=tmp_path / "none")) as api:
         items = api.get("/api/v1/platform-models").json()["items"]
         reply = api.post(GENERATE, json={"prompt": "ping"}).json()
 
@@ -233,7 +238,7 @@ def test_an_openai_platform_model_at_its_url(
             "Salut",
             FakeReply.error(400, "the model does not exist"),
         )
-        with start_server(models_dir=tmp_path).client() as api:
+        with gateway(start_server(models_dir=tmp_path)) as api:
             generated = api.post(GENERATE, json=CHAT | {"model": "gpt"})
             with api.stream("POST", STREAM, json={"model": "gpt", "prompt": "Hi"}) as stream:
                 frames = list(sse_frames(stream.iter_lines()))
@@ -275,7 +280,7 @@ def test_the_default_model_follows_the_provider_key_in_the_environment(
             default_openai_model="gpt-env",
             default_anthropic_model="claude-env",
         )
-        with server.client() as api:
+        with gateway(server) as api:
             listed = api.get("/api/v1/platform-models").json()["items"]
             generated = api.post(GENERATE, json={"prompt": "Hi"})
 
@@ -296,7 +301,7 @@ def test_a_client_that_leaves_the_stream_stops_the_provider_request(
             f"gpt: {{provider: openai, key: sk-test, url: '{fake.base_url}'}}\n"
         )
         fake.reply(FakeReply(text="word " * 50, chunk_delay_s=0.2))
-        with start_server(models_dir=tmp_path).client() as api:
+        with gateway(start_server(models_dir=tmp_path)) as api:
             with api.stream("POST", STREAM, json={"model": "gpt", "prompt": "Hi"}) as stream:
                 frames = sse_frames(stream.iter_lines())
                 assert next(frames)["event"] == "response.started"

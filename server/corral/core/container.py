@@ -4,6 +4,7 @@ every service interface wired to it."""
 from __future__ import annotations
 
 import os
+import secrets
 from importlib.resources.abc import Traversable
 
 from prometheus_client import CollectorRegistry
@@ -36,6 +37,8 @@ class Core:
     def __init__(self, settings: Settings, spec_path: Traversable) -> None:
         self.settings = settings
         self.metrics_registry = CollectorRegistry()
+        # What `/internal/v1/*` callers must present: handed only to what the operator gives it.
+        self.internal_token = settings.internal_token or secrets.token_urlsafe(32)
         self.store: Store = open_store(settings.store_url)
         data_dir = settings.data_dir.resolve()
         library = RuntimeLibrary(BUILTIN_RUNTIMES_DIR, settings.runtimes_dir)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import cached_property
 from importlib.resources.abc import Traversable
 from typing import Any
@@ -115,7 +114,8 @@ class MetaService:
                     "events": "memory",
                     "runQueue": "in_process",
                 },
-                "process": {"mode": "api_embedded_worker", "pid": os.getpid()},
+                # No pid: a probe is open to anyone, and a pid is a target (/proc/<pid>/environ).
+                "process": {"mode": "api_embedded_worker"},
                 "sandbox": {"provider": "embedded"},
                 "checks": {
                     "postgres": "up"

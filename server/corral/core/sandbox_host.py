@@ -4,6 +4,7 @@ it for a `Sandbox` of a workspace root."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from pathlib import Path
 
@@ -23,13 +24,15 @@ class SandboxHost:
             settings.data_dir.resolve() / "tasks",
             log_limit=settings.sandbox_task_log_bytes,
             max_running=settings.sandbox_max_background_tasks,
+            max_per_workspace=settings.sandbox_max_background_tasks_per_workspace,
+            max_lifetime_s=settings.sandbox_background_max_seconds,
         )
 
     async def start(self) -> None:
         s = self.settings
         self.isolation = await choose_isolation(
             s.sandbox_isolation, network=s.sandbox_network, hidden=self._hidden_paths(),
-            probe_root=s.workspaces_dir,
+            probe_root=s.workspaces_dir, exposure=self._exposure(),
         )  # fmt: skip
         log.info("sandbox commands run with isolation %s", self.isolation.mode)
 
@@ -49,9 +52,28 @@ class SandboxHost:
         ms = s.sandbox_timeout_ms if requested_ms is None else requested_ms
         return min(ms, s.sandbox_max_timeout_ms) / 1000
 
+    def _exposure(self) -> str | None:
+        """Why commands must be confined here, if they must: callers who should not reach
+        each other's workspaces, or a server reachable from other machines."""
+        s = self.settings
+        if any(token.workspaces is not None for token in s.api_tokens):
+            return "API tokens limit callers to some workspaces"
+        if not is_loopback(s.host):
+            return f"the server listens on {s.host}, beyond this machine"
+        return None
+
     def _hidden_paths(self) -> list[Path]:
         """What bwrap masks: the server's state, its user's home (keys, credentials), its
         config file (tokens), other workspaces, and what the operator adds."""
         s = self.settings
         return [s.data_dir, Path.home(), config_file(), *s.workspace_roots,
                 *s.sandbox_hidden_paths]  # fmt: skip
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything

@@ -2,6 +2,11 @@
 
 Runs in front of Connexion (its SecurityMiddleware is not used) so standalone mode needs no
 header at all and the caller, with its workspace reach, is resolved once per request.
+
+`/internal/v1/*` (the model gateway) wants a loopback address and a credential: sandboxed
+commands and same-host reverse proxies are loopback callers too. The credential is this
+process's internal token (random unless `internal_token` is set, so handed to no one by
+default) or an API token that reaches every workspace.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 class Auth:
-    def __init__(self, tokens: Mapping[str, Caller]) -> None:
+    def __init__(self, tokens: Mapping[str, Caller], *, internal_token: str) -> None:
         self.tokens = dict(tokens)
+        self.internal_token = internal_token.encode()
 
     def _lookup(self, presented: str) -> Caller | None:
         for token, caller in self.tokens.items():
@@ -38,19 +44,30 @@ class Auth:
                 return envelope_response(
                     403, "forbidden", "internal routes answer loopback callers only"
                 )
+            presented = _bearer(scope) or ""
+            if hmac.compare_digest(self.internal_token, presented.encode()):
+                bind_caller(ANONYMOUS)
+                return None
+            caller = self._lookup(presented) if presented else None
+            if caller is None or caller.workspace_access is not None:
+                return _unauthorized(
+                    "internal routes need the internal token or a token for every workspace"
+                )
+            bind_caller(caller)
         elif path.startswith("/api/v1") and path not in OPEN_PATHS and self.tokens:
             caller = self._lookup(_bearer(scope) or "")
             if caller is None:
-                return envelope_response(
-                    401,
-                    "unauthorized",
-                    "a valid bearer token is required",
-                    headers={"WWW-Authenticate": 'Bearer realm="corral"'},
-                )
+                return _unauthorized("a valid bearer token is required")
             bind_caller(caller)
         else:
             bind_caller(ANONYMOUS)
         return None
+
+
+def _unauthorized(message: str) -> ASGIApp:
+    return envelope_response(
+        401, "unauthorized", message, headers={"WWW-Authenticate": 'Bearer realm="corral"'}
+    )
 
 
 def _bearer(scope: Scope) -> str | None:

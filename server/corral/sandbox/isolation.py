@@ -100,11 +100,23 @@ def _mask(path: Path) -> list[str]:
 
 
 async def choose_isolation(
-    setting: str, *, network: bool, hidden: Sequence[Path], probe_root: Path
+    setting: str,
+    *,
+    network: bool,
+    hidden: Sequence[Path],
+    probe_root: Path,
+    exposure: str | None = None,
 ) -> Isolation:
-    """The isolation `setting` (auto|bwrap|none) gives on this machine; `bwrap` fails loudly
-    when bubblewrap is missing or cannot create its namespaces, `auto` falls back to none."""
+    """The isolation `setting` (auto|bwrap|none) gives on this machine. `bwrap` fails loudly
+    when bubblewrap is missing or cannot create its namespaces; so does `auto` when the server
+    is exposed (`exposure` says how: callers limited to some workspaces, a non-loopback
+    address), else it falls back to none. Only an explicit `none` runs commands unconfined
+    with a warning at every start."""
     if setting == "none":
+        log.warning(
+            "sandbox_isolation is none: commands run as plain processes of the server's user "
+            "and can read its environment, its database and every workspace"
+        )
         return Isolation("none")
     found = shutil.which("bwrap")
     masked = tuple(sorted(_maskable(hidden)))
@@ -113,9 +125,20 @@ async def choose_isolation(
     if problem is None:
         return candidate
     if setting == "bwrap":
-        raise RuntimeError(f"sandbox_isolation is bwrap but {problem}")
+        raise IsolationUnavailable(f"sandbox_isolation is bwrap but {problem}")
+    if exposure is not None:
+        raise IsolationUnavailable(
+            f"sandbox commands cannot be confined ({problem}) and {exposure}: install "
+            "bubblewrap (apt-get install bubblewrap) where user namespaces work, or set "
+            "sandbox_isolation: none to run them unconfined on purpose (only inside an outer "
+            "sandbox such as a container or VM)"
+        )
     log.warning("sandbox commands run without isolation: %s", problem)
     return Isolation("none")
+
+
+class IsolationUnavailable(RuntimeError):
+    """The isolation asked for, or that the server's exposure requires, cannot be had."""
 
 
 def _maskable(paths: Sequence[Path]) -> set[Path]:

@@ -3,9 +3,11 @@ appended to a log in the workspace (`/workspace/.corral/tasks/<id>.log`, readabl
 files API), their metadata kept as JSON under the server's data dir, outside every workspace,
 where no command can tamper with the pid the server will signal.
 
-A task's whole process group is ended when its main process exits, when it is stopped, and
-when the server shuts down. After a restart a task is still reported from its metadata and
-log; one the server could not record the end of (a crash) reports status `unknown`.
+A task's whole process group is ended when its main process exits, when it is stopped, when
+it outlives `max_lifetime_s` (it is then `stopped`), and when the server shuts down. Running
+tasks are capped per server and per workspace, so that one tenant cannot take every slot.
+After a restart a task is still reported from its metadata and log; one the server could not
+record the end of (a crash) reports status `unknown`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import re
 import signal
 import stat
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,12 +89,22 @@ class _Live:
 
 
 class TaskRegistry:
-    def __init__(self, state_dir: Path, *, log_limit: int, max_running: int) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        log_limit: int,
+        max_running: int,
+        max_per_workspace: int | None = None,
+        max_lifetime_s: float | None = None,
+    ) -> None:
         self.state_dir = state_dir
         self.log_limit = log_limit
         self.max_running = max_running
+        self.max_per_workspace = max_per_workspace or max_running
+        self.max_lifetime_s = max_lifetime_s or None  # 0: no limit
         self._live: dict[str, _Live] = {}
-        self._starting = 0
+        self._running = Counter[str]()  # per workspace: live or starting
 
     async def start(
         self,
@@ -105,14 +118,20 @@ class TaskRegistry:
         env: dict[str, str] | None,
     ) -> TaskRecord:
         """Start `command` through /bin/sh; with a session, its stdin stays open for input."""
-        if len(self._live) + self._starting >= self.max_running:
+        if self._running.total() >= self.max_running:
             raise CorralError(
                 "too_many_background_tasks", 409,
                 f"{self.max_running} background commands are already running",
             )  # fmt: skip
+        if self._running[workspace_id] >= self.max_per_workspace:
+            raise CorralError(
+                "too_many_background_tasks", 409,
+                f"{self.max_per_workspace} background commands of this workspace are already "
+                "running", {"workspaceId": workspace_id},
+            )  # fmt: skip
         task_id = new_id("task")
         output_path = f"{LOG_DIR}/{task_id}.log"
-        self._starting += 1  # holds a slot across the awaits below
+        self._running[workspace_id] += 1  # holds the slot across the awaits below
         try:
             log_fd = await asyncio.to_thread(_create_log, sandbox.root, output_path)
             try:
@@ -121,8 +140,9 @@ class TaskRegistry:
             except BaseException:
                 os.close(log_fd)
                 raise
-        finally:
-            self._starting -= 1
+        except BaseException:
+            self._release(workspace_id)
+            raise
         now = datetime.now(UTC)
         record = TaskRecord(
             id=task_id, workspace_id=workspace_id, session_id=session_id, command=command,
@@ -195,11 +215,23 @@ class TaskRegistry:
     async def stop_all(self) -> None:
         await asyncio.gather(*(self.stop(task_id) for task_id in list(self._live)))
 
+    def _release(self, workspace_id: str) -> None:
+        self._running[workspace_id] -= 1
+        if self._running[workspace_id] <= 0:
+            del self._running[workspace_id]
+
     async def _supervise(self, live: _Live) -> None:
         pump = asyncio.ensure_future(self._pump(live))
         try:
             await self._save(live.record)  # here, so that it always precedes the end's save
-            await live.started.exited
+            try:
+                await asyncio.wait_for(asyncio.shield(live.started.exited), self.max_lifetime_s)
+            except TimeoutError:
+                log.info("background task %s outlived %s s: stopping it", live.record.id,
+                         self.max_lifetime_s)  # fmt: skip
+                live.stop_requested = True
+                await end_group(live.record.pid)
+                await live.started.exited
             await end_group(live.record.pid)  # what the main process left behind
             await asyncio.wait([pump], timeout=DRAIN_GRACE_S)
         finally:
@@ -213,6 +245,7 @@ class TaskRegistry:
                 await self._save(live.record)
             finally:
                 self._live.pop(live.record.id, None)
+                self._release(live.record.workspace_id)
                 live.ended.set()
 
     async def _pump(self, live: _Live) -> None:
