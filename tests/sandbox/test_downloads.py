@@ -164,3 +164,21 @@ def test_curl_style_plain_requests(box: Box, served: Served) -> None:
             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
         )
         assert down.content == b"via curl"
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("latin1.txt", "café".encode("latin-1")),
+        ("broken.json", b'{"a": '),
+        ("obj.json", b'{"a": 1}'),
+    ],
+)
+def test_a_download_is_the_files_bytes_whatever_its_name_says(
+    box: Box, name: str, data: bytes
+) -> None:
+    """The media type comes from the name; the body is still the file, never checked as text
+    or JSON (responses are validated in these tests, as in the fuzz run that found this)."""
+    box.upload(name, data)
+    got = box.get("files/download", path=name)
+    assert (got.status_code, got.content) == (200, data)

@@ -21,7 +21,7 @@ from connexion.validators import (
     TextResponseBodyValidator,
 )
 from starlette.datastructures import Headers
-from starlette.types import Message, Receive, Scope
+from starlette.types import Message, Receive, Scope, Send
 
 from corral.http import json_body
 from corral.http.schemas import compiled
@@ -92,6 +92,15 @@ class RequestBody(JSONRequestBodyValidator):  # type: ignore[misc]
 
 
 class ResponseBody(JSONResponseBodyValidator):  # type: ignore[misc]
+    def wrap_send(self, send: Send) -> Send:
+        """No schema for this media type, nothing to check: a download is sent with the media
+        type its file's name suggests, matched by `*/*` (Connexion gives no schema then), and
+        its bytes are the file's, not text or JSON of the API, so they are not even parsed."""
+        if not self._schema:
+            return send
+        wrapped: Send = super().wrap_send(send)
+        return wrapped
+
     def _validate(self, body: Any) -> None:
         try:
             compiled(self._schema).validate(body)
