@@ -112,18 +112,51 @@ def test_an_allowed_but_unset_variable_is_model_key_missing(tmp_path: Path) -> N
     assert (error.code, error.status) == ("model_key_missing", 409)
 
 
-@pytest.mark.parametrize("url", ["", ", url: http://attacker.example/v1"])
-def test_a_keyless_workspace_model_may_not_spend_the_sdk_variable(tmp_path: Path, url: str) -> None:
+@pytest.mark.parametrize("key", ["", ", key: ''", ", key: null", ", key: '  '", ", keyEnv: ''"])
+def test_a_keyless_workspace_model_gets_no_key_and_a_sealed_client(
+    tmp_path: Path, key: str
+) -> None:
     # Given no key the SDK would send OPENAI_API_KEY, to whatever `url` the agent wrote.
-    catalog = workspace(tmp_path, f"sneaky: {{provider: openai{url}}}\n")
+    catalog = workspace(tmp_path, f"sneaky: {{provider: openai, url: http://x.example/v1{key}}}\n")
 
-    error = refused("workspace/sneaky", catalog, registry(tmp_path))
+    for allowlist in ([], ["OPENAI_API_KEY"]):  # listing it allows naming it, not a fallback
+        config = resolve_model("workspace/sneaky", catalog, registry(tmp_path, allowlist))
+        assert (config.provider_config.api_key, config.provider_config.sdk_env_fallbacks) == (
+            None, False,
+        )  # fmt: skip
+
+
+def test_the_sdk_variable_is_a_key_variable_like_any_other(tmp_path: Path) -> None:
+    catalog = workspace(tmp_path, "named: {provider: openai, keyEnv: OPENAI_API_KEY}\n")
+
+    error = refused("workspace/named", catalog, registry(tmp_path))
 
     assert (error.code, error.details) == (
-        "model_key_not_allowed", {"model": "workspace/sneaky", "keyEnv": "OPENAI_API_KEY"},
+        "model_key_not_allowed", {"model": "workspace/named", "keyEnv": "OPENAI_API_KEY"},
     )  # fmt: skip
-    allowed = resolve_model("workspace/sneaky", catalog, registry(tmp_path, ["OPENAI_API_KEY"]))
+    allowed = resolve_model("workspace/named", catalog, registry(tmp_path, ["OPENAI_API_KEY"]))
     assert allowed.provider_config.api_key == "sk-platform"
+
+
+def test_platform_models_of_openai_and_anthropic_alone_use_the_sdk_variables(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "more.yaml").write_text(
+        "local: {provider: openai-compatible, url: http://127.0.0.1:1/v1}\n"
+        "claude: {provider: anthropic}\n"
+    )
+    models = registry(tmp_path)
+
+    fallbacks = {
+        ref: resolve_model(ref, None, models).provider_config.sdk_env_fallbacks
+        for ref in ("platform/gpt", "platform/claude", "platform/local", "platform/script")
+    }
+
+    assert fallbacks == {
+        "platform/gpt": True, "platform/claude": True,
+        "platform/local": False, "platform/script": False,
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -103,7 +103,8 @@ async def test_the_env_vars_point_a_keyless_config_at_the_fake(
         for name, value in fake.env().items():
             monkeypatch.setenv(name, value)
         name = "openai" if fake_type is FakeOpenAI else "anthropic"
-        provider: ModelProvider = build_provider(ProviderConfig(name, "model-x"))
+        config = ProviderConfig(name, "model-x", sdk_env_fallbacks=True)  # a platform model's
+        provider: ModelProvider = build_provider(config)
         try:
             events = await collect(provider.stream(ask("ping")))
         finally:

@@ -1,10 +1,13 @@
 """From a model ref (`platform/<name>`, `workspace/<name>`) to what a provider needs to call it.
 
-Workspace models are written by agents, so they may not spend the server's secrets at will: a
-key comes from the model's own `key`, or from a `keyEnv` variable that the setting
-`model_key_env_allowlist` names. A workspace model of a provider whose SDK falls back to its
-own variable (OPENAI_API_KEY, ANTHROPIC_API_KEY) when given no key is held to the same rule
-for that variable: otherwise pointing `url` at any server would hand it the platform's key.
+Workspace models are written by agents, `url` included, so they may not spend the server's
+secrets at will. A workspace model uses exactly the credential it names: its own non-blank `key`,
+or the value of a `keyEnv` variable that the setting `model_key_env_allowlist` lists (any other
+variable is refused, 403 `model_key_not_allowed`; a listed one that is unset or blank is 409
+`model_key_missing`). Anything else (no key, an empty, null or blank one) means no key at all,
+and never the SDK's own variable (OPENAI_API_KEY, ANTHROPIC_API_KEY). Its provider client is
+sealed against the server's environment (`ProviderConfig.sdk_env_fallbacks` stays False): no
+key, token, profile, organization, custom header or base URL variable reaches the model's URL.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import cast
 from corral.core.catalog import Catalog
 from corral.core.declarations import ModelSpec, Source
 from corral.core.errors import CorralError
-from corral.core.platform_models import SDK_KEY_ENV, ModelRegistry
+from corral.core.platform_models import ModelRegistry
 from corral.providers.config import ProviderConfig, ProviderName
 
 DEFAULT_REF = "platform/default"
@@ -70,6 +73,7 @@ def resolve_model(
                     base_url=workspace.url,
                     api_key=_workspace_key(workspace, registry.key_env_allowlist, registry.env),
                     options={},
+                    sdk_env_fallbacks=False,  # sealed: nothing of the server's environment
                 ),
             )
     raise CorralError.not_found("model_not_found", "model", ref)
@@ -78,11 +82,12 @@ def resolve_model(
 def _workspace_key(
     model: ModelSpec, allowlist: frozenset[str], env: Mapping[str, str]
 ) -> str | None:
-    if model.api_key is not None:
+    """The credential `model` names, or None: it has none, and its client gets none."""
+    if model.api_key and model.api_key.strip():
         return model.api_key
-    variable = model.api_key_env or SDK_KEY_ENV.get(model.provider)
-    if variable is None:
-        return None  # a keyless provider (scripted, or an openai-compatible server)
+    variable = model.api_key_env
+    if not variable or not variable.strip():
+        return None
     if variable not in allowlist:
         raise CorralError(
             "model_key_not_allowed",
@@ -92,7 +97,7 @@ def _workspace_key(
             {"model": model.ref, "keyEnv": variable},
         )
     value = env.get(variable)
-    if not value:
+    if not value or not value.strip():
         raise CorralError(
             "model_key_missing",
             409,

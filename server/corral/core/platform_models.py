@@ -19,7 +19,9 @@ A broken file is skipped with a logged warning; the first definition of a name w
 `default`, else one made from the environment: OpenAI (`default_openai_model`) when
 OPENAI_API_KEY is set, else Anthropic (`default_anthropic_model`) when ANTHROPIC_API_KEY is set,
 else the scripted model, which needs no key. OpenAI wins when both keys are set. The SDKs read
-the key and their base URL variable (OPENAI_BASE_URL, ANTHROPIC_BASE_URL) themselves.
+the key and their base URL variable (OPENAI_BASE_URL, ANTHROPIC_BASE_URL) themselves: platform
+`openai` and `anthropic` models are the operator's, so their SDK may read its variables
+(`ProviderConfig.sdk_env_fallbacks`); an `openai-compatible` one is sealed like a workspace model.
 
 The registry also builds providers (cached by configuration: each holds an HTTP client) and
 tells watchers about every change the `refresh()` of the models directory brings.
@@ -32,7 +34,7 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -48,7 +50,7 @@ from corral.core.config_files import (
 from corral.core.declarations import MODEL_PROVIDERS, NAME_PATTERN
 from corral.core.errors import CorralError
 from corral.providers.base import ModelProvider
-from corral.providers.config import ProviderConfig, ProviderName
+from corral.providers.config import ENV_READING_PROVIDERS, ProviderConfig, ProviderName
 from corral.providers.factory import build_provider
 
 log = logging.getLogger("corral.models")
@@ -78,6 +80,7 @@ class PlatformModelSpec:
             base_url=self.url,
             api_key=self.api_key,
             options=self.options,
+            sdk_env_fallbacks=self.provider in ENV_READING_PROVIDERS,
         )
 
 
@@ -142,12 +145,9 @@ class ModelRegistry:
             watcher.end()
 
     def provider(self, config: ProviderConfig) -> ModelProvider:
-        """The provider for `config`, built once and shared by every run that uses it."""
-        key = json.dumps(
-            [config.provider, config.model_name, config.base_url, config.api_key, config.options],
-            sort_keys=True,
-            default=str,
-        )
+        """The provider for `config`, built once and shared by every run that uses it (every
+        field counts: a workspace model never gets a platform model's client)."""
+        key = json.dumps(asdict(config), sort_keys=True, default=str)
         provider = self._providers.get(key)
         if provider is None:
             try:

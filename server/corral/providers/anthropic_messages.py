@@ -31,11 +31,19 @@ from corral.providers.base import (
 from corral.providers.config import ProviderConfig
 from corral.providers.content import PendingToolCall
 from corral.providers.failures import connection_failure, http_failure, stream_failure
-from corral.providers.sdk_client import sdk_client_options
+from corral.providers.sdk_client import SdkEnvironment, sdk_client_options
 
 NAME = "anthropic"
 # The API requires a cap; every current model can produce this much.
 DEFAULT_MAX_TOKENS = 8192
+
+SDK_ENVIRONMENT = SdkEnvironment(
+    public_base_url="https://api.anthropic.com",
+    custom_headers_variable="ANTHROPIC_CUSTOM_HEADERS",
+    env_arguments=("webhook_key",),
+    derived_headers=(),
+    omit=anthropic.Omit,
+)
 
 _STOP_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -50,9 +58,7 @@ _STOP_REASONS: dict[str, FinishReason] = {
 class AnthropicMessagesProvider:
     def __init__(self, config: ProviderConfig) -> None:
         self._options = config.options
-        self._client = anthropic.AsyncAnthropic(
-            api_key=config.api_key, **sdk_client_options(config)
-        )
+        self._client = anthropic.AsyncAnthropic(**sdk_client_options(config, SDK_ENVIRONMENT))
 
     async def aclose(self) -> None:
         await self._client.close()

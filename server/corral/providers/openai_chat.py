@@ -1,9 +1,9 @@
 """OpenAI chat completions through the official SDK, for `openai` and `openai-compatible`.
 
 Compatible servers (vLLM, Ollama, llama.cpp) differ from OpenAI in small ways handled here: no
-key is needed (a placeholder satisfies the SDK, and the process's own OPENAI_API_KEY is never sent
-to a third-party URL), the output cap is the older `max_tokens`, and reasoning arrives as a
-non-standard `reasoning_content` (or `reasoning`) delta field.
+key is needed (their client is sealed, so the process's OPENAI_* variables never reach a
+third-party URL: `corral.providers.sdk_client`), the output cap is the older `max_tokens`, and
+reasoning arrives as a non-standard `reasoning_content` (or `reasoning`) delta field.
 """
 
 from __future__ import annotations
@@ -29,7 +29,15 @@ from corral.providers.config import ProviderConfig
 from corral.providers.content import PendingToolCall
 from corral.providers.failures import connection_failure, http_failure, stream_failure
 from corral.providers.openai_transcript import chat_messages, chat_tools
-from corral.providers.sdk_client import sdk_client_options
+from corral.providers.sdk_client import SdkEnvironment, sdk_client_options
+
+SDK_ENVIRONMENT = SdkEnvironment(
+    public_base_url="https://api.openai.com/v1",
+    custom_headers_variable="OPENAI_CUSTOM_HEADERS",
+    env_arguments=("admin_api_key", "organization", "project", "webhook_secret"),
+    derived_headers=("OpenAI-Organization", "OpenAI-Project"),
+    omit=openai.Omit,
+)
 
 _FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
@@ -45,8 +53,7 @@ class OpenAIChatProvider:
         self._name = config.provider
         self._compatible = config.provider == "openai-compatible"
         self._options = config.options
-        api_key = config.api_key or ("unused" if self._compatible else None)
-        self._client = openai.AsyncOpenAI(api_key=api_key, **sdk_client_options(config))
+        self._client = openai.AsyncOpenAI(**sdk_client_options(config, SDK_ENVIRONMENT))
 
     async def aclose(self) -> None:
         await self._client.close()

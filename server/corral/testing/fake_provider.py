@@ -3,8 +3,10 @@ received, pacing and failures, and serving on a loopback port.
 
 A test queues `FakeReply`s; each request takes the next one (an empty queue answers by echoing
 the last user text, so a server started for a smoke test needs no script). Every request is
-recorded in `requests`, and `disconnects` counts streams the client abandoned. Like the real
-APIs, a request whose transcript leaves a tool call unanswered gets a 400 (and takes no reply).
+recorded in `requests`, and `disconnects` counts streams the client abandoned; so is a request
+to any other path (a 404), e.g. a token exchange, so `carrying` sees every byte a client sent.
+Like the real APIs, a request whose transcript leaves a tool call unanswered gets a 400 (and
+takes no reply).
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from typing import Any, Self
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from corral.testing.threaded_server import serve_in_thread
 
 HOLD_LIMIT_S = 60  # a held reply goes out after this anyway: a forgotten release never hangs
+
 
 @dataclass(frozen=True)
 class FakeToolCall:
@@ -118,6 +121,10 @@ class FakeProviderServer(ABC):
     def base_url(self) -> str:
         """What the provider's SDK takes as `base_url`."""
 
+    def carrying(self, text: str) -> list[ReceivedRequest]:
+        """The recorded requests with `text` anywhere in their path, headers or body."""
+        return [r for r in self.requests if text in f"{r.path} {r.headers} {json.dumps(r.body)}"]
+
     def wait_for(self, condition: Callable[[], bool], timeout_s: float = 10) -> None:
         """Block until `condition()` holds (the server runs in another thread)."""
         deadline = time.monotonic() + timeout_s
@@ -127,7 +134,8 @@ class FakeProviderServer(ABC):
             time.sleep(0.01)
 
     def __enter__(self) -> Self:
-        app = Starlette(routes=self.routes())
+        unknown = Route("/{path:path}", self._unknown, methods=["GET", "POST", "PUT", "DELETE"])
+        app = Starlette(routes=[*self.routes(), unknown])
         # A scripted delay may outlast its test: stopping does not wait for it.
         served = serve_in_thread(app, lifespan="off", shutdown_timeout_s=1)
         self.port = self._stack.enter_context(served)
@@ -192,6 +200,13 @@ class FakeProviderServer(ABC):
         halves = [payload[: len(payload) // 2], payload[len(payload) // 2 :]]
         cut = replace(reply, drop_after_chunks=1)
         return StreamingResponse(self._paced(halves, cut), media_type="application/json")
+
+    async def _unknown(self, request: Request) -> Response:
+        body = (await request.body()).decode(errors="replace")
+        self.requests.append(
+            ReceivedRequest(request.method, request.url.path, dict(request.headers), body)
+        )
+        return self.error_response(FakeReply.error(404, f"no route {request.url.path}"))
 
     def error_response(self, reply: FakeReply) -> Response:
         body = self.error_body(reply.status, reply.error_message, reply.error_type)
