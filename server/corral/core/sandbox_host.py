@@ -4,11 +4,13 @@ it for a `Sandbox` of a workspace root."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 from pathlib import Path
 
 from corral.config import Settings, config_file
+from corral.sandbox.group_ledger import GroupLedger
 from corral.sandbox.isolation import Isolation, choose_isolation
 from corral.sandbox.process import Sandbox
 from corral.sandbox.tasks import TaskRegistry
@@ -20,6 +22,7 @@ class SandboxHost:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.isolation = Isolation("none")  # until start() has probed for bwrap
+        self.ledger = GroupLedger(settings.data_dir.resolve() / "process-groups")
         self.tasks = TaskRegistry(
             settings.data_dir.resolve() / "tasks",
             log_limit=settings.sandbox_task_log_bytes,
@@ -30,6 +33,7 @@ class SandboxHost:
 
     async def start(self) -> None:
         s = self.settings
+        await asyncio.to_thread(self.ledger.reap)  # what a killed server left running
         self.isolation = await choose_isolation(
             s.sandbox_isolation, network=s.sandbox_network, hidden=self._hidden_paths(),
             probe_root=s.workspaces_dir, exposure=self._exposure(),
@@ -43,7 +47,7 @@ class SandboxHost:
         return Sandbox(
             root, self.isolation,
             env_passthrough=self.settings.sandbox_env_passthrough,
-            output_limit=self.settings.sandbox_output_bytes,
+            output_limit=self.settings.sandbox_output_bytes, ledger=self.ledger,
         )  # fmt: skip
 
     def timeout_s(self, requested_ms: int | None) -> float:

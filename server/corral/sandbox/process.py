@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corral.core.errors import CorralError
+from corral.process_identity import processes
 from corral.sandbox.environment import check_text, command_env
+from corral.sandbox.group_ledger import GroupLedger
 from corral.sandbox.isolation import Isolation, Launch
 from corral.sandbox.paths import resolve_cwd
 
@@ -54,6 +56,7 @@ class Started:
     process: asyncio.subprocess.Process
     transport: asyncio.SubprocessTransport
     exited: asyncio.Future[None]
+    ledger: GroupLedger | None = None  # where the group is recorded until closed
 
     @property
     def pid(self) -> int:
@@ -63,8 +66,12 @@ class Started:
         return exit_code(self.process.returncode)
 
     def close(self) -> None:
-        """Close the pipes (and SIGKILL the main process if it still runs)."""
+        """Close the pipes (and SIGKILL the main process if it still runs); the group, ended
+        by now, leaves the ledger."""
         self.transport.close()
+        if self.ledger is not None:
+            self.ledger.forget(self.pid)
+            self.ledger = None
 
 
 class Sandbox:
@@ -77,11 +84,13 @@ class Sandbox:
         *,
         env_passthrough: Sequence[str] = (),
         output_limit: int,
+        ledger: GroupLedger | None = None,
     ) -> None:
         self.root = Path(os.path.realpath(root))
         self.isolation = isolation
         self.env_passthrough = tuple(env_passthrough)
         self.output_limit = output_limit
+        self.ledger = ledger
 
     async def run(
         self,
@@ -96,7 +105,7 @@ class Sandbox:
         data = None if stdin is None else _stdin_bytes(stdin)
         try:
             launch = await self._prepare(argv, cwd, env)
-            started = await _spawn(launch, stdin=_DEVNULL if data is None else _PIPE,
+            started = await _spawn(launch, self.ledger, stdin=_DEVNULL if data is None else _PIPE,
                                    stdout=_PIPE, stderr=_PIPE)  # fmt: skip
         except _CannotExecute as exc:
             return exc.outcome
@@ -114,7 +123,7 @@ class Sandbox:
         stdin a pipe when `keep_stdin` (else /dev/null)."""
         try:
             launch = await self._prepare(argv, cwd, env)
-            return await _spawn(launch, stdin=_PIPE if keep_stdin else _DEVNULL,
+            return await _spawn(launch, self.ledger, stdin=_PIPE if keep_stdin else _DEVNULL,
                                 stdout=_PIPE, stderr=_STDOUT)  # fmt: skip
         except _CannotExecute as exc:
             message = exc.outcome.stderr.strip()
@@ -179,7 +188,9 @@ class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
             self.exited.set_result(None)
 
 
-async def _spawn(launch: Launch, *, stdin: int, stdout: int, stderr: int) -> Started:
+async def _spawn(
+    launch: Launch, ledger: GroupLedger | None, *, stdin: int, stdout: int, stderr: int
+) -> Started:
     loop = asyncio.get_running_loop()
     try:
         transport, protocol = await loop.subprocess_exec(
@@ -192,7 +203,9 @@ async def _spawn(launch: Launch, *, stdin: int, stdout: int, stderr: int) -> Sta
     finally:
         launch.close()
     process = asyncio.subprocess.Process(transport, protocol, loop)
-    return Started(process, transport, protocol.exited)
+    if ledger is not None:
+        ledger.record(process.pid)  # its own group: the pid is the pgid
+    return Started(process, transport, protocol.exited, ledger)
 
 
 def _check_executable(name: str, workdir: Path, path: str) -> None:
@@ -317,16 +330,6 @@ async def end_group(pgid: int, grace_s: float = KILL_GRACE_S) -> None:
 def _runs_any(pgid: int) -> bool:
     """Whether a member of the group is more than a zombie (an init that never reaps orphans
     leaves those behind forever, and `kill(0)` still finds them)."""
-    try:
-        pids = [p for p in os.listdir("/proc") if p.isdigit()]
-    except OSError:
+    if not os.path.isdir("/proc"):
         return True  # no /proc: trust kill(0)
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        if int(fields[2]) == pgid and fields[0] != b"Z":
-            return True
-    return False
+    return any(p.group == pgid and p.state != b"Z" for p in processes())

@@ -1,0 +1,81 @@
+"""A server killed without warning leaves no command running once the next one starts: a
+foreground command, a background one and an agent's Bash call, all unconfined (`none`, where
+no `--die-with-parent` helps), survive `kill -9` of `corral serve` and are ended when a server
+starts again on the same data dir."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+import uuid
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import httpx
+
+from corral.process_identity import processes
+from corral.testing.processes import free_port
+from tests.cli.processes import DEADLINE_S, Process, environment, running
+
+
+def _running_with(marker: str) -> list[int]:
+    found = []
+    for proc in processes():
+        try:
+            cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if proc.state != b"Z" and marker.encode() in cmdline:
+            found.append(proc.pid)
+    return found
+
+
+def _wait_for(condition: object, what: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        time.sleep(0.05)
+
+
+def _serve(data_dir: Path, port: int) -> AbstractContextManager[Process]:
+    env = environment(CORRAL_DATA_DIR=str(data_dir), CORRAL_SANDBOX_ISOLATION="none")
+    return running("serve", "--port", str(port), env=env)
+
+
+def test_commands_of_a_killed_server_end_when_the_next_one_starts(tmp_path: Path) -> None:
+    marker = f"7{uuid.uuid4().int % 10**6:06d}"  # sleep's argument: unique to this test
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with _serve(tmp_path, port) as first:
+        first.expect("Application startup complete")
+        api = httpx.Client(base_url=url, timeout=DEADLINE_S)
+        ws = api.post("/api/v1/workspaces", json={"name": "w", "runtime": "default"}).json()
+        session = api.post(f"/api/v1/workspaces/{ws['id']}/sessions", json={}).json()
+        commands = f"/api/v1/sandboxes/{ws['id']}/commands"
+        # Foreground: the request waits on it, so it is sent from a thread of its own.
+        threading.Thread(target=_post_ignoring_failure, daemon=True, args=(
+            api, f"{commands}/foreground", {"command": f"sleep {marker}1 & sleep {marker}2"},
+        )).start()  # fmt: skip
+        assert api.post(f"{commands}/background", json={"command": f"sleep {marker}3"}).is_success
+        script = [{"toolCalls": [{"name": "Bash", "input": {"command": f"sleep {marker}4"}}]}, "ok"]
+        sent = api.post(f"/api/v1/sessions/{session['id']}/messages",
+                        json={"content": "go", "metadata": {"script": script}})  # fmt: skip
+        assert sent.status_code == 202, sent.text
+        _wait_for(lambda: len(_running_with(marker)) >= 4, "the four commands to run")
+        first.popen.send_signal(signal.SIGKILL)
+        first.popen.wait(DEADLINE_S)
+        api.close()
+
+    survivors = _running_with(marker)
+    assert len(survivors) >= 4  # nothing ended them: without the ledger they would live on
+    with _serve(tmp_path, free_port()) as second:
+        second.expect("Application startup complete")
+        _wait_for(lambda: not _running_with(marker), "the orphans to be ended")
+        assert "left running by a server that died" in second.output
+
+
+def _post_ignoring_failure(api: httpx.Client, path: str, body: dict[str, str]) -> None:
+    with contextlib.suppress(httpx.HTTPError):  # the server is killed under the request
+        api.post(path, json=body)
