@@ -319,3 +319,19 @@ def test_standalone_internal_routes_want_the_process_token(server: LiveServer) -
     with server.client(server.core.internal_token) as trusted:
         resp = trusted.post("/internal/v1/models/generate", json={"prompt": "hi"})
     assert resp.status_code == 200, resp.text
+
+
+@pytest.mark.parametrize(("trusted", "status"), [([], 200), (["127.0.0.0/8"], 403)])
+def test_x_forwarded_for_is_believed_from_trusted_proxies_only(
+    start_server: Callable[..., LiveServer], trusted: list[str], status: int
+) -> None:
+    """A loopback caller claiming to forward a remote one is the loopback caller, unless the
+    operator said it is a proxy: then the remote address is the client (and /internal refuses)."""
+    server = start_server(trusted_proxies=trusted)
+    with server.client(server.core.internal_token) as caller:
+        resp = caller.post("/internal/v1/models/generate", json={"prompt": "hi"},
+                           headers={"X-Forwarded-For": "10.1.2.3"})  # fmt: skip
+    if status == 403:
+        assert_error(resp, 403, "forbidden")
+    else:
+        assert resp.status_code == 200, resp.text
