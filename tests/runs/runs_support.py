@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -101,6 +102,15 @@ def text_of(msg: dict[str, Any]) -> str:
 def server_events(server: Any, session_id: str) -> list[dict[str, Any]]:
     """The session's outbox as the server committed it."""
     return stored_events(server.settings.data_dir, session_id)
+
+
+def replayed_events(api: httpx.Client, session_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """(event, data) of the session's stream as GET .../events?follow=false serves it."""
+    resp = api.get(f"/api/v1/sessions/{session_id}/events", params={"follow": "false"})
+    assert resp.status_code == 200, resp.text
+    frames = [dict(line.split(": ", 1) for line in block.splitlines() if not line.startswith(":"))
+              for block in resp.text.split("\n\n")]  # fmt: skip
+    return [(f["event"], json.loads(f["data"])) for f in frames if "data" in f]
 
 
 def events_of(server: Any, session_id: str, run_id: str) -> list[tuple[str, dict[str, Any]]]:

@@ -4,6 +4,7 @@ does, and the whole tool loop crosses the provider's wire."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from runs_support import (
     new_session,
     new_workspace,
     read_file,
+    replayed_events,
     send,
     server_events,
     steps,
@@ -22,6 +24,7 @@ from runs_support import (
     wait_status,
 )
 
+from corral.json_depth import MAX_DEPTH
 from corral.testing.fake_anthropic import FakeAnthropic
 from corral.testing.fake_openai import FakeOpenAI
 from corral.testing.fake_provider import FakeProviderServer, FakeReply, FakeToolCall, FakeUsage
@@ -125,8 +128,12 @@ def test_a_run_interrupted_mid_tool_leaves_a_history_the_provider_accepts(
     fake.reply(FakeReply(text="Sleeping.", tool_calls=[sleep]), "Stopped sleeping.")
     ses = new_session(api, new_workspace(api)["id"])
     first = send(api, ses["id"], "sleep")["runId"]
-    wait_for("the Bash call to run", lambda: [s["status"] for s in steps(api, first)
-                                              if s["stepType"] == "tool_call"] == ["running"])
+    wait_for(
+        "the Bash call to run",
+        lambda: (
+            [s["status"] for s in steps(api, first) if s["stepType"] == "tool_call"] == ["running"]
+        ),
+    )
     second = send(api, ses["id"], "never mind", runningRunBehavior="interrupt")["runId"]
     assert wait_status(api, first)["status"] == "cancelled"
     run = wait_status(api, second)
@@ -159,10 +166,66 @@ def test_arguments_that_are_not_json_are_an_error_result_the_model_can_retry(
     assert call["toolCallId"] == result["toolCallId"] == "call_cut"
     assert call["input"] == '{"file_path": "out.txt", "cont'
     assert result["output"]["type"] == "error-text"
-    assert "not a JSON object (Unterminated string" in result["output"]["value"]
+    assert "not a JSON object (unexpected end of data" in result["output"]["value"]
     failed = next(e["data"] for e in server_events(fake_and_server[2], ses["id"])
                   if e["event"] == "tool.failed")  # fmt: skip
     assert failed["errorCode"] == "invalid_tool_input" and failed["toolCallId"] == "call_cut"
     # the model was shown its call and the error, and called again
-    assert "Unterminated string" in str(fake.requests[1].body["messages"])
+    assert "unexpected end of data" in str(fake.requests[1].body["messages"])
     assert len(fake.requests) == 3
+
+
+def nested(levels: int) -> str:
+    """`levels` levels of objects as JSON text (too deep for the test's own JSON encoder)."""
+    return '{"v":' * levels + "1" + "}" * levels
+
+
+def test_arguments_nested_deeper_than_the_limit_are_an_error_result_and_the_session_reads_back(
+    fake_and_server: Any, fake_and_api: Any
+) -> None:
+    """Past the limit the stdlib parser stored what no event frame could encode (from 256
+    levels) or raised RecursionError (from ~990): the run failed, or its stream did for good."""
+    _, fake, api = fake_and_api
+    workspace_id = new_workspace(api)["id"]
+    for depth in (MAX_DEPTH, MAX_DEPTH + 1, 300, 2000):
+        deep = FakeToolCall("Write", {}, id=f"call_{depth}", arguments=nested(depth))
+        fake.reply(FakeReply(tool_calls=[deep], fragment_chars=400), f"Done at {depth}.")
+        session_id = new_session(api, workspace_id)["id"]
+        run = wait_status(api, send(api, session_id, "nest")["runId"])
+        assert run["status"] == "completed", (depth, run)
+        msgs = messages(api, session_id)
+        call, result = [m["content"][0] for m in msgs if m["role"] in ("tool", "assistant")][:2]
+        assert call["toolCallId"] == result["toolCallId"] == f"call_{depth}"
+        assert result["output"]["type"] == "error-text", (depth, result)
+        assert text_of(msgs[-1]) == f"Done at {depth}."
+        if depth <= MAX_DEPTH:  # kept as parsed: the Write tool itself turns it down
+            assert "nested deeper" not in result["output"]["value"]
+            assert call["input"] == json.loads(nested(depth))
+        else:  # kept as the model's text, like any arguments that are not an object
+            problem = f"not a JSON object (nested deeper than {MAX_DEPTH} levels)"
+            assert problem in result["output"]["value"], (depth, result)
+            assert call["input"] == nested(depth)
+        replayed = replayed_events(api, session_id)
+        stored = server_events(fake_and_server[2], session_id)
+        assert replayed == [(e["event"], e["data"]) for e in stored], depth
+        failed = next(data for event, data in replayed if event == "tool.failed")
+        assert failed["errorCode"] == "invalid_tool_input", (depth, failed)
+        assert replayed[-1][0] == "run.completed"
+    assert len(fake.requests) == 8  # each call's error went back to the model
+
+
+def test_a_number_wider_than_64_bits_in_arguments_reads_back(
+    fake_and_server: Any, fake_and_api: Any
+) -> None:
+    """The stdlib parser kept it as an int that no event frame could encode; it is read as a
+    float, as in request bodies."""
+    _, fake, api = fake_and_api
+    wide = FakeToolCall("LS", {}, arguments='{"path": ".", "n": 123456789012345678901234567890}')
+    fake.reply(FakeReply(tool_calls=[wide]), "Listed.")
+    session_id = new_session(api, new_workspace(api)["id"])["id"]
+    run = wait_status(api, send(api, session_id, "list")["runId"])
+    assert run["status"] == "completed", run
+    call = next(m for m in messages(api, session_id) if m["role"] == "assistant")["content"][0]
+    assert call["input"] == {"path": ".", "n": 1.2345678901234568e29}
+    stored = server_events(fake_and_server[2], session_id)
+    assert replayed_events(api, session_id) == [(e["event"], e["data"]) for e in stored]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from corral import json_depth
 from corral.providers.base import ToolCall
 
 # Leading base64 characters of the image formats models accept, for parts without a mediaType.
@@ -71,8 +72,10 @@ class PendingToolCall:
         try:
             return ToolCall(self.id, self.name, parse_tool_input(self.arguments))
         except ValueError as exc:  # often arguments cut short by the output limit
-            problem = (f"The arguments for {self.name} are not a JSON object ({exc}): "
-                       f"{self.arguments[:200]!r}. Call the tool again with valid arguments.")
+            problem = (
+                f"The arguments for {self.name} are not a JSON object ({exc}): "
+                f"{self.arguments[:200]!r}. Call the tool again with valid arguments."
+            )
             return ToolCall(self.id, self.name, self.arguments, input_error=problem)
 
 
@@ -125,10 +128,11 @@ def text_of(content: str | list[dict[str, Any]]) -> str:
 
 def parse_tool_input(raw: str) -> dict[str, Any]:
     """Tool arguments streamed as JSON text; a call without arguments has the empty object.
-    Raises ValueError saying why text is not a JSON object."""
+    Raises ValueError saying why text is not a JSON object (nesting past the limit of
+    `corral.json_depth` included: such a value could be stored but never sent again)."""
     if not raw.strip():
         return {}
-    parsed = json.loads(raw)
+    parsed = json_depth.parse(raw)
     if not isinstance(parsed, dict):
         raise ValueError(f"a JSON {_JSON_TYPES.get(type(parsed), 'value')}")
     return parsed
