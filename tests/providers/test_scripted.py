@@ -146,19 +146,25 @@ async def test_an_invalid_script_fails_clearly(script: Any):
     assert not error.retryable and "invalid scripted-model script" in error.message
 
 
-async def test_latency_from_options_and_turn(monkeypatch: pytest.MonkeyPatch):
+async def test_latency_from_options_and_turn_goes_through_the_models_clock():
     slept: list[float] = []
 
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    monkeypatch.setattr(scripted.asyncio, "sleep", sleep)
-    provider = model(delayMs=500, script=[{"text": "slow", "delayMs": 250}])
+    def timed(**options: Any) -> ScriptedProvider:
+        return ScriptedProvider(ProviderConfig("scripted", "x", options=options), sleep=sleep)
 
-    await collect(provider.stream(request([user("x")])))
-    await collect(model().stream(request([user("x")])))
-
+    slow = timed(delayMs=500, script=[{"text": "one two three", "delayMs": 250}])
+    assert texts(await collect(slow.stream(request([user("x")])))) == ["one ", "two ", "three"]
     assert slept == [0.75]
+
+    chunked = timed(script=[{"text": "one two three", "chunkDelayMs": 40}])
+    assert texts(await collect(chunked.stream(request([user("x")])))) == ["one ", "two ", "three"]
+    assert slept == [0.75, 0.04, 0.04]  # between chunks, none before the first
+
+    await collect(timed().stream(request([user("x")])))
+    assert slept == [0.75, 0.04, 0.04]
 
 
 def test_tool_rounds_count_maximal_runs_of_tool_messages():

@@ -21,6 +21,9 @@ is either a string, the text reply, or an object:
 A turn with tool calls finishes with "tool-calls", any other with "stop". Without a script, or
 past its end, the model says what it is and echoes the user's last text. Token usage is an
 estimate (4 characters a token) so it is deterministic too.
+
+Its latency passes through `sleep` (asyncio.sleep unless given): a test hands it a clock of its
+own to see the delays without waiting for them.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,8 +64,14 @@ class ScriptedTurn:
 
 
 class ScriptedProvider:
-    def __init__(self, config: ProviderConfig) -> None:
+    def __init__(
+        self,
+        config: ProviderConfig,
+        *,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
         self._options = config.options
+        self._sleep = sleep
 
     async def aclose(self) -> None:
         return None
@@ -72,14 +81,14 @@ class ScriptedProvider:
         turn = _turn(request.messages, options.get("script"))
         delay_ms = float(options.get("delayMs") or 0) + turn.delay_ms
         if delay_ms > 0:
-            await asyncio.sleep(delay_ms / 1000)
+            await self._sleep(delay_ms / 1000)
         if turn.error:
             raise turn.error
         deltas: list[StreamEvent] = [ReasoningDelta(c) for c in word_chunks(turn.reasoning)]
         deltas += [TextDelta(c) for c in word_chunks(turn.text)]
         for i, delta in enumerate(deltas):
             if i and turn.chunk_delay_ms > 0:
-                await asyncio.sleep(turn.chunk_delay_ms / 1000)
+                await self._sleep(turn.chunk_delay_ms / 1000)
             yield delta
         prompt = (request.system or "") + json.dumps(request.messages)
         # Deterministic, yet distinct for every transcript: ids never repeat within a session.
