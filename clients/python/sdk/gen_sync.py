@@ -3,9 +3,9 @@
 `corral_sdk/aio.py`, `aio_sandbox.py` and `_async_transport.py` are written by hand; their
 sync twins `client.py`, `sandbox.py` and `_sync_transport.py` are the same code with the
 asyncio words taken out (`async def` → `def`, `await x` → `x`, `AsyncSession` → `Session`,
-`aiter_sse` → `iter_sse`…), then put through ruff (imports re-sorted, formatted). `make
-codegen` runs it (run it after editing a source); `--check`, run by `make check`, fails when a
-committed file differs from a fresh generation.
+`aiter_sse` → `iter_sse`, `aclose` → `close`…), then put through ruff (imports re-sorted,
+formatted). `make codegen` runs it (run it after editing a source); `--check`, run by `make
+check`, fails when a committed file differs from a fresh generation.
 
 Usage: python clients/python/sdk/gen_sync.py [--check]
 """
@@ -32,7 +32,8 @@ REWRITES = [
     (r"\basync (def|for|with) ", r"\1 "),
     (r"\bawait ", ""),
     (r"\baconnect_sse\b", "connect_sse"),
-    (r"\.a(iter_sse|iter_bytes|read|close)\(", r".\1("),
+    (r"\.a(iter_sse|iter_bytes|read)\(", r".\1("),
+    (r"\baclos(e|ing)\b", r"clos\1"),
     (r"\b__a(enter|exit|iter)__\b", r"__\1__"),
     (r"\basync_upload\b", "sync_upload"),
     (r"\bimport asyncio\b", "import time"),

@@ -8,7 +8,7 @@ What a request is and what its answer means comes from `_calls` and `_feed`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, TypeVar
 
 import httpx
@@ -45,7 +45,7 @@ class AsyncTransport(BaseTransport):
             if (cursor := page.next_cursor) is None:
                 return
 
-    async def events(self, feed: EventFeed) -> AsyncIterator[Event]:
+    async def events(self, feed: EventFeed) -> AsyncGenerator[Event]:
         while not feed.finished:
             error: Exception | None = None
             try:

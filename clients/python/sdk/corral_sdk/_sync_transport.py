@@ -9,7 +9,7 @@ What a request is and what its answer means comes from `_calls` and `_feed`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any, TypeVar
 
 import httpx
@@ -45,7 +45,7 @@ class Transport(BaseTransport):
             if (cursor := page.next_cursor) is None:
                 return
 
-    def events(self, feed: EventFeed) -> Iterator[Event]:
+    def events(self, feed: EventFeed) -> Generator[Event]:
         while not feed.finished:
             error: Exception | None = None
             try:

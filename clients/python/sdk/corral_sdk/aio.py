@@ -15,9 +15,11 @@ client (`client.py`) is generated from the asyncio one (`aio.py`) by `gen_sync.p
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import aclosing
 from types import TracebackType
 from typing import Any
+from weakref import WeakSet
 
 import httpx
 
@@ -224,10 +226,10 @@ class AsyncSession(SessionFields):
 
     def events(
         self, *, after: int | None = None, run_id: str | None = None, follow: bool = True
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event]:
         """The session's events after cursor `after` (from the start when None), then live
         ones for as long as it is iterated (`follow=False`: only those stored). Resumes by
-        itself when the connection drops."""
+        itself when the connection drops; `aclose()` it to release its connection."""
         return self._t.events(self._t.feed(self.id, run_id, after=after, follow=follow))
 
     def messages(
@@ -270,13 +272,20 @@ class AsyncRunStream:
     """A run's typed events as they happen, ending with `run.completed`, `run.failed` or
     `run.cancelled`. The request that starts the run is made when iteration starts (or by
     `start()`). Iterating again after an interruption (an exception, KeyboardInterrupt)
-    continues after the last event seen; `result()` reads what is left and reports the run."""
+    continues after the last event seen; `result()` reads what is left and reports the run.
+
+    The stream holds a connection while it is iterated. Use it as a context manager, or call
+    `aclose()`, to release the connection at a known point; breaking out of a loop over it
+    releases it too, once the abandoned iterator is collected. A closed stream can be
+    iterated again: it reconnects and continues after the last event seen."""
 
     def __init__(self, transport: AsyncTransport, start: Call[RunRef]) -> None:
         self._t = transport
         self._start = start
         self._run: RunRef | None = None
         self._feed: EventFeed | None = None
+        # The iterations begun and not yet collected, each holding its connection until closed.
+        self._iterations: WeakSet[AsyncGenerator[Event]] = WeakSet()
 
     async def start(self) -> str:
         """Start the run now if iteration has not (idempotent); its id."""
@@ -286,22 +295,42 @@ class AsyncRunStream:
     def run_id(self) -> str | None:
         return self._run.run_id if self._run else None
 
-    def __aiter__(self) -> AsyncIterator[Event]:
-        return self._events()
+    def __aiter__(self) -> AsyncGenerator[Event]:
+        iteration = self._events()
+        self._iterations.add(iteration)
+        return iteration
 
-    async def _events(self) -> AsyncIterator[Event]:
-        async for event in self._t.events((await self._begin())[1]):
-            yield event
+    async def _events(self) -> AsyncGenerator[Event]:
+        # Closing this generator (aclose(), or the collector after a `break`) closes the
+        # transport's at once, and with it the connection.
+        async with aclosing(self._t.events((await self._begin())[1])) as events:
+            async for event in events:
+                yield event
 
     async def result(self) -> RunResult:
         run, feed = await self._begin()
-        async for _ in self._t.events(feed):
-            pass
+        async with aclosing(self.__aiter__()) as events:
+            async for _ in events:
+                pass
         return feed.transcript.result(await self._t.call(calls.run(run.run_id)))
 
     async def cancel(self) -> None:
         """Ask the run to stop (keep iterating to see it end)."""
         await self._t.call(calls.cancel(await self.start()))
+
+    async def aclose(self) -> None:
+        """Close the stream's connection: a loop over it ends (call it from that loop, or
+        once it is left). The run goes on; iterating again continues after the last event."""
+        for iteration in list(self._iterations):
+            await iteration.aclose()
+
+    async def __aenter__(self) -> AsyncRunStream:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
 
     async def _begin(self) -> tuple[RunRef, EventFeed]:
         if self._run is None or self._feed is None:

@@ -16,9 +16,11 @@ client (`client.py`) is generated from the asyncio one (`aio.py`) by `gen_sync.p
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
+from contextlib import closing
 from types import TracebackType
 from typing import Any
+from weakref import WeakSet
 
 import httpx
 
@@ -225,10 +227,10 @@ class Session(SessionFields):
 
     def events(
         self, *, after: int | None = None, run_id: str | None = None, follow: bool = True
-    ) -> Iterator[Event]:
+    ) -> Generator[Event]:
         """The session's events after cursor `after` (from the start when None), then live
         ones for as long as it is iterated (`follow=False`: only those stored). Resumes by
-        itself when the connection drops."""
+        itself when the connection drops; `close()` it to release its connection."""
         return self._t.events(self._t.feed(self.id, run_id, after=after, follow=follow))
 
     def messages(self, *, newest_first: bool = False, page_size: int = 50) -> Iterator[Message]:
@@ -269,13 +271,20 @@ class RunStream:
     """A run's typed events as they happen, ending with `run.completed`, `run.failed` or
     `run.cancelled`. The request that starts the run is made when iteration starts (or by
     `start()`). Iterating again after an interruption (an exception, KeyboardInterrupt)
-    continues after the last event seen; `result()` reads what is left and reports the run."""
+    continues after the last event seen; `result()` reads what is left and reports the run.
+
+    The stream holds a connection while it is iterated. Use it as a context manager, or call
+    `close()`, to release the connection at a known point; breaking out of a loop over it
+    releases it too, once the abandoned iterator is collected. A closed stream can be
+    iterated again: it reconnects and continues after the last event seen."""
 
     def __init__(self, transport: Transport, start: Call[RunRef]) -> None:
         self._t = transport
         self._start = start
         self._run: RunRef | None = None
         self._feed: EventFeed | None = None
+        # The iterations begun and not yet collected, each holding its connection until closed.
+        self._iterations: WeakSet[Generator[Event]] = WeakSet()
 
     def start(self) -> str:
         """Start the run now if iteration has not (idempotent); its id."""
@@ -285,21 +294,41 @@ class RunStream:
     def run_id(self) -> str | None:
         return self._run.run_id if self._run else None
 
-    def __iter__(self) -> Iterator[Event]:
-        return self._events()
+    def __iter__(self) -> Generator[Event]:
+        iteration = self._events()
+        self._iterations.add(iteration)
+        return iteration
 
-    def _events(self) -> Iterator[Event]:
-        yield from self._t.events((self._begin())[1])
+    def _events(self) -> Generator[Event]:
+        # Closing this generator (close(), or the collector after a `break`) closes the
+        # transport's at once, and with it the connection.
+        with closing(self._t.events((self._begin())[1])) as events:
+            yield from events
 
     def result(self) -> RunResult:
         run, feed = self._begin()
-        for _ in self._t.events(feed):
-            pass
+        with closing(self.__iter__()) as events:
+            for _ in events:
+                pass
         return feed.transcript.result(self._t.call(calls.run(run.run_id)))
 
     def cancel(self) -> None:
         """Ask the run to stop (keep iterating to see it end)."""
         self._t.call(calls.cancel(self.start()))
+
+    def close(self) -> None:
+        """Close the stream's connection: a loop over it ends (call it from that loop, or
+        once it is left). The run goes on; iterating again continues after the last event."""
+        for iteration in list(self._iterations):
+            iteration.close()
+
+    def __enter__(self) -> RunStream:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
     def _begin(self) -> tuple[RunRef, EventFeed]:
         if self._run is None or self._feed is None:
