@@ -52,7 +52,7 @@ class TagResolver(Resolver):  # type: ignore[misc]
         return f"corral.api.{module}.{func}"
 
 
-def _middlewares(validate_responses: bool) -> list[Any]:
+def connexion_middlewares(validate_responses: bool) -> list[Any]:
     # Auth runs at the edge; spec and docs are operations of the spec itself.
     dropped: set[Any] = {SwaggerUIMiddleware, SecurityMiddleware}
     if not validate_responses:
@@ -77,10 +77,31 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     return build_app(settings or Settings())[0]
 
 
+def connexion_app(
+    middlewares: list[Any], validate_responses: bool, lifespan: Any = None
+) -> AsyncApp:
+    """The spec served by Connexion through `middlewares`, its failures in the error envelope:
+    what `build_app` puts behind the edge (tests/api/test_routing.py builds it with Connexion's
+    own routing to compare)."""
+    spec = yaml.safe_load(SPEC.read_text())
+    app = AsyncApp(__name__, middlewares=middlewares, lifespan=lifespan)
+    app.add_api(
+        spec,
+        base_path="",
+        resolver=TagResolver(),
+        pythonic_params=True,
+        strict_validation=True,
+        uri_parser_class=URIParser,
+        validate_responses=validate_responses,
+        validator_map=VALIDATORS,
+    )
+    install_error_handlers(app, AllowIndex(spec))
+    return app
+
+
 def build_app(settings: Settings) -> tuple[ASGIApp, Core]:
     """The app and the core behind it (tests reach into the core)."""
     core = Core(settings, spec_path=SPEC)
-    spec = yaml.safe_load(SPEC.read_text())
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
@@ -90,22 +111,9 @@ def build_app(settings: Settings) -> tuple[ASGIApp, Core]:
         finally:
             await core.stop()
 
-    app = AsyncApp(
-        __name__,
-        middlewares=_middlewares(settings.validate_responses),
-        lifespan=lifespan,
+    app = connexion_app(
+        connexion_middlewares(settings.validate_responses), settings.validate_responses, lifespan
     )
-    app.add_api(
-        spec,
-        base_path="",
-        resolver=TagResolver(),
-        pythonic_params=True,
-        strict_validation=True,
-        uri_parser_class=URIParser,
-        validate_responses=settings.validate_responses,
-        validator_map=VALIDATORS,
-    )
-    install_error_handlers(app, AllowIndex(spec))
     limits = settings.limits
     edge = Edge(
         app,

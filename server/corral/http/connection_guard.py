@@ -15,8 +15,9 @@ in-thread test servers, and this subclass adds, per connection:
 - the parser's own rejections (malformed request lines, chunk sizes) in the JSON envelope.
 
 It relies on uvicorn's protocol methods (`connection_made`, `on_message_begin`,
-`on_headers_complete`, `send_400_response`, ...); tests/api/test_connection_guard.py drives
-each guard through a real socket, so an uvicorn upgrade that moves them fails there.
+`on_headers_complete`, `send_400_response`, ...): `corral.http.pinned` refuses any uvicorn but
+the one it was written against, and tests/cli/test_connection_guard.py drives each guard through
+a real socket, so an upgrade that moves them fails there.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Per-request work Connexion 3.3 repeats that only depends on the operation, done once.
 
-Connexion is pinned at 3.3.0, so the internals patched here cannot move under us unnoticed;
-the API tests and `make fuzz` exercise every path. Gains are thread-CPU per request of
-GET /api/v1/sessions/{id}, in-process (a loop driving the ASGI app directly under uvloop).
+The internals patched here cannot move under us unnoticed: `corral.http.pinned` refuses any
+Connexion but 3.3.0, and the API tests and `make fuzz` exercise every path. Gains are thread-CPU
+per request of GET /api/v1/sessions/{id}, in-process (a loop driving the ASGI app directly under
+uvloop).
 
 - `AsyncOperation.fn` (`_operation_fn`): Connexion rebuilt each handler's decorator chain on
   every request (signature inspection included); built once per operation instead.
