@@ -8,7 +8,6 @@ import itertools
 import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +15,8 @@ import httpx
 import pytest
 
 from corral.config import Settings
-from corral.core.container import Core
 from corral.sandbox.isolation import choose_isolation
-from corral.testing.live_server import live_server
-
-
-@dataclass
-class LiveServer:
-    url: str
-    core: Core
-    settings: Settings
-
-    def client(self, token: str | None = None) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+from corral.testing.live_server import LiveServer, live_server
 
 
 @pytest.fixture
@@ -44,8 +31,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
             # placement; the runtime tests (tests/runs) start servers that execute runs.
             overrides.setdefault("run_worker", False)
             settings = Settings(data_dir=data_dir, validate_responses=True, **overrides)
-            served = running.enter_context(live_server(settings))
-            return LiveServer(served.url, served.core, served.settings)
+            return running.enter_context(live_server(settings))
 
         yield start
 

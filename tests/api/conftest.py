@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from helpers import SharedServer, create_session, create_workspace, serving
+from helpers import create_session, create_workspace
 
 from corral.config import Settings
+from corral.testing.live_server import LiveServer, live_server
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -47,16 +48,16 @@ def _parse_the_spec_once() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedServer]:
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One server for the whole module."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("shared"), validate_responses=True,
                         run_worker=False)  # queue placement only, as in tests/conftest.py
-    with serving(settings) as live:
+    with live_server(settings) as live:
         yield live
 
 
 @pytest.fixture(scope="module")
-def shared_api(shared_server: SharedServer) -> Iterator[httpx.Client]:
+def shared_api(shared_server: LiveServer) -> Iterator[httpx.Client]:
     """A client of the module's server: only for tests that change nothing."""
     with shared_server.client() as client:
         yield client

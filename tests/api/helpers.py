@@ -1,33 +1,18 @@
-"""Small helpers shared by the API integration tests: resources, the error envelope, pages,
-zips and direct reads/writes of the server's SQLite file."""
+"""Small helpers shared by the API integration tests: resources, the error envelope, pages
+and zips."""
 
 from __future__ import annotations
 
 import io
-import json
 import re
-import sqlite3
-import threading
-import time
 import zipfile
-from collections.abc import Iterator, Mapping
-from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
-import uvicorn
 import yaml
-
-from corral.app import build_app
-from corral.config import Settings
-from corral.core.container import Core
-from corral.testing.processes import free_port
-
-if TYPE_CHECKING:
-    from conftest import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
@@ -171,79 +156,3 @@ def build_zip(files: Mapping[str, str]) -> bytes:
 def runtime_zip(agents_md: str = "# Rules\n") -> bytes:
     """A runtime with one primary agent `x` (no `assistant`) and an AGENTS.md."""
     return build_zip({".corral/agents/x.md": AGENT_X, "AGENTS.md": agents_md})
-
-
-# -- the server's SQLite file ---------------------------------------------------------------
-
-
-@contextmanager
-def database(server: LiveServer | SharedServer) -> Iterator[sqlite3.Connection]:
-    path = server.settings.data_dir / "corral.db"
-    with closing(sqlite3.connect(path, timeout=10)) as conn:
-        conn.row_factory = sqlite3.Row
-        yield conn
-
-
-def set_run_status(
-    server: LiveServer | SharedServer, run_id: str, status: str, error_code: str | None = None
-) -> None:
-    """Put a run in a state the API cannot reach yet (no runtime executes runs so far)."""
-    with database(server) as conn:
-        changed = conn.execute(
-            "UPDATE runs SET status = ?, error_code = ?, error_message = ? WHERE id = ?",
-            (status, error_code, error_code and f"test set {error_code}", run_id),
-        ).rowcount
-        conn.commit()
-    assert changed == 1, run_id
-
-
-def session_events(server: LiveServer | SharedServer, session_id: str) -> list[dict[str, Any]]:
-    with database(server) as conn:
-        rows = conn.execute(
-            "SELECT id, cursor, run_id, event, data, created_at FROM session_events"
-            " WHERE session_id = ? ORDER BY cursor",
-            (session_id,),
-        ).fetchall()
-    return [{**dict(row), "data": json.loads(row["data"])} for row in rows]
-
-
-# -- a server outside the per-test fixtures -------------------------------------------------
-
-
-@dataclass
-class SharedServer:
-    """What `LiveServer` offers, for a server that outlives one test."""
-
-    url: str
-    core: Core
-    settings: Settings
-
-    def client(self, token: str | None = None) -> httpx.Client:
-        """A client without keep-alive: a connection idle past uvicorn's keep-alive timeout
-        (while other tests run) is closed by the server just as the client reuses it."""
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        limits = httpx.Limits(max_keepalive_connections=0)
-        return httpx.Client(base_url=self.url, headers=headers, timeout=10, limits=limits)
-
-
-@contextmanager
-def serving(settings: Settings) -> Iterator[SharedServer]:
-    """Serve `settings` on a loopback port in a thread, as `start_server` does, for fixtures
-    wider than one test."""
-    app, core = build_app(settings)
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="on", loop="asyncio")  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.01)
-        yield SharedServer(f"http://127.0.0.1:{port}", core, settings)
-    finally:
-        server.should_exit = True
-        thread.join(10)

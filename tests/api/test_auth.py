@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import pytest
@@ -15,16 +15,13 @@ from helpers import (
     create_session,
     create_workspace,
     send,
-    serving,
-    set_run_status,
 )
 
 import corral.core.workspaces
 from corral.app import build_app
 from corral.config import Settings
-
-if TYPE_CHECKING:
-    from conftest import LiveServer
+from corral.testing.live_server import LiveServer, live_server
+from corral.testing.waiting import wait_for_run
 
 ADMIN = "admin-token-0001"
 LIMITED = "limited-token-0001"
@@ -48,25 +45,20 @@ GUARDED = [
     ("GET", "/api/v1/no-such-route"),
 ]
 MALFORMED = [f"Basic {ADMIN}", ADMIN, "Bearer", f"Bearer {ADMIN}x", b"Bearer \xff\xfe"]
+FAILING = [{"error": {"message": "the model is down"}}]  # the scripted model's turn
 OPEN = ["/api/v1", "/api/v1/system/profile"]
 PROBES = ["/healthz", "/readyz", "/metrics", "/openapi.json", "/openapi.yaml", "/docs"]
 
 
 @pytest.fixture(scope="module")
-def bearer_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def bearer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("bearer"), validate_responses=True, api_tokens=TOKENS,
         run_worker=False,  # runs stay where the queue put them (tests/conftest.py)
         sandbox_isolation="none",  # a limited token wants bwrap, else none on purpose
     )  # fmt: skip
-    with serving(settings) as live:
-        yield live.url
-
-
-def client(url: str, token: str | None = None) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    limits = httpx.Limits(max_keepalive_connections=0)  # see SharedServer.client
-    return httpx.Client(base_url=url, headers=headers, timeout=10, limits=limits)
+    with live_server(settings) as live:
+        yield live
 
 
 # -- standalone -----------------------------------------------------------------------------
@@ -91,17 +83,17 @@ def test_standalone_mode_ignores_a_bearer_token(server: LiveServer) -> None:
 @pytest.mark.parametrize(("method", "path"), GUARDED)
 @pytest.mark.parametrize("authorization", [None, "Bearer wrong-token-0001"])
 def test_guarded_route_is_401_without_a_valid_token(
-    bearer_url: str, method: str, path: str, authorization: str | None
+    bearer: LiveServer, method: str, path: str, authorization: str | None
 ) -> None:
     headers = {"Authorization": authorization} if authorization else {}
-    with client(bearer_url) as anonymous:
+    with bearer.client() as anonymous:
         resp = anonymous.request(method, path, headers=headers)
     assert_error(resp, 401, "unauthorized")
     assert resp.headers["www-authenticate"].startswith("Bearer")
 
 
-def test_malformed_authorization_is_401(bearer_url: str) -> None:
-    with client(bearer_url) as anonymous:
+def test_malformed_authorization_is_401(bearer: LiveServer) -> None:
+    with bearer.client() as anonymous:
         for authorization in (
             f"Basic {ADMIN}",
             ADMIN,
@@ -113,8 +105,8 @@ def test_malformed_authorization_is_401(bearer_url: str) -> None:
             assert_error(resp, 401, "unauthorized")
 
 
-def test_right_token_is_let_through(bearer_url: str) -> None:
-    with client(bearer_url, ADMIN) as admin:
+def test_right_token_is_let_through(bearer: LiveServer) -> None:
+    with bearer.client(ADMIN) as admin:
         assert admin.get("/api/v1/workspaces").status_code == 200
         assert admin.get("/api/v1/runtimes").status_code == 200
         assert_error(admin.get("/api/v1/sessions/ses_x"), 404, "session_not_found")
@@ -122,33 +114,33 @@ def test_right_token_is_let_through(bearer_url: str) -> None:
         assert admin.get("/api/v1/model-providers").status_code == 200
 
 
-def test_scheme_is_case_insensitive(bearer_url: str) -> None:
-    with client(bearer_url) as anonymous:
+def test_scheme_is_case_insensitive(bearer: LiveServer) -> None:
+    with bearer.client() as anonymous:
         resp = anonymous.get("/api/v1/workspaces", headers={"Authorization": f"bearer {ADMIN}"})
     assert resp.status_code == 200
 
 
 @pytest.mark.parametrize("path", OPEN)
-def test_index_and_profile_need_no_token(bearer_url: str, path: str) -> None:
-    with client(bearer_url) as anonymous:
+def test_index_and_profile_need_no_token(bearer: LiveServer, path: str) -> None:
+    with bearer.client() as anonymous:
         assert anonymous.get(path).status_code == 200
 
 
-def test_index_announces_bearer_mode(bearer_url: str) -> None:
-    with client(bearer_url) as anonymous:
+def test_index_announces_bearer_mode(bearer: LiveServer) -> None:
+    with bearer.client() as anonymous:
         auth = anonymous.get("/api/v1").json()["auth"]
     assert auth["mode"] == "bearer"
     assert "Bearer" in auth["description"]
 
 
 @pytest.mark.parametrize("path", PROBES)
-def test_probes_and_documents_never_need_a_token(bearer_url: str, path: str) -> None:
-    with client(bearer_url) as anonymous:
+def test_probes_and_documents_never_need_a_token(bearer: LiveServer, path: str) -> None:
+    with bearer.client() as anonymous:
         assert anonymous.get(path).status_code == 200
 
 
-def test_token_subject_becomes_the_subject_ref(bearer_url: str) -> None:
-    with client(bearer_url, ADMIN) as admin:
+def test_token_subject_becomes_the_subject_ref(bearer: LiveServer) -> None:
+    with bearer.client(ADMIN) as admin:
         ws = create_workspace(admin, "subject")
         assert create_session(admin, ws["id"])["subjectRef"] == "token:admin"
 
@@ -161,7 +153,7 @@ class Tenancy:
     """Workspace A (reachable by the limited token) and B (not), each with a session and a
     run, created by the admin token."""
 
-    url: str
+    server: LiveServer
     session_a: str
     session_b: str
     message_b: str
@@ -169,17 +161,17 @@ class Tenancy:
 
 
 @pytest.fixture(scope="module")
-def tenancy(bearer_url: str) -> Iterator[Tenancy]:
+def tenancy(bearer: LiveServer) -> Iterator[Tenancy]:
     ids = iter([WS_A, WS_B])
-    with pytest.MonkeyPatch.context() as patch, client(bearer_url, ADMIN) as admin:
+    with pytest.MonkeyPatch.context() as patch, bearer.client(ADMIN) as admin:
         patch.setattr(corral.core.workspaces, "new_id", lambda prefix: next(ids))
         assert create_workspace(admin, "a")["id"] == WS_A
         assert create_workspace(admin, "b")["id"] == WS_B
-    with client(bearer_url, ADMIN) as admin:
+    with bearer.client(ADMIN) as admin:
         session_a = create_session(admin, WS_A)["id"]
         session_b = create_session(admin, WS_B)["id"]
         sent = send(admin, session_b, "private to b")
-        yield Tenancy(bearer_url, session_a, session_b, sent["messageId"], sent["runId"])
+        yield Tenancy(bearer, session_a, session_b, sent["messageId"], sent["runId"])
 
 
 def denied_requests(t: Tenancy) -> list[tuple[str, str, Any]]:
@@ -209,25 +201,25 @@ def denied_requests(t: Tenancy) -> list[tuple[str, str, Any]]:
 
 
 def test_limited_token_is_denied_everything_of_another_workspace(tenancy: Tenancy) -> None:
-    with client(tenancy.url, LIMITED) as limited:
+    with tenancy.server.client(LIMITED) as limited:
         for method, path, body in denied_requests(tenancy):
             resp = limited.request(method, path, json=body)
             error = assert_error(resp, 403, "workspace_access_denied")
             assert error["details"] == {"workspaceId": WS_B}, (method, path)
-    with client(tenancy.url, ADMIN) as admin:  # nothing was changed on the way
+    with tenancy.server.client(ADMIN) as admin:  # nothing was changed on the way
         assert admin.get(f"/api/v1/sessions/{tenancy.session_b}").json().get("title") is None
         assert admin.get(f"/api/v1/runs/{tenancy.run_b}").json()["status"] == "queued"
         assert len(admin.get(f"/api/v1/workspaces/{WS_B}/sessions").json()["items"]) == 1
 
 
 def test_limited_token_lists_only_its_workspaces(tenancy: Tenancy) -> None:
-    with client(tenancy.url, LIMITED) as limited:
+    with tenancy.server.client(LIMITED) as limited:
         items = limited.get("/api/v1/workspaces").json()["items"]
     assert [w["id"] for w in items] == [WS_A]
 
 
 def test_limited_token_works_inside_its_workspace(tenancy: Tenancy) -> None:
-    with client(tenancy.url, LIMITED) as limited:
+    with tenancy.server.client(LIMITED) as limited:
         assert limited.get(f"/api/v1/workspaces/{WS_A}").status_code == 200
         assert limited.get(f"/api/v1/workspaces/{WS_A}/catalog").status_code == 200
         sent = send(limited, tenancy.session_a, "allowed")
@@ -243,7 +235,7 @@ def test_limited_token_works_inside_its_workspace(tenancy: Tenancy) -> None:
     ],
 )
 def test_limited_token_cannot_add_workspaces(tenancy: Tenancy, path: str, body: dict) -> None:
-    with client(tenancy.url, LIMITED) as limited:
+    with tenancy.server.client(LIMITED) as limited:
         assert_error(limited.post(path, json=body), 403, "workspace_access_denied")
 
 
@@ -252,12 +244,13 @@ def test_batch_requeue_reports_denied_runs_per_item(
 ) -> None:
     ids = iter([WS_A, WS_B])
     monkeypatch.setattr(corral.core.workspaces, "new_id", lambda prefix: next(ids))
-    server = start_server(api_tokens=TOKENS, sandbox_isolation="none")  # no command runs
+    server = start_server(api_tokens=TOKENS, run_worker=True, sandbox_isolation="none")
     with server.client(ADMIN) as admin, server.client(LIMITED) as limited:
         runs = {}
         for ws in (create_workspace(admin, "a"), create_workspace(admin, "b")):
-            runs[ws["id"]] = send(admin, create_session(admin, ws["id"])["id"])["runId"]
-            set_run_status(server, runs[ws["id"]], "failed", "model_stream_failed")
+            session_id = create_session(admin, ws["id"])["id"]
+            runs[ws["id"]] = send(admin, session_id, metadata={"script": FAILING})["runId"]
+            assert wait_for_run(admin, runs[ws["id"]])["status"] == "failed"
         resp = limited.post("/api/v1/runs/requeue", json={"runIds": [runs[WS_A], runs[WS_B]]})
         assert resp.status_code == 200, resp.text
         first, second = resp.json()["items"]
@@ -297,12 +290,11 @@ INTERNAL = "internal-token-0123456789"
     [(None, 401), ("wrong-token-0123456789", 401), (LIMITED, 401), (INTERNAL, 200), (ADMIN, 200)],
 )
 def test_internal_routes_want_the_internal_token_or_a_token_for_every_workspace(
-    tmp_path: Any, token: str | None, status: int
+    start_server: Callable[..., LiveServer], token: str | None, status: int
 ) -> None:
     """A loopback address is not enough: sandboxed commands and same-host proxies have one."""
-    settings = Settings(data_dir=tmp_path, api_tokens=TOKENS, internal_token=INTERNAL,
-                        run_worker=False, sandbox_isolation="none")  # fmt: skip
-    with serving(settings) as live, client(live.url, token) as caller:
+    live = start_server(api_tokens=TOKENS, internal_token=INTERNAL, sandbox_isolation="none")
+    with live.client(token) as caller:
         resp = caller.post("/internal/v1/models/generate", json={"prompt": "hi"})
     if status == 200:
         assert resp.status_code == 200, resp.text

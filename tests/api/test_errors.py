@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import pytest
 from helpers import JSON, ROOT, MiB, assert_error, load_spec
 
-if TYPE_CHECKING:
-    from conftest import LiveServer
+from corral.testing.live_server import LiveServer
 
 WORKSPACES = "/api/v1/workspaces"
 

@@ -1,25 +1,28 @@
-"""The session event outbox (`session_events`): every queue change is announced by events
-written in the same transaction, with per-session cursors 1, 2, 3, ... and §8 payloads."""
+"""The session event outbox: every queue change is announced by events written in the same
+transaction, with per-session cursors 1, 2, 3, ... and §8 payloads, as the session's event
+stream replays them to any client."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 from helpers import (
-    SharedServer,
     create_session,
-    id_pattern,
+    create_workspace,
     send,
-    session_events,
-    set_run_status,
 )
+
+from corral.testing.live_server import LiveServer
+from corral.testing.outbox import replayed_events
+from corral.testing.waiting import wait_for_run
 
 
 @pytest.fixture
-def server(shared_server: SharedServer) -> SharedServer:
+def server(shared_server: LiveServer) -> LiveServer:
     """Events are per session and every test has its own session: share the server."""
     return shared_server
 
@@ -36,13 +39,10 @@ def summary(events: list[dict[str, Any]], names: dict[str, str]) -> list[tuple]:
 
 def assert_well_formed(events: list[dict[str, Any]], session_id: str) -> None:
     assert [e["cursor"] for e in events] == list(range(1, len(events) + 1))
-    assert len({e["id"] for e in events}) == len(events)
-    stamps = [datetime.fromisoformat(e["created_at"].replace("Z", "+00:00")) for e in events]
+    stamps = [datetime.fromisoformat(e["createdAt"].replace("Z", "+00:00")) for e in events]
     assert stamps == sorted(stamps)
     for event in events:
-        assert id_pattern("evt").match(event["id"])
         data = event["data"]
-        assert event["run_id"] == data["runId"]
         if event["event"] in ("run.queued", "run.cancelled"):
             status = event["event"].split(".")[1]
             core = {"runId": data["runId"], "sessionId": session_id, "status": status}
@@ -61,9 +61,7 @@ def items_of(event: dict[str, Any], names: dict[str, str]) -> list[str]:
     return [names[i["runId"]] for i in event["data"]["items"]]
 
 
-def test_queue_flow_is_announced_in_order(
-    server: SharedServer, api: httpx.Client, session: dict
-) -> None:
+def test_queue_flow_is_announced_in_order(api: httpx.Client, session: dict) -> None:
     sid = session["id"]
     a, b, c = (send(api, sid, text) for text in "abc")
     i = send(api, sid, "i", runningRunBehavior="interrupt")
@@ -71,7 +69,7 @@ def test_queue_flow_is_announced_in_order(
     post(api, f"/api/v1/runs/{i['runId']}/cancel")  # active: dispatches c
     names = {s["runId"]: n for s, n in ((a, "a"), (b, "b"), (c, "c"), (i, "i"))}
 
-    events = session_events(server, sid)
+    events = replayed_events(api, sid)
     assert_well_formed(events, sid)
     assert summary(events, names) == [
         ("run.queued", "a", None),
@@ -105,12 +103,12 @@ def test_queue_flow_is_announced_in_order(
             assert set(event["data"]) == {"runId", "sessionId", "status"}
 
 
-def test_guide_is_announced(server: SharedServer, api: httpx.Client, session: dict) -> None:
+def test_guide_is_announced(api: httpx.Client, session: dict) -> None:
     sid = session["id"]
     a, b, c = (send(api, sid, text) for text in "abc")
     post(api, f"/api/v1/runs/{c['runId']}/guide")
     names = {a["runId"]: "a", b["runId"]: "b", c["runId"]: "c"}
-    events = session_events(server, sid)
+    events = replayed_events(api, sid)
     assert_well_formed(events, sid)
     assert summary(events, names)[5:] == [
         ("queue.updated", "c", "promoted"),
@@ -122,16 +120,28 @@ def test_guide_is_announced(server: SharedServer, api: httpx.Client, session: di
 
 
 def test_requeue_is_announced_with_recovery_fields(
-    server: SharedServer, api: httpx.Client, session: dict
+    start_server: Callable[..., LiveServer],
 ) -> None:
-    sid = session["id"]
-    run_id = send(api, sid)["runId"]
-    set_run_status(server, run_id, "timed_out", "run_timed_out")
-    post(api, f"/api/v1/runs/{run_id}/requeue")
-    events = session_events(server, sid)
-    assert_well_formed(events, sid)
-    assert [e["event"] for e in events] == ["run.queued", "run.queued"]
-    data = events[1]["data"]
+    with start_server(run_worker=True, sandbox_isolation="none").client() as api:
+        ws = create_workspace(api)
+        hasty = "---\nname: hasty\nrunTimeoutSeconds: 0.5\n---\nBe quick.\n"
+        agent = {"path": ".corral/agents/hasty.md", "content": hasty}
+        written = api.put(f"/api/v1/sandboxes/{ws['id']}/files/content", json=agent)
+        assert written.status_code in (200, 201), written.text
+        sid = create_session(api, ws["id"], agentName="hasty")["id"]
+        slow = [{"text": "never", "delayMs": 30_000}]
+        run_id = send(api, sid, metadata={"script": slow})["runId"]
+        assert wait_for_run(api, run_id)["status"] == "timed_out"
+        post(api, f"/api/v1/runs/{run_id}/requeue")
+        events = replayed_events(api, sid)
+    assert [e["event"] for e in events[:4]] == [
+        "run.queued",
+        "run.started",
+        "run.failed",
+        "run.queued",
+    ]
+    assert events[2]["data"]["status"] == "timed_out"
+    data = events[3]["data"]
     assert data["status"] == "queued"
     assert data["recoveredBy"] == "manual_operator_requeue"
     assert data["previousStatus"] == "timed_out"
@@ -140,32 +150,30 @@ def test_requeue_is_announced_with_recovery_fields(
     assert data["requestedBy"] == "standalone:anonymous"
 
 
-def test_cursors_are_per_session(server: SharedServer, api: httpx.Client, session: dict) -> None:
+def test_cursors_are_per_session(api: httpx.Client, session: dict) -> None:
     other = create_session(api, session["workspaceId"])
     for sid in (session["id"], other["id"], session["id"], other["id"]):
         send(api, sid)
     for sid in (session["id"], other["id"]):
-        events = session_events(server, sid)
+        events = replayed_events(api, sid)
         assert_well_formed(events, sid)
         assert [e["cursor"] for e in events] == [1, 2, 3]
 
 
-def test_rejected_requests_write_no_events(
-    server: SharedServer, api: httpx.Client, session: dict
-) -> None:
+def test_rejected_requests_write_no_events(api: httpx.Client, session: dict) -> None:
     sid = session["id"]
     run_id = send(api, sid)["runId"]
-    before = session_events(server, sid)
+    before = replayed_events(api, sid)
     assert api.post(f"/api/v1/sessions/{sid}/messages", json={"content": " "}).status_code == 400
     assert api.post(f"/api/v1/runs/{run_id}/requeue").status_code == 409
     assert api.post(f"/api/v1/runs/{run_id}/guide").status_code == 202  # not pending: no-op
-    assert session_events(server, sid) == before
+    assert replayed_events(api, sid) == before
 
 
-def test_deleting_a_session_deletes_its_events(
-    server: SharedServer, api: httpx.Client, session: dict
-) -> None:
+def test_a_deleted_session_has_no_event_stream(api: httpx.Client, session: dict) -> None:
+    """Its stored events go with it: tests/store checks the rows (delete_session_tree)."""
     send(api, session["id"])
-    assert session_events(server, session["id"])
+    assert replayed_events(api, session["id"])
     assert api.delete(f"/api/v1/sessions/{session['id']}").status_code == 204
-    assert session_events(server, session["id"]) == []
+    resp = api.get(f"/api/v1/sessions/{session['id']}/events", params={"follow": "false"})
+    assert resp.status_code == 404 and resp.json()["error"]["code"] == "session_not_found"

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
-from typing import TYPE_CHECKING
 
 import pytest
 
+from corral.testing.live_server import LiveServer
 from corral_client import AuthenticatedClient, Client
 from corral_client.api.messages import list_session_messages, send_session_message
 from corral_client.api.meta import get_system_profile
@@ -35,9 +35,6 @@ from corral_client.models import (
     WorkspacePage,
 )
 from corral_client.types import UNSET
-
-if TYPE_CHECKING:
-    from conftest import LiveServer
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
 """Messages and the session queue of reference §7: delivery, interrupt, cancel, guide,
 requeue, and reading the transcript by keyset page or around a message.
 
-No runtime executes runs yet, so a session's *active* run stays `queued`; states a worker
-would reach (`running`, `failed`, `timed_out`) are written into the SQLite file directly.
+These servers execute no runs (tests/conftest.py), so a session's *active* run stays `queued`
+and every move of the queue can be checked at leisure. What a worker's runs do to the queue
+(running, failed, timed out) is checked where runs really execute:
+tests/runs/test_queue_runtime.py.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 from helpers import (
-    SharedServer,
     assert_error,
     create_session,
     get_message,
@@ -23,15 +24,16 @@ from helpers import (
     queued_run_ids,
     run_status,
     send,
-    session_events,
-    set_run_status,
     steps,
     walk_pages,
 )
 
+from corral.testing.live_server import LiveServer
+from corral.testing.outbox import replayed_events
+
 
 @pytest.fixture
-def server(shared_server: SharedServer) -> SharedServer:
+def server(shared_server: LiveServer) -> LiveServer:
     """Every test here works in a session (and workspace) of its own: share the server."""
     return shared_server
 
@@ -203,20 +205,6 @@ def test_interrupt_on_an_idle_session_is_a_plain_send(api: httpx.Client, session
     assert queue(api, session["id"]) == []
 
 
-def test_interrupt_of_a_running_run_requests_cancellation(
-    server: SharedServer, api: httpx.Client, session: dict
-) -> None:
-    (active,) = busy_session(api, session, "long job")
-    set_run_status(server, active["runId"], "running")
-    interrupt = send(api, session["id"], "stop that", runningRunBehavior="interrupt")
-    assert interrupt["delivery"] == "session_queue"
-    assert interrupt["queuedPosition"] == 1
-    running = get_run(api, active["runId"])
-    assert running["status"] == "running"  # its worker ends it
-    assert "cancelRequestedAt" in running
-    assert queued_run_ids(api, session["id"]) == [interrupt["runId"]]
-
-
 # -- cancel ---------------------------------------------------------------------------------
 
 
@@ -256,38 +244,15 @@ def test_cancel_of_the_last_run_leaves_an_idle_session(api: httpx.Client, sessio
     assert send(api, session["id"], "again")["delivery"] == "active_run"
 
 
-def test_cancel_of_a_cancelled_run_is_a_no_op(
-    server: SharedServer, api: httpx.Client, session: dict
-) -> None:
+def test_cancel_of_a_cancelled_run_is_a_no_op(api: httpx.Client, session: dict) -> None:
     _, b = busy_session(api, session, "a", "b")
     cancel(api, b["runId"])
-    before, events = get_run(api, b["runId"]), len(session_events(server, session["id"]))
+    before, events = get_run(api, b["runId"]), replayed_events(api, session["id"])
+    assert events[-1]["event"] == "run.cancelled"
     cancel(api, b["runId"])
     assert get_run(api, b["runId"]) == before
-    assert len(session_events(server, session["id"])) == events
+    assert replayed_events(api, session["id"]) == events
     assert len(steps(api, b["runId"])) == 1
-
-
-@pytest.mark.parametrize("status", ["completed", "failed", "timed_out"])
-def test_cancel_of_an_ended_run_is_a_no_op(
-    server: SharedServer, api: httpx.Client, session: dict, status: str
-) -> None:
-    (only,) = busy_session(api, session, "a")
-    set_run_status(server, only["runId"], status)
-    cancel(api, only["runId"])
-    assert run_status(api, only["runId"]) == status
-
-
-def test_cancel_of_a_running_run_leaves_it_to_its_worker(
-    server: SharedServer, api: httpx.Client, session: dict
-) -> None:
-    active, b = busy_session(api, session, "a", "b")
-    set_run_status(server, active["runId"], "running")
-    cancel(api, active["runId"])
-    run = get_run(api, active["runId"])
-    assert run["status"] == "running"
-    assert "cancelRequestedAt" in run and "endedAt" not in run
-    assert queued_run_ids(api, session["id"]) == [b["runId"]]  # waits for the worker
 
 
 def test_cancel_of_an_unknown_run_is_404(shared_api: httpx.Client) -> None:
@@ -304,16 +269,6 @@ def test_guide_promotes_a_pending_run_and_dispatches_it(api: httpx.Client, sessi
     assert run_status(api, c["runId"]) == "queued"
     assert queued_run_ids(api, session["id"]) == [b["runId"], d["runId"]]
     assert send(api, session["id"], "e")["queuedPosition"] == 3
-
-
-def test_guide_with_a_running_run_waits_for_it_at_the_head(
-    server: SharedServer, api: httpx.Client, session: dict
-) -> None:
-    active, b, c = busy_session(api, session, "a", "b", "c")
-    set_run_status(server, active["runId"], "running")
-    guide(api, c["runId"])
-    assert "cancelRequestedAt" in get_run(api, active["runId"])
-    assert queued_run_ids(api, session["id"]) == [c["runId"], b["runId"]]
 
 
 def test_guide_of_a_message_run_that_is_not_pending_is_a_no_op(
@@ -337,88 +292,20 @@ def requeue(api: httpx.Client, run_id: str) -> httpx.Response:
     return api.post(f"/api/v1/runs/{run_id}/requeue")
 
 
-@pytest.mark.parametrize("status", ["queued", "cancelled", "completed", "running"])
+@pytest.mark.parametrize("status", ["queued", "cancelled"])
 def test_requeue_of_a_run_that_did_not_fail_is_409(
-    server: SharedServer, api: httpx.Client, session: dict, status: str
+    api: httpx.Client, session: dict, status: str
 ) -> None:
     (only,) = busy_session(api, session, "a")
-    if status != "queued":
-        set_run_status(server, only["runId"], status)
+    if status == "cancelled":
+        cancel(api, only["runId"])
     error = assert_error(requeue(api, only["runId"]), 409, "run_requeue_invalid_status")
     assert error["details"]["status"] == status
     assert run_status(api, only["runId"]) == status
 
 
-@pytest.mark.parametrize("status", ["failed", "timed_out"])
-def test_requeue_of_a_failed_run(
-    server: SharedServer, api: httpx.Client, session: dict, status: str
-) -> None:
-    (only,) = busy_session(api, session, "a")
-    set_run_status(server, only["runId"], status, "model_stream_failed")
-    resp = requeue(api, only["runId"])
-    assert resp.status_code == 202, resp.text
-    assert resp.json() == {
-        "runId": only["runId"],
-        "status": "queued",
-        "previousStatus": status,
-        "source": "manual_requeue",
-    }
-    run = get_run(api, only["runId"])
-    assert run["status"] == "queued"
-    assert "errorCode" not in run and "errorMessage" not in run and "endedAt" not in run
-    recovery = run["metadata"]["recovery"]
-    assert recovery["recoveredBy"] == "manual_operator_requeue"
-    assert recovery["previousStatus"] == status
-    assert run["metadata"]["recoveryAttempts"] == 1
-    (step,) = steps(api, only["runId"])
-    assert step["stepType"] == "system" and step["name"] == "run.requeued"
-    assert step["seq"] == 1
-    assert queue(api, session["id"]) == []  # nothing else active: it is the active run
-
-
-def test_requeue_behind_an_active_run_joins_the_queue(
-    server: SharedServer, api: httpx.Client, session: dict
-) -> None:
-    (failed,) = busy_session(api, session, "a")
-    set_run_status(server, failed["runId"], "failed", "model_stream_failed")
-    _, waiting = busy_session(api, session, "b", "c")
-    assert requeue(api, failed["runId"]).status_code == 202
-    assert queued_run_ids(api, session["id"]) == [waiting["runId"], failed["runId"]]
-
-
 def test_requeue_of_an_unknown_run_is_404(shared_api: httpx.Client) -> None:
     assert_error(requeue(shared_api, "run_missing"), 404, "run_not_found")
-
-
-def test_batch_requeue_mixes_accepted_and_error_items(
-    server: SharedServer, api: httpx.Client, session: dict
-) -> None:
-    (failed,) = busy_session(api, session, "a")
-    set_run_status(server, failed["runId"], "failed", "model_stream_failed")
-    (still_queued,) = busy_session(api, create_session(api, session["workspaceId"]), "b")
-    resp = api.post(
-        "/api/v1/runs/requeue",
-        json={"runIds": [still_queued["runId"], "run_missing", failed["runId"]]},
-    )
-    assert resp.status_code == 200, resp.text
-    wrong_status, missing, accepted = resp.json()["items"]
-    assert wrong_status["runId"] == still_queued["runId"]
-    assert wrong_status["status"] == "error"
-    assert wrong_status["errorCode"] == "run_requeue_invalid_status"
-    assert wrong_status["errorMessage"]
-    assert missing == {
-        "runId": "run_missing",
-        "status": "error",
-        "errorCode": "run_not_found",
-        "errorMessage": missing["errorMessage"],
-    }
-    assert accepted == {
-        "runId": failed["runId"],
-        "status": "queued",
-        "previousStatus": "failed",
-        "source": "manual_requeue",
-    }
-    assert run_status(api, failed["runId"]) == "queued"
 
 
 @pytest.mark.parametrize(

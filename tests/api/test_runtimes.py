@@ -9,7 +9,6 @@ import httpx
 import pytest
 from helpers import (
     OCTET,
-    SharedServer,
     assert_error,
     build_zip,
     create_session,
@@ -17,11 +16,13 @@ from helpers import (
     runtime_zip,
 )
 
+from corral.testing.live_server import LiveServer
+
 RUNTIMES = "/api/v1/runtimes"
 
 
 @pytest.fixture
-def server(shared_server: SharedServer) -> SharedServer:
+def server(shared_server: LiveServer) -> LiveServer:
     """Runtimes are global, but every test here uses runtime names of its own: share."""
     return shared_server
 
@@ -135,7 +136,7 @@ def test_empty_upload_is_400(shared_api: httpx.Client, archive: bytes) -> None:
     "entry", ["../evil", "a/../../evil", "/abs/evil", "dir\\..\\evil"], ids=str
 )
 def test_zip_with_an_escaping_path_is_400_and_writes_nothing(
-    server: SharedServer, api: httpx.Client, entry: str
+    server: LiveServer, api: httpx.Client, entry: str
 ) -> None:
     archive = build_zip({entry: "pwned", "AGENTS.md": "# x\n"})
     assert_error(upload(api, "evil", archive), 400, "invalid_runtime_zip")

@@ -8,7 +8,6 @@ import httpx
 import pytest
 from helpers import (
     TIMESTAMP,
-    SharedServer,
     assert_error,
     create_session,
     id_pattern,
@@ -16,9 +15,11 @@ from helpers import (
     walk_pages,
 )
 
+from corral.testing.live_server import LiveServer
+
 
 @pytest.fixture
-def server(shared_server: SharedServer) -> SharedServer:
+def server(shared_server: LiveServer) -> LiveServer:
     """Every test here works in a session (and workspace) of its own: share the server."""
     return shared_server
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import pytest
@@ -18,8 +18,7 @@ from helpers import (
     walk_pages,
 )
 
-if TYPE_CHECKING:
-    from conftest import LiveServer
+from corral.testing.live_server import LiveServer
 
 WORKSPACES = "/api/v1/workspaces"
 

@@ -17,9 +17,9 @@ from commands_support import (
     envelope,
     group_members,
     running_with,
-    wait_for,
 )
 
+from corral.testing.waiting import wait_for
 from corral_client.types import UNSET
 
 
@@ -73,7 +73,7 @@ def test_timeout_kills_the_whole_group(none_box: Box) -> None:
     assert time.monotonic() - started < 3
     pgid = int((none_box.root / "pgid").read_text())
     # The grandchild that left its parent is gone too: no process of the group runs.
-    wait_for(lambda: not group_members(pgid), timeout=2)
+    wait_for(lambda: not group_members(pgid))
     assert not running_with(f"sleep {marker}")
 
 
@@ -83,7 +83,7 @@ def test_timeout_kills_everything_inside_bwrap(bwrap_box: Box) -> None:
                           timeout_ms=300)  # fmt: skip
     assert result.timed_out is True and result.exit_code == 124
     # Even a process that left the group (setsid) dies with bwrap's pid namespace.
-    wait_for(lambda: not running_with(f"sleep {marker}"), timeout=2)
+    wait_for(lambda: not running_with(f"sleep {marker}"))
 
 
 def test_leftovers_of_a_finished_command_are_ended(box: Box) -> None:
@@ -92,7 +92,7 @@ def test_leftovers_of_a_finished_command_are_ended(box: Box) -> None:
     result = box.sh(f"sleep {marker} & echo started")
     assert result.stdout == "started\n" and result.timed_out is False
     assert time.monotonic() - started < 3  # the sleeper holding stdout does not delay it
-    wait_for(lambda: not running_with(f"sleep {marker}"), timeout=2)
+    wait_for(lambda: not running_with(f"sleep {marker}"))
 
 
 def test_timeout_is_capped_by_the_configured_maximum(box: Box) -> None:

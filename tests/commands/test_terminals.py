@@ -19,10 +19,10 @@ from commands_support import (
     new_box,
     running_with,
     serving,
-    wait_for,
 )
 
 from corral.sandbox.tasks import TaskRegistry
+from corral.testing.waiting import wait_for
 from corral_client import Client
 from corral_client.api.terminals import get_terminal_snapshot, send_terminal_input, stop_terminal
 from corral_client.models import (
@@ -177,7 +177,7 @@ def test_limits_and_shutdown(tmp_path: Path) -> None:
         sleepers = [box.background(f"sleep {marker}") for _ in range(2)]
         envelope(box.post("background", {"command": "true"}), 409, "too_many_background_tasks")
         assert running_with(f"sleep {marker}")
-    wait_for(lambda: not running_with(f"sleep {marker}"), timeout=3)
+    wait_for(lambda: not running_with(f"sleep {marker}"))
     assert all(not group_members(s.pid) for s in sleepers)
 
     with serving(tmp_path) as served, httpx.Client(base_url=served.url) as http:
@@ -202,7 +202,7 @@ def test_one_workspace_cannot_take_every_background_slot(tmp_path: Path) -> None
         assert ended(other, other.background("true").task_id)["status"] == "completed"
         # The lifetime ends the hogs (stopped, whole group gone) and frees the workspace's slots.
         for hog in hogs:
-            wait_for(lambda h=hog: snapshot(greedy, h.task_id)["status"] != "running", timeout=30)
+            wait_for(lambda h=hog: snapshot(greedy, h.task_id)["status"] != "running")
             assert snapshot(greedy, hog.task_id)["status"] == "stopped"
             assert not group_members(hog.pid)
         assert not running_with(f"sleep {marker}")

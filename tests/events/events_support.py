@@ -3,8 +3,6 @@ sent over HTTP, and the session's events read straight from the server's SQLite 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +10,6 @@ import httpx
 from sse_wire import SseReader
 
 from corral.testing.outbox import stored_events as stored_events
-
-DEADLINE_S = 20  # a deadlock guard for polling, never a timing assertion
 
 
 def new_session(api: httpx.Client) -> str:
@@ -39,11 +35,3 @@ def last_cursor(data_dir: Path, session_id: str) -> int:
 def stream(base_url: str, session_id: str, **kwargs: Any) -> SseReader:
     """Open the session's stream; `params` and `headers` as for SseReader."""
     return SseReader(base_url, f"/api/v1/sessions/{session_id}/events", **kwargs)
-
-
-def eventually(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still waiting for {what}")
-        time.sleep(0.01)

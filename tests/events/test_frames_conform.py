@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from events_support import eventually, stored_events
+from events_support import stored_events
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
 from schemathesis.openapi.checks import JsonSchemaError
@@ -31,6 +31,7 @@ from schemathesis.schemas import APIOperation
 from corral.config import Settings
 from corral.testing.live_server import LiveServer, live_server
 from corral.testing.processes import CALLER_VARIABLES
+from corral.testing.waiting import wait_for
 
 TOKEN = "frames-token-0123456789"  # with auth on, Schemathesis also checks it is enforced
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -166,7 +167,7 @@ def run_of(api: httpx.Client, run_id: str) -> dict[str, Any]:
 
 
 def ended(api: httpx.Client, run_id: str, status: str) -> None:
-    eventually(lambda: run_of(api, run_id)["status"] == status, f"run {run_id} {status}")
+    wait_for(lambda: run_of(api, run_id)["status"] == status, what=f"run {run_id} {status}")
 
 
 def build_history(api: httpx.Client) -> str:
@@ -187,9 +188,8 @@ def build_history(api: httpx.Client) -> str:
         ended(api, run_id, status)
 
     post(api, f"/runs/{failing}/requeue")
-    eventually(lambda: run_of(api, failing)["status"] == "failed"
-               and run_of(api, failing)["metadata"].get("recoveryAttempts") == 1,
-               "the requeued run to fail again")  # fmt: skip
+    ended(api, failing, "failed")  # again: the requeue made it queued
+    assert run_of(api, failing)["metadata"]["recoveryAttempts"] == 1
 
     for action, status in (("list-files", "completed"), ("broken", "failed")):
         body = {"input": {}, "sessionId": session_id}

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from events_support import eventually, last_cursor, new_session, send, stored_events, stream
+from events_support import last_cursor, new_session, send, stored_events, stream
 
 from corral.testing.live_server import LiveServer
+from corral.testing.waiting import wait_for
 
 WRITERS = 4
 MESSAGES_EACH = 15
@@ -63,7 +64,7 @@ def test_a_stalled_reader_is_cut_off_and_resumes_from_its_cursor(
         # A reader that stops reading at once, on a socket with a small receive window.
         stalled = stream(live.url, session_id, receive_buffer=4096)
         steady = stream(live.url, session_id)
-        eventually(lambda: bus.subscriber_count(session_id) == 2, "both readers to subscribe")
+        wait_for(lambda: bus.subscriber_count(session_id) == 2, what="both readers to subscribe")
         big = "x" * 16_384
         sent = 0
         # Write until the server gives up on the stalled reader (its subscription goes while

@@ -10,10 +10,11 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from events_support import eventually, new_session, send, stored_events, stream
+from events_support import new_session, send, stored_events, stream
 from sse_wire import Block
 
 from corral.testing.live_server import LiveServer
+from corral.testing.waiting import wait_for
 
 ISO_Z = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$"
 
@@ -153,6 +154,6 @@ def test_a_disconnect_frees_the_subscription_at_once(
     bus = shared_server.core.event_bus
     reader = stream(shared_server.url, session_id)
     reader.next_block()
-    eventually(lambda: bus.subscriber_count(session_id) == 1, "the stream to subscribe")
+    wait_for(lambda: bus.subscriber_count(session_id) == 1, what="the stream to subscribe")
     reader.close()
-    eventually(lambda: bus.subscriber_count(session_id) == 0, "the subscription to go")
+    wait_for(lambda: bus.subscriber_count(session_id) == 0, what="the subscription to go")

@@ -16,6 +16,7 @@ from corral.core.event_stream import RETRY_MS
 from corral.testing.fake_anthropic import FakeAnthropic
 from corral.testing.fake_openai import FakeOpenAI
 from corral.testing.fake_provider import FakeReply, FakeUsage
+from corral.testing.waiting import wait_for
 
 GENERATE = "/internal/v1/models/generate"
 STREAM = "/internal/v1/models/stream"
@@ -307,4 +308,4 @@ def test_a_client_that_leaves_the_stream_stops_the_provider_request(
                 assert next(frames)["event"] == "response.started"
                 assert next(frames)["event"] == "text.delta"
 
-            fake.wait_for(lambda: fake.disconnects == 1)
+            wait_for(lambda: fake.disconnects == 1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from corral.testing.fake_provider import FakeReply
+from corral.testing.waiting import wait_for
 
 from .conftest import Wire, ask, collect, failure, texts
 
@@ -88,7 +89,7 @@ async def test_closing_the_stream_stops_the_request(wire: Wire):
     await stream.aclose()  # what cancelling a run does to the provider's generator
 
     assert first_text is not None
-    wire.fake.wait_for(lambda: wire.fake.disconnects == 1)
+    wait_for(lambda: wire.fake.disconnects == 1)
     assert len(wire.fake.requests) == 1
 
 

@@ -10,6 +10,7 @@ import pytest
 from corral.providers.base import ModelRequest, ProviderError, StreamEvent, TextDelta
 from corral.providers.retry import stream_with_retry
 from corral.testing.fake_provider import FakeReply
+from corral.testing.waiting import wait_for
 
 from .conftest import Wire, ask, collect, failure, texts
 
@@ -73,7 +74,7 @@ async def test_closing_early_stops_the_providers_request(wire: Wire):
             break
     await stream.aclose()
 
-    wire.fake.wait_for(lambda: wire.fake.disconnects == 1)
+    wait_for(lambda: wire.fake.disconnects == 1)
 
 
 class _Flaky:

@@ -1,19 +1,17 @@
-"""Helpers of the runtime tests: servers that execute runs, and waiting for runs to end."""
+"""Helpers of the runtime tests: resources, runs and their steps, messages and events."""
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from corral.testing.outbox import replayed_events as replayed
 from corral.testing.outbox import stored_events
+from corral.testing.waiting import wait_for_run
 
-TERMINAL = {"completed", "failed", "cancelled", "timed_out"}
-DEADLINE_S = 60  # a guard against hangs, not a speed expectation
+wait_status = wait_for_run  # a run's status, waited for (by default: until the run ends)
 
 
 def new_workspace(api: httpx.Client, name: str = "runs") -> dict[str, Any]:
@@ -42,23 +40,6 @@ def get_run(api: httpx.Client, run_id: str) -> dict[str, Any]:
     resp = api.get(f"/api/v1/runs/{run_id}")
     assert resp.status_code == 200, resp.text
     return resp.json()
-
-
-def wait_for(what: str, check: Callable[[], Any], deadline_s: float = DEADLINE_S) -> Any:
-    end = time.monotonic() + deadline_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-def wait_status(api: httpx.Client, run_id: str, *statuses: str) -> dict[str, Any]:
-    wanted = set(statuses) or TERMINAL
-    return wait_for(f"run {run_id} to be {sorted(wanted)}",
-                    lambda: (run := get_run(api, run_id))["status"] in wanted and run)  # fmt: skip
 
 
 def steps(api: httpx.Client, run_id: str) -> list[dict[str, Any]]:
@@ -106,11 +87,7 @@ def server_events(server: Any, session_id: str) -> list[dict[str, Any]]:
 
 def replayed_events(api: httpx.Client, session_id: str) -> list[tuple[str, dict[str, Any]]]:
     """(event, data) of the session's stream as GET .../events?follow=false serves it."""
-    resp = api.get(f"/api/v1/sessions/{session_id}/events", params={"follow": "false"})
-    assert resp.status_code == 200, resp.text
-    frames = [dict(line.split(": ", 1) for line in block.splitlines() if not line.startswith(":"))
-              for block in resp.text.split("\n\n")]  # fmt: skip
-    return [(f["event"], json.loads(f["data"])) for f in frames if "data" in f]
+    return [(e["event"], e["data"]) for e in replayed(api, session_id)]
 
 
 def events_of(server: Any, session_id: str, run_id: str) -> list[tuple[str, dict[str, Any]]]:

@@ -12,10 +12,11 @@ from runs_support import (
     new_workspace,
     server_events,
     steps,
-    wait_for,
     wait_status,
     write_file,
 )
+
+from corral.testing.waiting import wait_for
 
 ECHO_ACTION = """\
 name: echo-input
@@ -117,12 +118,12 @@ def test_cancel_of_a_running_action_ends_its_command_and_its_step(
     ws = _workspace_with(api, {".corral/actions/sleeper.yaml": sleeper})
     accepted = _trigger(api, ws["id"], "sleeper").json()
     root = Path(ws["rootPath"])
-    wait_for("the command's processes", lambda: (root / "child.pid").exists()
-             and (root / "shell.pid").exists())  # fmt: skip
+    wait_for(lambda: (root / "child.pid").exists()
+             and (root / "shell.pid").exists(), what="the command's processes")  # fmt: skip
     pids = [int((root / n).read_text()) for n in ("child.pid", "shell.pid")]
     api.post(f"/api/v1/runs/{accepted['runId']}/cancel")
     assert wait_status(api, accepted["runId"])["status"] == "cancelled"
-    wait_for("the process group to be gone", lambda: not any(alive(p) for p in pids), 10)
+    wait_for(lambda: not any(alive(p) for p in pids), what="the process group to be gone")
     tool_step = next(s for s in steps(api, accepted["runId"]) if s["stepType"] == "tool_call")
     assert tool_step["status"] == "cancelled"
     tool_events = [e for e in server_events(server, accepted["sessionId"])

@@ -15,6 +15,7 @@ from runs_support import get_run, messages, new_session, new_workspace, send, wa
 
 from corral.testing.fake_openai import FakeOpenAI
 from corral.testing.fake_provider import FakeReply
+from corral.testing.waiting import wait_for
 
 
 @pytest.fixture
@@ -139,7 +140,7 @@ def _compacting(
     compacting = threading.Thread(target=compact)
     compacting.start()
     try:
-        fake.wait_for(lambda: len(fake.requests) > asked)  # the summary was asked for
+        wait_for(lambda: len(fake.requests) > asked)  # the summary was asked for
         yield result
     finally:
         block_ended.set()

@@ -17,10 +17,11 @@ from runs_support import (
     send,
     server_events,
     steps,
-    wait_for,
     wait_status,
     write_file,
 )
+
+from corral.testing.waiting import wait_for
 
 
 def hook_file(handler: str = "command", **fields: Any) -> str:
@@ -138,7 +139,7 @@ def test_a_hook_out_of_time_is_killed_and_noticed(server: Any, api: httpx.Client
     written = read_file(api, ws["id"], "hook.pid")
     assert written, "the hook never wrote its pid"
     pid = int(written)
-    wait_for("the hook's process to end", lambda: not alive(pid), 10)
+    wait_for(lambda: not alive(pid), what="the hook's process to end")
 
 
 def test_cancelling_a_run_kills_its_running_hook(api: httpx.Client) -> None:
@@ -150,13 +151,13 @@ def test_cancelling_a_run_kills_its_running_hook(api: httpx.Client) -> None:
     session = new_session(api, ws["id"])
     run_id = send(api, session["id"], script=["never reached"])["runId"]
     root = Path(ws["rootPath"])
-    wait_for("the hook's processes", lambda: (root / "child.pid").exists()
-             and (root / "shell.pid").exists())  # fmt: skip
+    wait_for(lambda: (root / "child.pid").exists()
+             and (root / "shell.pid").exists(), what="the hook's processes")  # fmt: skip
     pids = [int((root / n).read_text()) for n in ("child.pid", "shell.pid")]
 
     assert api.post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
     assert wait_status(api, run_id)["status"] == "cancelled"
-    wait_for("the hook's process group to end", lambda: not any(alive(p) for p in pids), 10)
+    wait_for(lambda: not any(alive(p) for p in pids), what="the hook's process group to end")
     by_name = {s["name"]: s["status"] for s in hook_steps(api, run_id)}
     assert by_name == {"slow-start": "cancelled", "on-cancel": "completed"}
     cancelled = json.loads(read_file(api, ws["id"], "cancelled.json") or "")

@@ -20,7 +20,6 @@ from runs_support import (
     server_events,
     steps,
     text_of,
-    wait_for,
     wait_status,
 )
 
@@ -28,6 +27,7 @@ from corral.json_depth import MAX_DEPTH
 from corral.testing.fake_anthropic import FakeAnthropic
 from corral.testing.fake_openai import FakeOpenAI
 from corral.testing.fake_provider import FakeProviderServer, FakeReply, FakeToolCall, FakeUsage
+from corral.testing.waiting import wait_for
 
 FAKES: dict[str, Callable[[], FakeProviderServer]] = {
     "openai": FakeOpenAI,
@@ -110,12 +110,12 @@ def test_cancel_mid_stream_closes_the_provider_request_and_keeps_the_partial_tex
     fake.reply(FakeReply(text="one two three four five six seven eight", chunk_delay_s=1))
     ses = new_session(api, new_workspace(api)["id"])
     run_id = send(api, ses["id"], "count slowly")["runId"]
-    wait_for("the first words", lambda: len(messages(api, ses["id"])) == 2)
+    wait_for(lambda: len(messages(api, ses["id"])) == 2, what="the first words")
     api.post(f"/api/v1/runs/{run_id}/cancel")
     assert wait_status(api, run_id)["status"] == "cancelled"
     partial = text_of(messages(api, ses["id"])[-1])
     assert partial and "eight" not in partial
-    fake.wait_for(lambda: fake.disconnects >= 1)
+    wait_for(lambda: fake.disconnects >= 1)
     model_step = next(s for s in steps(api, run_id) if s["stepType"] == "model_call")
     assert model_step["status"] == "cancelled"
 
@@ -129,10 +129,9 @@ def test_a_run_interrupted_mid_tool_leaves_a_history_the_provider_accepts(
     ses = new_session(api, new_workspace(api)["id"])
     first = send(api, ses["id"], "sleep")["runId"]
     wait_for(
-        "the Bash call to run",
-        lambda: (
-            [s["status"] for s in steps(api, first) if s["stepType"] == "tool_call"] == ["running"]
-        ),
+        lambda: [s["status"] for s in steps(api, first) if s["stepType"] == "tool_call"]
+        == ["running"],
+        what="the Bash call to run",
     )
     second = send(api, ses["id"], "never mind", runningRunBehavior="interrupt")["runId"]
     assert wait_status(api, first)["status"] == "cancelled"

@@ -1,5 +1,9 @@
 """Reference §7 with runs that really execute: serial runs per session, concurrent sessions,
-interrupt, guide, cancel of queued and running runs, requeue and timeouts."""
+interrupt, guide, cancel of queued, running and ended runs, requeue and timeouts.
+
+Every state is reached the way a user reaches it: a scripted turn that takes its time keeps a
+run `running` until the test cancels it, a failing turn fails it, and an agent's
+`runTimeoutSeconds` times it out."""
 
 from __future__ import annotations
 
@@ -7,26 +11,62 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from runs_support import (
     alive,
     get_run,
     messages,
     new_session,
     new_workspace,
+    replayed_events,
     send,
     server_events,
     steps,
-    wait_for,
     wait_status,
     write_file,
 )
 
-SLOW = [{"text": "thinking slowly", "delayMs": 30_000}]
+from corral.testing.waiting import wait_for
+
+SLOW = [{"text": "thinking slowly", "delayMs": 30_000}]  # running until cancelled
+FAILING = [{"error": {"message": "the model is down", "retryable": False}}]
+HASTY = "---\nname: hasty\nrunTimeoutSeconds: 0.5\n---\nBe quick.\n"
 
 
 def _session(api: httpx.Client, **body: Any) -> tuple[dict, dict]:
     ws = new_workspace(api)
     return ws, new_session(api, ws["id"], **body)
+
+
+def _ended_run(api: httpx.Client, status: str) -> dict[str, Any]:
+    """A run, alone in its session, that ended `completed`, `failed` or `timed_out`."""
+    ws = new_workspace(api)
+    if status == "timed_out":
+        write_file(api, ws["id"], ".corral/agents/hasty.md", HASTY)
+        ses, script = new_session(api, ws["id"], agentName="hasty"), SLOW
+    else:
+        ses, script = new_session(api, ws["id"]), FAILING if status == "failed" else ["done"]
+    run = wait_status(api, send(api, ses["id"], "go", script=script)["runId"])
+    assert run["status"] == status, run
+    return run
+
+
+def _running_run(api: httpx.Client, session_id: str) -> str:
+    run_id = str(send(api, session_id, "slow", script=SLOW)["runId"])
+    wait_status(api, run_id, "running")
+    return run_id
+
+
+def _post(api: httpx.Client, path: str, status: int = 202) -> dict[str, Any]:
+    resp = api.post(f"/api/v1{path}")
+    assert resp.status_code == status, resp.text
+    return dict(resp.json())
+
+
+def _queue(api: httpx.Client, session_id: str) -> list[str]:
+    resp = api.get(f"/api/v1/sessions/{session_id}/queue")
+    assert resp.status_code == 200, resp.text
+    return [item["runId"] for item in resp.json()["items"]]
 
 
 def test_runs_of_a_session_are_serial_and_follow_ups_wait(api: httpx.Client) -> None:
@@ -58,7 +98,7 @@ def test_cancel_of_a_running_run_stops_the_model(server: Any, api: httpx.Client)
     _, ses = _session(api)
     words = [{"text": "one two three", "chunkDelayMs": 30_000}]
     run_id = send(api, ses["id"], "slow", script=words)["runId"]
-    wait_for("the model's first word", lambda: len(messages(api, ses["id"])) == 2)
+    wait_for(lambda: len(messages(api, ses["id"])) == 2, what="the model's first word")
     resp = api.post(f"/api/v1/runs/{run_id}/cancel")
     assert resp.status_code == 202, resp.text
     run = wait_status(api, run_id)
@@ -82,12 +122,12 @@ def test_cancel_kills_the_running_tools_process_group(
         "command": "sleep 300 & echo $! > child.pid; echo $$ > shell.pid; wait"}}]}]  # fmt: skip
     run_id = send(api, ses["id"], "sleep", script=script)["runId"]
     root = Path(ws["rootPath"])
-    wait_for("the tool's processes", lambda: (root / "child.pid").exists()
-             and (root / "shell.pid").exists())  # fmt: skip
+    wait_for(lambda: (root / "child.pid").exists()
+             and (root / "shell.pid").exists(), what="the tool's processes")  # fmt: skip
     pids = [int((root / n).read_text()) for n in ("child.pid", "shell.pid")]
     api.post(f"/api/v1/runs/{run_id}/cancel")
     assert wait_status(api, run_id)["status"] == "cancelled"
-    wait_for("the process group to be gone", lambda: not any(alive(p) for p in pids), 10)
+    wait_for(lambda: not any(alive(p) for p in pids), what="the process group to be gone")
     tool_step = next(s for s in steps(api, run_id) if s["stepType"] == "tool_call")
     assert tool_step["status"] == "cancelled"
     # the call is answered as a failing tool's would be, so the session's history stays valid
@@ -112,53 +152,170 @@ def test_cancel_of_a_queued_run_ends_it_without_executing(api: httpx.Client) -> 
     assert wait_status(api, first)["status"] == "cancelled"
 
 
+def test_cancel_of_a_running_run_is_left_to_its_worker_and_the_queue_waits_for_it(
+    api: httpx.Client,
+) -> None:
+    _, ses = _session(api)
+    slow = _running_run(api, ses["id"])
+    later = send(api, ses["id"], "later", script=["later"])
+    assert later["delivery"] == "session_queue" and later["queuedPosition"] == 1
+    assert _post(api, f"/runs/{slow}/cancel") == {
+        "runId": slow,
+        "status": "cancellation_requested",
+    }
+    cancelled = wait_status(api, slow)
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["cancelRequestedAt"] <= cancelled["endedAt"]
+    done = wait_status(api, later["runId"])
+    assert done["status"] == "completed"
+    assert done["startedAt"] >= cancelled["endedAt"]  # dispatched once the worker stopped
+
+
+@pytest.mark.parametrize("status", ["completed", "failed", "timed_out"])
+def test_cancel_of_an_ended_run_is_a_no_op(api: httpx.Client, status: str) -> None:
+    run = _ended_run(api, status)
+    events = replayed_events(api, run["sessionId"])
+    assert _post(api, f"/runs/{run['id']}/cancel")["status"] == "cancellation_requested"
+    assert get_run(api, run["id"]) == run
+    assert replayed_events(api, run["sessionId"]) == events
+
+
 def test_interrupt_cancels_the_running_run_and_runs_the_new_message(api: httpx.Client) -> None:
     _, ses = _session(api)
-    slow = send(api, ses["id"], "slow", script=SLOW)["runId"]
-    wait_status(api, slow, "running")
+    slow = _running_run(api, ses["id"])
     urgent = send(api, ses["id"], "now!", script=["on it"], runningRunBehavior="interrupt")
-    assert wait_status(api, slow)["status"] == "cancelled"
+    # it waits at the head of the queue while the running run's worker stops it
+    assert urgent["delivery"] == "session_queue" and urgent["queuedPosition"] == 1
+    cancelled = wait_status(api, slow)
+    assert cancelled["status"] == "cancelled" and "cancelRequestedAt" in cancelled
     done = wait_status(api, urgent["runId"])
     assert done["status"] == "completed"
+    assert done["startedAt"] >= cancelled["endedAt"]
 
 
 def test_guide_moves_a_pending_run_ahead(api: httpx.Client) -> None:
     _, ses = _session(api)
-    slow = send(api, ses["id"], "slow", script=SLOW)["runId"]
-    wait_status(api, slow, "running")
+    slow = _running_run(api, ses["id"])
     later = send(api, ses["id"], "later", script=["later"])["runId"]
     guided = send(api, ses["id"], "guided", script=["guided"])["runId"]
-    resp = api.post(f"/api/v1/runs/{guided}/guide")
-    assert resp.status_code == 202, resp.text
-    assert wait_status(api, slow)["status"] == "cancelled"
+    assert _post(api, f"/runs/{guided}/guide") == {
+        "runId": guided,
+        "status": "interrupt_requested",
+    }
+    cancelled = wait_status(api, slow)
+    assert cancelled["status"] == "cancelled" and "cancelRequestedAt" in cancelled
     g, lt = wait_status(api, guided), wait_status(api, later)
     assert g["status"] == lt["status"] == "completed"
-    assert g["startedAt"] < lt["startedAt"]
+    assert cancelled["endedAt"] <= g["startedAt"] < lt["startedAt"]
 
 
-def test_requeue_runs_a_failed_run_again(api: httpx.Client) -> None:
-    _, ses = _session(api)
-    run_id = send(api, ses["id"], "x", script=[{"error": {"message": "nope", "retryable": False}}])[
-        "runId"
-    ]
-    assert wait_status(api, run_id)["status"] == "failed"
+@pytest.mark.parametrize("status", ["completed", "running"])
+def test_requeue_of_a_run_that_did_not_fail_is_409(api: httpx.Client, status: str) -> None:
+    if status == "running":
+        run_id = _running_run(api, _session(api)[1]["id"])
+    else:
+        run_id = _ended_run(api, status)["id"]
     resp = api.post(f"/api/v1/runs/{run_id}/requeue")
-    assert resp.status_code == 202, resp.text
-    wait_for("the requeued run to run again",
-             lambda: get_run(api, run_id)["status"] == "failed"
-             and get_run(api, run_id)["metadata"].get("recoveryAttempts") == 1)  # fmt: skip
-    names = [s["name"] for s in steps(api, run_id) if s["stepType"] == "system"]
-    assert names.count("run.started") == 2 and "run.requeued" in names
+    assert resp.status_code == 409, resp.text
+    error = resp.json()["error"]
+    assert error["code"] == "run_requeue_invalid_status"
+    assert error["details"]["status"] == status
+    assert get_run(api, run_id)["status"] == status
+    if status == "running":
+        _post(api, f"/runs/{run_id}/cancel")
+        assert wait_status(api, run_id)["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("status", ["failed", "timed_out"])
+def test_requeue_runs_a_failed_run_again(api: httpx.Client, status: str) -> None:
+    run = _ended_run(api, status)
+    assert _post(api, f"/runs/{run['id']}/requeue") == {
+        "runId": run["id"],
+        "status": "queued",
+        "previousStatus": status,
+        "source": "manual_requeue",
+    }
+    # the same script ends the second attempt as it ended the first
+    again = wait_for(
+        lambda: (
+            (now := get_run(api, run["id"]))["startedAt"] > run["endedAt"]
+            and now["status"] == status
+            and now
+        ),
+        what="the requeued run to run again",
+    )
+    recovery = again["metadata"]["recovery"]
+    assert recovery["recoveredBy"] == "manual_operator_requeue"
+    assert recovery["previousStatus"] == status
+    assert again["metadata"]["recoveryAttempts"] == 1
+    ending = f"run.{status}"
+    system = [s["name"] for s in steps(api, run["id"]) if s["stepType"] == "system"]
+    assert system == ["run.started", ending, "run.requeued", "run.started", ending]
+    # nothing else was active in the session: it ran at once, never from the queue
+    names = [event for event, _ in replayed_events(api, run["sessionId"])]
+    assert "queue.updated" not in names and names.count("run.queued") == 2
+
+
+def test_requeue_behind_an_active_run_waits_in_the_queue(api: httpx.Client) -> None:
+    _, ses = _session(api)
+    failed = send(api, ses["id"], "a", script=FAILING)["runId"]
+    assert wait_status(api, failed)["status"] == "failed"
+    slow = _running_run(api, ses["id"])
+    waiting = send(api, ses["id"], "c", script=["c"])["runId"]
+    assert _post(api, f"/runs/{failed}/requeue")["status"] == "queued"
+    assert _queue(api, ses["id"]) == [waiting, failed]
+    queued = get_run(api, failed)
+    assert queued["status"] == "queued"
+    assert not {"errorCode", "errorMessage", "endedAt"} & set(queued)
+    assert queued["metadata"]["recoveryAttempts"] == 1
+
+    _post(api, f"/runs/{slow}/cancel")
+    c, a = wait_status(api, waiting), wait_status(api, failed)
+    assert (c["status"], a["status"]) == ("completed", "failed")
+    assert c["endedAt"] <= a["startedAt"]  # the requeued run's turn came after c
+
+
+def test_batch_requeue_mixes_accepted_and_error_items(api: httpx.Client) -> None:
+    failed, completed = _ended_run(api, "failed"), _ended_run(api, "completed")
+    resp = api.post(
+        "/api/v1/runs/requeue",
+        json={"runIds": [completed["id"], "run_missing", failed["id"]]},
+    )
+    assert resp.status_code == 200, resp.text
+    wrong_status, missing, accepted = resp.json()["items"]
+    assert wrong_status["runId"] == completed["id"]
+    assert wrong_status["status"] == "error"
+    assert wrong_status["errorCode"] == "run_requeue_invalid_status"
+    assert wrong_status["errorMessage"]
+    assert missing == {
+        "runId": "run_missing",
+        "status": "error",
+        "errorCode": "run_not_found",
+        "errorMessage": missing["errorMessage"],
+    }
+    assert accepted == {
+        "runId": failed["id"],
+        "status": "queued",
+        "previousStatus": "failed",
+        "source": "manual_requeue",
+    }
+    assert get_run(api, completed["id"]) == completed
+    again = wait_for(
+        lambda: (
+            (run := get_run(api, failed["id"]))["startedAt"] > failed["endedAt"]
+            and run["status"] == "failed"
+            and run
+        ),
+        what="the requeued run to run again",
+    )
+    assert again["metadata"]["recoveryAttempts"] == 1
 
 
 def test_agent_run_timeout_ends_the_run_timed_out(api: httpx.Client) -> None:
-    ws = new_workspace(api)
-    write_file(api, ws["id"], ".corral/agents/hasty.md",
-               "---\nname: hasty\nrunTimeoutSeconds: 0.5\n---\nBe quick.\n")  # fmt: skip
-    ses = new_session(api, ws["id"], agentName="hasty")
-    run = wait_status(api, send(api, ses["id"], "slow", script=SLOW)["runId"])
-    assert run["status"] == "timed_out"
+    run = _ended_run(api, "timed_out")
     assert run["errorCode"] == "run_timed_out"
+    model_call = next(s for s in steps(api, run["id"]) if s["stepType"] == "model_call")
+    assert model_call["status"] == "cancelled"  # cut short by the time limit
 
 
 def test_tool_timeout_is_a_tool_timed_out_result(server: Any, api: httpx.Client) -> None:
@@ -180,7 +337,7 @@ def test_heartbeats_are_refreshed_while_running(runner: Any) -> None:
         _, ses = _session(api)
         run_id = send(api, ses["id"], "slow", script=SLOW)["runId"]
         first = wait_status(api, run_id, "running")["heartbeatAt"]
-        wait_for("a fresher heartbeat", lambda: get_run(api, run_id)["heartbeatAt"] > first)
+        wait_for(lambda: get_run(api, run_id)["heartbeatAt"] > first, what="a fresher heartbeat")
         api.post(f"/api/v1/runs/{run_id}/cancel")
         wait_status(api, run_id)
 

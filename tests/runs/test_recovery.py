@@ -16,11 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from runs_support import get_run, new_session, new_workspace, send, steps, wait_for, wait_status
+from runs_support import get_run, new_session, new_workspace, send, steps, wait_status
 
 from corral.testing.fake_openai import FakeOpenAI
 from corral.testing.fake_provider import FakeReply
 from corral.testing.processes import clean_environ, free_port
+from corral.testing.waiting import wait_for
 
 Process = subprocess.Popen[bytes]
 
@@ -39,7 +40,7 @@ def _server_process(
                             stderr=subprocess.DEVNULL)  # fmt: skip
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
     try:
-        wait_for("the server to answer", lambda: _answers(client) or proc.poll() is not None)
+        wait_for(lambda: _answers(client) or proc.poll() is not None, what="the server to answer")
         assert proc.poll() is None, "the server process exited at start-up"
         yield proc, client
     finally:
@@ -103,7 +104,7 @@ def test_a_run_abandoned_more_often_than_allowed_is_quarantined_and_can_be_reque
     policy = {"run_recovery_policy": "requeue_running", "run_recovery_max_attempts": "1"}
     _, run_id = _kill_mid_run(tmp_path, [{"text": "never", "delayMs": 60_000}])
     with _server_process(tmp_path, **policy) as (proc, api):
-        wait_for("the requeued run to execute again", lambda: _running(api, run_id, attempts=1))
+        wait_for(lambda: _running(api, run_id, attempts=1), what="the requeued run to run again")
         _kill(proc)
     with _server_process(tmp_path, **policy) as (_, api):
         run = wait_status(api, run_id, "failed")
@@ -113,7 +114,7 @@ def test_a_run_abandoned_more_often_than_allowed_is_quarantined_and_can_be_reque
         assert recovery["state"] == "quarantined" and recovery["strategy"] == "requeue_running"
         resp = api.post(f"/api/v1/runs/{run_id}/requeue")
         assert resp.status_code == 202 and resp.json()["previousStatus"] == "failed"
-        run = wait_for("the run requeued by hand to execute", lambda: _running(api, run_id, 2))
+        run = wait_for(lambda: _running(api, run_id, 2), what="the run requeued by hand to execute")
         assert run["metadata"]["recovery"]["recoveredBy"] == "manual_operator_requeue"
         api.post(f"/api/v1/runs/{run_id}/cancel")
         assert wait_status(api, run_id)["status"] == "cancelled"
@@ -149,7 +150,7 @@ def _kill_mid_compaction(data_dir: Path, fake: FakeOpenAI) -> str:
         fake.reply(FakeReply(text="never", initial_delay_s=60))
         compacting = threading.Thread(target=_compact, args=(api.base_url, ses["id"]))
         compacting.start()
-        fake.wait_for(lambda: len(fake.requests) == 3)  # the summary was asked for
+        wait_for(lambda: len(fake.requests) == 3)  # the summary was asked for
         _kill(proc)
         compacting.join(30)
         return str(ses["id"])

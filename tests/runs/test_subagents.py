@@ -25,10 +25,11 @@ from runs_support import (
     steps,
     text_of,
     tool_results,
-    wait_for,
     wait_status,
     write_file,
 )
+
+from corral.testing.waiting import wait_for
 
 MODELS = """\
 helper:
@@ -207,9 +208,9 @@ def test_cancelling_the_parent_cancels_the_running_child(server: Any, api: httpx
     ses = lead_session(api)
     run_id = send(api, ses["id"], "delegate",
                   script=[{"toolCalls": [delegate("slowpoke")]}, "never"])["runId"]  # fmt: skip
-    child = wait_for("the child session", lambda: (found := children(api, ses["id"]))
-                     and found[0])  # fmt: skip
-    wait_for("the child's first word", lambda: len(messages(api, child["id"])) == 2)
+    child = wait_for(lambda: (found := children(api, ses["id"]))
+                     and found[0], what="the child session")  # fmt: skip
+    wait_for(lambda: len(messages(api, child["id"])) == 2, what="the child's first word")
     (child_run,) = runs_of(api, child["id"])
 
     assert api.post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
@@ -239,8 +240,8 @@ def test_cancelling_only_the_child_gives_the_parent_an_error_result(
     run_id = send(api, ses["id"], "delegate",
                   script=[{"toolCalls": [delegate("slowpoke")]}, "It was stopped."]
                   )["runId"]  # fmt: skip
-    child = wait_for("the child session", lambda: (found := children(api, ses["id"]))
-                     and found[0])  # fmt: skip
+    child = wait_for(lambda: (found := children(api, ses["id"]))
+                     and found[0], what="the child session")  # fmt: skip
     (child_run,) = runs_of(api, child["id"])
 
     assert api.post(f"/api/v1/runs/{child_run['id']}/cancel").status_code == 202

@@ -14,10 +14,9 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from typing import Any, Self
@@ -124,14 +123,6 @@ class FakeProviderServer(ABC):
     def carrying(self, text: str) -> list[ReceivedRequest]:
         """The recorded requests with `text` anywhere in their path, headers or body."""
         return [r for r in self.requests if text in f"{r.path} {r.headers} {json.dumps(r.body)}"]
-
-    def wait_for(self, condition: Callable[[], bool], timeout_s: float = 10) -> None:
-        """Block until `condition()` holds (the server runs in another thread)."""
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            if time.monotonic() > deadline:
-                raise TimeoutError("the fake provider never reached the expected state")
-            time.sleep(0.01)
 
     def __enter__(self) -> Self:
         unknown = Route("/{path:path}", self._unknown, methods=["GET", "POST", "PUT", "DELETE"])

@@ -1,5 +1,5 @@
 """A real Corral server on a free loopback port, served by uvicorn in a thread of the caller
-(guarded as `corral serve` is).
+(guarded as `corral serve` is): the one way tests start a server in their own process.
 
 Tests talk to it over a socket (in-process ASGI transports buffer streamed responses), and
 `LiveServer.core` lets a test reach behind the HTTP layer when it must make something fail.
@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+import httpx
 
 from corral.app import build_app
 from corral.config import Settings
@@ -24,6 +26,15 @@ class LiveServer:
     port: int
     core: Core
     settings: Settings
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        """A client of this server, as `token`'s bearer if given. It keeps no connection
+        alive: one left idle past uvicorn's keep-alive timeout (while a test waits, or while
+        other tests use a shared server) is closed by the server just as the client reuses it.
+        """
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        limits = httpx.Limits(max_keepalive_connections=0)
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30, limits=limits)
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""Serve an ASGI app with uvicorn on a free loopback port, in a daemon thread of the caller.
+"""Serve an ASGI app with uvicorn on a loopback port of the system's choosing (port 0: no race
+for a free one), in a daemon thread of the caller.
 
 Tests talk to it over a real socket: in-process ASGI transports buffer streamed responses and
 never see a dropped connection.
@@ -7,12 +8,13 @@ never see a dropped connection.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
 import uvicorn
+
+from corral.testing.waiting import wait_for
 
 
 @contextmanager
@@ -40,11 +42,13 @@ def serve_in_thread(
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + start_timeout_s
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the server did not start")
-        time.sleep(0.01)
+    wait_for(
+        lambda: server.started or not thread.is_alive(),
+        timeout=start_timeout_s,
+        what="the server to start",
+    )
+    if not server.started:
+        raise RuntimeError("the server did not start")
     try:
         yield int(server.servers[0].sockets[0].getsockname()[1])
     finally:
