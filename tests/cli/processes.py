@@ -8,16 +8,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar, cast
 
 import httpx
 
 from corral.testing.processes import clean_environ, free_port
-
-T = TypeVar("T")
+from corral.testing.waiting import wait_for
 
 CORRAL = str(Path(sys.executable).with_name("corral"))
 DEADLINE_S = 60  # a guard against hangs, never a speed expectation
@@ -89,26 +87,6 @@ def running(*args: str, env: dict[str, str]) -> Iterator[Process]:
         process.stop()
 
 
-def within_deadline(work: Callable[[], T]) -> T:
-    """`work()`, failing the test instead of hanging when it never returns."""
-    outcome: queue.Queue[tuple[bool, Any]] = queue.Queue()
-
-    def run() -> None:
-        try:
-            outcome.put((True, work()))
-        except BaseException as exc:
-            outcome.put((False, exc))
-
-    threading.Thread(target=run, daemon=True).start()
-    try:
-        ok, value = outcome.get(timeout=DEADLINE_S)
-    except queue.Empty:
-        raise AssertionError(f"still waiting after {DEADLINE_S} s") from None
-    if not ok:
-        raise value
-    return cast(T, value)
-
-
 @contextmanager
 def corral_serve(data_dir: Path, **settings: str) -> Iterator[str]:
     """`corral serve` on a free port with its state in `data_dir`; yields its URL once it
@@ -117,12 +95,8 @@ def corral_serve(data_dir: Path, **settings: str) -> Iterator[str]:
     env = environment(CORRAL_DATA_DIR=str(data_dir), CORRAL_SANDBOX_ISOLATION="none", **settings)
     with running("serve", "--port", str(port), env=env) as server:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + DEADLINE_S
-        while not _answers(url):
-            if server.popen.poll() is not None or time.monotonic() > deadline:
-                server.stop()
-                raise AssertionError(f"corral serve did not start:\n{server.output}")
-            time.sleep(0.05)
+        wait_for(lambda: _answers(url) or server.popen.poll() is not None, what="corral serve")
+        assert server.popen.poll() is None, f"corral serve did not start:\n{server.output}"
         yield url
 
 

@@ -8,8 +8,9 @@ import json
 from pathlib import Path
 
 from cli_support import WRITE_THEN_ANSWER, metadata
-from processes import corral_serve, environment, running, within_deadline
+from processes import corral_serve, environment, running
 
+from corral.testing.waiting import wait_for
 from corral_sdk import Corral
 
 GATED = [
@@ -69,7 +70,11 @@ def test_a_worker_executes_the_runs_an_api_only_server_queues(tmp_path: Path) ->
         worker_env = environment(CORRAL_DATA_DIR=str(data), CORRAL_SANDBOX_ISOLATION="none",
                                  CORRAL_RUN_WORKER="false", **fast)  # fmt: skip
         with running("worker", env=worker_env) as worker:  # a worker ignores run_worker=false
-            result = within_deadline(lambda: corral.runs.wait(queued.run_id))
+            wait_for(
+                lambda: corral.runs.get(queued.run_id).status.value == "completed",
+                what="the worker to complete the run",
+            )
+            result = corral.runs.wait(queued.run_id)
             assert result.ok and result.text == "Done by the worker."
             executed_by = result.run.metadata["worker"]  # type: ignore[index]
             assert executed_by["pid"] == worker.popen.pid, json.dumps(executed_by)

@@ -4,9 +4,8 @@ way the agent loop does (through `registry.invoke`)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +85,3 @@ def live_group_members(pgid: int) -> list[int]:
         if int(fields[2]) == pgid and fields[0] != b"Z":
             members.append(int(name))
     return members
-
-
-async def until(condition: Callable[[], object], deadline_s: float = 15) -> None:
-    """Wait for `condition` to hold; the deadline only guards against a hang."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline_s
-    while not condition():
-        assert loop.time() < end, "the condition never held"
-        await asyncio.sleep(0.05)

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from corral.testing.waiting import wait_for_async
 from corral.tools.base import ToolContext
 
-from .conftest import OUTPUT_LIMIT, call, error_of, live_group_members, ok_text, until
+from .conftest import OUTPUT_LIMIT, call, error_of, live_group_members, ok_text
 
 
 async def test_runs_in_the_workspace_root_and_reports_both_streams(ctx: ToolContext) -> None:
@@ -50,7 +51,7 @@ async def test_a_timeout_is_a_tool_timed_out_error_and_ends_the_group(ctx: ToolC
     assert message.startswith("The command was killed after 0.3 s.\n")
     assert "[exit code 124]" in message
     pgid = int(message.splitlines()[1])  # the partial output is kept: the shell's pid
-    await until(lambda: not live_group_members(pgid))
+    await wait_for_async(lambda: not live_group_members(pgid))
 
 
 async def test_the_timeout_is_capped_by_the_context(ctx: ToolContext) -> None:
@@ -68,13 +69,13 @@ async def test_without_a_timeout_the_default_applies(ctx: ToolContext) -> None:
 async def test_cancelling_the_call_kills_the_whole_group(ctx: ToolContext, root: Path) -> None:
     pid_file = root / "pid"
     task = asyncio.create_task(call(ctx, "Bash", {"command": "echo $$ > pid; sleep 30 & sleep 30"}))
-    await until(lambda: pid_file.exists() and pid_file.read_text().strip())
+    await wait_for_async(lambda: pid_file.exists() and pid_file.read_text().strip())
     pgid = int(pid_file.read_text())
-    await until(lambda: len(live_group_members(pgid)) >= 3)  # the shell and both sleeps
+    await wait_for_async(lambda: len(live_group_members(pgid)) >= 3)  # the shell and both sleeps
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await until(lambda: not live_group_members(pgid))
+    await wait_for_async(lambda: not live_group_members(pgid))
 
 
 async def test_a_command_no_process_could_receive_is_invalid_input(ctx: ToolContext) -> None:
