@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 
 from corral.bus import LocalEventBus
+from corral.bus.subscription import Subscription
 from corral.core.caller import ANONYMOUS
 from corral.core.errors import CorralError
 from corral.core.event_stream import (
@@ -24,6 +25,7 @@ from corral.core.event_stream import (
 from corral.core.results import SseFrame
 from corral.store import SessionRecord, Tx, WorkspaceRecord
 from corral.store.sqlite import SqliteStore
+from corral.testing.waiting import wait_for_async
 
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
 GUARD_S = 20  # a deadlock guard, never a timing assertion
@@ -51,10 +53,33 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
         await s.close()
 
 
+class WatchedBus(LocalEventBus):
+    """The in-process bus, keeping every subscription it hands out for the test to watch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handed_out: list[Subscription] = []
+
+    def subscribe(self, session_id: str, capacity: int) -> Subscription:
+        self.handed_out.append(super().subscribe(session_id, capacity))
+        return self.handed_out[-1]
+
+
 def streams(store: SqliteStore, **policy: float) -> SessionEventStreams:
-    bus = LocalEventBus()
+    bus = WatchedBus()
     store.add_event_listener(bus.publish)
     return SessionEventStreams(store, bus, StreamPolicy(**policy))  # type: ignore[arg-type]
+
+
+async def caught_up(events: SessionEventStreams) -> Subscription:
+    """The one stream's subscription once its reader has read all there was and waits for
+    more (live): from then on, a commit reaches it as a notification, not in a replay."""
+    assert isinstance(events.bus, WatchedBus)
+    bus = events.bus
+    (sub,) = await wait_for_async(
+        lambda: [s for s in bus.handed_out if s.live], what="the reader to catch up"
+    )
+    return sub
 
 
 async def append(store: SqliteStore, *runs: str, session_id: str = "ses_1") -> None:
@@ -134,7 +159,7 @@ async def test_a_burst_of_commits_does_not_cut_a_reader_that_keeps_up(
     frames = await events.open(ANONYMOUS, "ses_1", run_id=None, cursor=None,
                                last_event_id=None, follow=True)  # fmt: skip
     reading = asyncio.ensure_future(take(frames, 21))
-    await asyncio.sleep(0)  # the reader is caught up and asks for more
+    await caught_up(events)
     await append(store, *["run_a"] * 21)  # far more than the lag, in one commit
     assert [f.id for f in await reading] == [str(c) for c in range(1, 22)]
     assert events.bus.subscriber_count("ses_1") == 1
@@ -146,15 +171,16 @@ async def test_a_reader_that_does_not_take_its_frame_is_cut_off(store: SqliteSto
     frames = await events.open(ANONYMOUS, "ses_1", run_id=None, cursor=None,
                                last_event_id=None, follow=True)  # fmt: skip
     waiting = asyncio.ensure_future(take(frames, 1))
-    await asyncio.sleep(0)  # caught up: live from now on
+    sub = await caught_up(events)
     await append(store, "run_a")
     await waiting  # handed out, frame 1 counts as untaken until the reader asks for more
     for _ in range(2):
         await append(store, "run_a")
-    assert events.bus.subscriber_count("ses_1") == 1  # 3 behind: still within the lag
+    await wait_for_async(lambda: sub.committed == 3, what="the reader to hear of cursor 3")
+    assert not sub.ended and events.bus.subscriber_count("ses_1") == 1  # 3 behind: within
     await append(store, "run_a")
-    await asyncio.sleep(0)  # the notification reaches the loop
-    assert events.bus.subscriber_count("ses_1") == 0  # cut off at once, while stalled
+    await wait_for_async(lambda: sub.committed == 4, what="the reader to hear of cursor 4")
+    assert sub.ended and events.bus.subscriber_count("ses_1") == 0  # cut off, while stalled
     assert [f async for f in frames] == []  # and its stream ends when it reads again
 
 
@@ -164,8 +190,8 @@ async def test_closing_the_bus_ends_streams_and_refuses_new_ones(store: SqliteSt
     frames = await events.open(ANONYMOUS, "ses_1", run_id=None, cursor=None,
                                last_event_id=None, follow=True)  # fmt: skip
     await take(frames, 1)
-    rest = asyncio.ensure_future(take(frames, 1))  # waiting for live events
-    await asyncio.sleep(0)
+    rest = asyncio.ensure_future(take(frames, 1))
+    await caught_up(events)  # waiting for live events
     events.bus.close()
     with pytest.raises(StopAsyncIteration):
         await rest
