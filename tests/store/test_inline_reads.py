@@ -76,13 +76,16 @@ async def loop_lag() -> AsyncIterator[list[float]]:
         gaps.append(now - last[0])
         last[0] = now
 
+    ticking = asyncio.Event()
+
     async def tick() -> None:
         while True:
             await asyncio.sleep(0.002)
             lap()
+            ticking.set()
 
     ticker = asyncio.create_task(tick())
-    await asyncio.sleep(0.01)  # let it start ticking
+    await ticking.wait()
     try:
         yield gaps
     finally:
