@@ -21,6 +21,7 @@ from runs_support import (
     steps,
     text_of,
     wait_status,
+    write_file,
 )
 
 from corral.json_depth import MAX_DEPTH
@@ -83,6 +84,29 @@ def test_a_tool_loop_through_the_providers_wire(fake_and_api: Any) -> None:
     assert second["tools"] and any("Write" in str(t) for t in second["tools"])
     system = second["system"] if provider == "anthropic" else second["messages"][0]["content"]
     assert "AGENTS.md" in str(system)
+
+
+def test_agents_md_and_the_agent_prompt_reach_the_model(fake_and_api: Any) -> None:
+    provider, fake, api = fake_and_api
+    fake.reply("Reviewed.")
+    ws = new_workspace(api)
+    write_file(api, ws["id"], "AGENTS.md", "# House rules\n\nAlways answer in haiku.\n")
+    reviewer = "---\nname: reviewer\nmode: primary\n---\nYou review: read each diff twice.\n"
+    write_file(api, ws["id"], ".corral/agents/reviewer.md", reviewer)
+    ses = new_session(api, ws["id"], agentName="reviewer")
+    run = wait_status(api, send(api, ses["id"], "Review my change")["runId"])
+    assert run["status"] == "completed" and run["effectiveAgentName"] == "reviewer", run
+    (request,) = [r.body for r in fake.requests if r.method == "POST"]
+    if provider == "anthropic":
+        system, said = request["system"], request["messages"]
+    else:
+        (first, *said) = request["messages"]
+        assert first["role"] == "system", first
+        system = first["content"]
+    system = system if isinstance(system, str) else "".join(b["text"] for b in system)
+    assert "You review: read each diff twice." in system  # the agent's prompt
+    assert "# House rules\n\nAlways answer in haiku." in system  # the workspace's AGENTS.md
+    assert "Review my change" in json.dumps(said) and "Review my change" not in system
 
 
 def test_a_provider_error_fails_the_run_with_its_message(fake_and_api: Any) -> None:
