@@ -50,8 +50,9 @@ def _parse_the_spec_once() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One server for the whole module."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("shared"), validate_responses=True,
-                        run_worker=False)  # queue placement only, as in tests/conftest.py
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("shared"), validate_responses=True, run_worker=False
+    )  # queue placement only, as in tests/conftest.py
     with live_server(settings) as live:
         yield live
 

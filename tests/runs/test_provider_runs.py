@@ -153,8 +153,9 @@ def test_a_run_interrupted_mid_tool_leaves_a_history_the_provider_accepts(
     ses = new_session(api, new_workspace(api)["id"])
     first = send(api, ses["id"], "sleep")["runId"]
     wait_for(
-        lambda: [s["status"] for s in steps(api, first) if s["stepType"] == "tool_call"]
-        == ["running"],
+        lambda: (
+            [s["status"] for s in steps(api, first) if s["stepType"] == "tool_call"] == ["running"]
+        ),
         what="the Bash call to run",
     )
     second = send(api, ses["id"], "never mind", runningRunBehavior="interrupt")["runId"]

@@ -112,8 +112,15 @@ def test_a_subagent_answers_in_a_child_session_while_the_parent_waits(
     (child_run,) = runs_of(api, child["id"])
     assert child_run["status"] == "completed" and child_run["parentRunId"] == run["id"]
     assert child_run["agentName"] == child_run["effectiveAgentName"] == "helper"
-    times = [datetime.fromisoformat(r[k]) for r, k in ((run, "startedAt"), (child_run, "startedAt"),
-                                                         (child_run, "endedAt"), (run, "endedAt"))]
+    times = [
+        datetime.fromisoformat(r[k])
+        for r, k in (
+            (run, "startedAt"),
+            (child_run, "startedAt"),
+            (child_run, "endedAt"),
+            (run, "endedAt"),
+        )
+    ]
     assert times == sorted(times)  # the parent waited for its child
     child_msgs = messages(api, child["id"])
     assert [(m["role"], part_types(m)) for m in child_msgs] == [
@@ -147,8 +154,9 @@ def test_a_subagent_answers_in_a_child_session_while_the_parent_waits(
     assert names.index("tool.started") < names.index("agent.delegate.started") < names.index(
         "agent.delegate.completed") < names.index("tool.completed")  # fmt: skip
     assert {d["sourceType"] for n, d in events if n.startswith("tool.")} == {"agent"}
-    assert [n for n, _ in events_of(server, child["id"], child_run["id"])
-            if n.startswith("run.")] == ["run.queued", "run.started", "run.completed"]
+    assert [
+        n for n, _ in events_of(server, child["id"], child_run["id"]) if n.startswith("run.")
+    ] == ["run.queued", "run.started", "run.completed"]
 
     delegate_step = next(s for s in steps(api, run["id"]) if s["stepType"] == "agent_delegate")
     assert (delegate_step["name"], delegate_step["agentName"], delegate_step["status"]) == (
