@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-TIMEOUT_S = 20  # a deadlock guard, never a timing assertion
+TIMEOUT_S = 60  # a deadlock guard, never a timing assertion
 
 
 @dataclass

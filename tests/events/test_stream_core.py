@@ -28,7 +28,7 @@ from corral.store.sqlite import SqliteStore
 from corral.testing.waiting import wait_for_async
 
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
-GUARD_S = 20  # a deadlock guard, never a timing assertion
+GUARD_S = 60  # a deadlock guard, never a timing assertion
 
 
 @pytest_asyncio.fixture

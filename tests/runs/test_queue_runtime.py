@@ -210,7 +210,7 @@ def test_guide_moves_a_pending_run_ahead(api: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize("status", ["completed", "running"])
-def test_requeue_of_a_run_that_did_not_fail_is_409(api: httpx.Client, status: str) -> None:
+def test_requeue_of_a_completed_or_running_run_is_409(api: httpx.Client, status: str) -> None:
     if status == "running":
         run_id = _running_run(api, _session(api)[1]["id"])
     else:

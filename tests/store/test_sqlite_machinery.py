@@ -165,10 +165,10 @@ async def test_reads_proceed_while_a_long_write_holds_the_lock(seeded: SqliteSto
     def slow_write(tx: Tx) -> None:
         tx.insert_workspace(workspace("ws_slow"))
         inside.set()
-        assert release.wait(10), "test never released the writer"
+        assert release.wait(60), "test never released the writer"
 
     writing = asyncio.create_task(seeded.write(slow_write))
-    assert await asyncio.to_thread(inside.wait, 10)
+    assert await asyncio.to_thread(inside.wait, 60)
 
     # The writer is mid-transaction: reads still answer, from the last committed state. Each
     # answer is awaited on the event loop, so the loop keeps running too (the deadline only
