@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     # `default` there, the default model follows the provider keys in the environment.
     models_dir: Path | None = None  # default: <data_dir>/models
     default_openai_model: str = "gpt-4.1"
-    default_anthropic_model: str = "claude-sonnet-4-5"
+    default_anthropic_model: str = "claude-sonnet-5-5"
     # Server variables a workspace model's `keyEnv` may name. Workspaces are agent-writable:
     # never list a key that agents must not spend.
     model_key_env_allowlist: list[str] = []
