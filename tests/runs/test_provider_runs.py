@@ -253,3 +253,67 @@ def test_a_number_wider_than_64_bits_in_arguments_reads_back(
     assert call["input"] == {"path": ".", "n": 1.2345678901234568e29}
     stored = server_events(fake_and_server[2], session_id)
     assert replayed_events(api, session_id) == [(e["event"], e["data"]) for e in stored]
+
+
+def test_a_lone_surrogate_in_the_stream_becomes_a_replacement_character(
+    fake_and_server: Any, fake_and_api: Any
+) -> None:
+    """The SDKs' JSON parsers make a real (unencodable) surrogate of an escaped `\\ud800`:
+    stored as such it failed the run, in text, reasoning, a tool's id, name or arguments."""
+    _, fake, api = fake_and_api
+    broken_arguments = FakeToolCall("LS", {}, id="call_args", arguments='{"path": "a\ud800"}')
+    broken_name = FakeToolCall("L\udfffS", {"path": "."}, id="call_\udc80")
+    fake.reply(
+        FakeReply(text="a\ud800b", reasoning="thinking \udbff",
+                  tool_calls=[broken_arguments, broken_name]),
+        FakeReply(text="Done \udfff."),
+    )  # fmt: skip
+    session_id = new_session(api, new_workspace(api)["id"])["id"]
+    run = wait_status(api, send(api, session_id, "list")["runId"])
+    assert run["status"] == "completed", run
+    msgs = messages(api, session_id)
+    parts = next(m for m in msgs if m["role"] == "assistant")["content"]
+    reasoning = next(p for p in parts if p["type"] == "reasoning")
+    assert reasoning["text"] == "thinking \ufffd"
+    assert next(p for p in parts if p["type"] == "text")["text"] == "a\ufffdb"
+    calls = [p for m in msgs if m["role"] == "assistant" for p in m["content"]
+             if p["type"] == "tool-call"]  # fmt: skip
+    assert [(c["toolCallId"], c["toolName"]) for c in calls] == [
+        ("call_args", "LS"),
+        ("call_\ufffd", "L\ufffdS"),
+    ]
+    # arguments the model spoilt are its own text, with an error result it can act on
+    assert calls[0]["input"] == '{"path": "a\ufffd"}'
+    results = {m["content"][0]["toolCallId"]: m["content"][0]["output"] for m in msgs
+               if m["role"] == "tool"}  # fmt: skip
+    assert results["call_args"]["type"] == results["call_\ufffd"]["type"] == "error-text"
+    assert "surrogate" in results["call_args"]["value"]
+    assert "L\ufffdS" in results["call_\ufffd"]["value"]
+    assert text_of(msgs[-1]) == "Done \ufffd."
+    replayed = replayed_events(api, session_id)
+    stored = server_events(fake_and_server[2], session_id)
+    assert replayed == [(e["event"], e["data"]) for e in stored]
+    deltas = [json.dumps(data, ensure_ascii=False) for event, data in replayed
+              if event == "message.delta"]  # fmt: skip
+    assert any("a\ufffdb" in d for d in deltas) and replayed[-1][0] == "run.completed"
+    # the model was shown the calls as stored
+    assert "L\ufffdS" in json.dumps(fake.requests[1].body, ensure_ascii=False)
+
+
+def test_a_provider_error_message_with_a_lone_surrogate_fails_the_run_with_its_message(
+    fake_and_api: Any,
+) -> None:
+    """Stored as the SDK parsed it, the message failed the run's last write: it never ended."""
+    provider, fake, api = fake_and_api
+    # after the first text delta, so the failure is not retried
+    first_text = {"openai": 2, "anthropic": 4}[provider]
+    fake.reply(
+        FakeReply(text="one two", fail_after_chunks=first_text,
+                  error_type="invalid_request_error", error_message="bad \ud800 model")
+    )  # fmt: skip
+    session_id = new_session(api, new_workspace(api)["id"])["id"]
+    run = wait_status(api, send(api, session_id, "hi")["runId"])
+    assert run["status"] == "failed" and run["errorCode"] == "model_stream_failed", run
+    assert "bad \ufffd model" in run["errorMessage"]
+    assert text_of(messages(api, session_id)[-1]) == "one "
+    assert replayed_events(api, session_id)[-1][0] == "run.failed"

@@ -66,6 +66,7 @@ from corral.core.declarations import (
     parse_tool_servers,
 )
 from corral.core.errors import CorralError
+from corral.surrogates import storable
 from corral.tools.registry import NATIVE_TOOL_NAMES
 
 # The tools this server offers agents (the catalog lists them): OAH's AskUserQuestion,
@@ -175,7 +176,8 @@ class _Loader:
         self.warnings: list[str] = []
 
     def warn(self, path: Path, problem: str) -> None:
-        self.warnings.append(f"{path.relative_to(self.root)}: {problem}")
+        # A file name that is not UTF-8 is shown with U+FFFD for its bytes.
+        self.warnings.append(storable(f"{path.relative_to(self.root)}: {problem}"))
 
     def settings(self) -> dict[str, Any]:
         path = self.root / ".corral" / "settings.yaml"

@@ -2,7 +2,9 @@
 
 Agents can write to their own workspace, so these files are hostile input: reads never follow
 symlinks, never block on special files, are capped in size, and every problem is an
-`InvalidFile` whose message is fit to show to the workspace's owner.
+`InvalidFile` whose message is fit to show to the workspace's owner. A YAML string may escape a
+surrogate (`"\\ud800"`), which is no character and could be neither stored nor served: such a
+file is refused, as a request body holding one is.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+
+from corral.surrogates import storable
 
 MAX_FILE_BYTES = 1024 * 1024
 
@@ -104,9 +108,23 @@ def strings(data: dict[str, Any], key: str) -> list[str] | None:
     return values
 
 
+class _Loader(yaml.SafeLoader):
+    """`yaml.safe_load`'s loader, refusing strings that hold surrogates."""
+
+    def construct_yaml_str(self, node: yaml.ScalarNode) -> str:
+        value = self.construct_scalar(node)
+        if storable(value) is not value:
+            line = node.start_mark.line + 1
+            raise InvalidFile(f"invalid YAML: line {line}: a string escapes a surrogate")
+        return value
+
+
+_Loader.add_constructor("tag:yaml.org,2002:str", _Loader.construct_yaml_str)
+
+
 def _yaml_mapping(text: str, what: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)
     except (yaml.YAMLError, RecursionError) as error:
         raise InvalidFile(f"invalid YAML: {error}") from None
     return mapping({} if data is None else data, what)

@@ -30,6 +30,7 @@ from corral.sandbox import files, writes
 from corral.sandbox.entries import Entry
 from corral.sandbox.writes import FileWriter
 from corral.store import ConflictError, Store, WorkspaceRecord
+from corral.surrogates import storable
 
 MAX_READ_BYTES = 16 * 1024 * 1024  # a JSON read never carries more; `truncated` says so
 UPLOAD_BUFFER_BYTES = 1 << 20  # network chunks are gathered to this size per disk write
@@ -270,9 +271,12 @@ def _kind(e: Entry) -> models.EntryType:
 
 
 def _entry(e: Entry, rec: WorkspaceRecord) -> models.WorkspaceEntry:
+    # A listed name that is not UTF-8 is shown with U+FFFD for its bytes (it cannot be served
+    # as it is); a client reaches such a file through commands only.
     return models.WorkspaceEntry(
-        path=e.path, name=e.name, type=_kind(e), size_bytes=None if e.is_dir else e.size,
-        mime_type=e.mime_type, etag=e.etag, updated_at=e.modified_at, read_only=rec.read_only,
+        path=storable(e.path), name=storable(e.name), type=_kind(e),
+        size_bytes=None if e.is_dir else e.size, mime_type=e.mime_type, etag=e.etag,
+        updated_at=e.modified_at, read_only=rec.read_only,
     )  # fmt: skip
 
 

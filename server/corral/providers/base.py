@@ -5,13 +5,21 @@ reference §6.5 (`{"role": "user", "content": "hi"}`, assistant `tool-call` part
 messages with `tool-result` parts), so the agent loop never sees a provider's wire format.
 A provider turns one request into a stream of events: text and reasoning deltas as they
 arrive, each tool call once its input is complete, and one `Finish` with the usage.
+
+An event's text may hold surrogates (an SDK's JSON parser makes one of an escaped `\\ud800` in
+the provider's stream), which nothing could store: `well_formed` replaces them with U+FFFD
+(`corral.surrogates`), and the shared streaming path (`corral.providers.retry`) applies it to
+every event of every provider. A `ProviderError`'s message is made storable the same way.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+
+from corral.surrogates import storable
 
 FinishReason = Literal["stop", "tool-calls", "length", "content-filter", "other"]
 
@@ -95,11 +103,23 @@ class Finish:
 StreamEvent = TextDelta | ReasoningDelta | ToolCall | Finish
 
 
+def well_formed(event: StreamEvent) -> StreamEvent:
+    """`event` with `storable` text: the same event when it had no surrogates, as nearly always.
+    A parsed tool input holds none: orjson refuses them, leaving the raw arguments as the input."""
+    replaced: dict[str, Any] = {}
+    for name in event.__slots__:
+        value = getattr(event, name)
+        if isinstance(value, str) and (text := storable(value)) is not value:
+            replaced[name] = text
+    return dataclasses.replace(event, **replaced) if replaced else event
+
+
 class ProviderError(Exception):
     """A provider call that failed. `retryable` marks transient failures (429, 5xx, timeouts,
     dropped connections) that may be retried when nothing has been streamed yet."""
 
     def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
+        message = storable(message)  # often the provider's own words, parsed from its JSON
         super().__init__(message)
         self.message = message
         self.retryable = retryable

@@ -3,6 +3,9 @@
 A transient failure (`ProviderError.retryable`) before the first event is retried with
 exponential backoff and full jitter. Once an event has been passed on, the caller has acted on
 it (text shown, a message written), so a later failure propagates instead.
+
+Every stream the core reads passes here, so here every event is made `well_formed` (text that
+can be stored), whichever provider sent it.
 """
 
 from __future__ import annotations
@@ -18,7 +21,13 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from corral.providers.base import ModelProvider, ModelRequest, ProviderError, StreamEvent
+from corral.providers.base import (
+    ModelProvider,
+    ModelRequest,
+    ProviderError,
+    StreamEvent,
+    well_formed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +51,9 @@ async def stream_with_retry(
     opened = await retrying(_first_event, provider, request)
     stream, first = opened
     try:
-        yield first
+        yield well_formed(first)
         async for event in stream:
-            yield event
+            yield well_formed(event)
     finally:
         # A caller that stops early (a cancelled run) must stop the HTTP request now, not when
         # the garbage collector finalises the provider's generator.

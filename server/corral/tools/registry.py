@@ -2,7 +2,9 @@
 input validated against the tool's schema, every failure turned into an error result.
 
 `invoke` never raises for a failing tool (the agent loop feeds the error back to the model);
-only cancellation propagates, so a cancelled run stops its tool at once.
+only cancellation propagates, so a cancelled run stops its tool at once. An outcome's text is
+made `storable`: a tool passes on text from outside (a file name that is not UTF-8, an OS
+error's message).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import jsonschema_rs
 
 from corral.providers.base import ToolSpec
+from corral.surrogates import storable, storable_json
 from corral.tools.base import Tool, ToolContext, ToolError
 from corral.tools.bash import BASH
 from corral.tools.edit import EDIT, MULTI_EDIT
@@ -45,6 +48,7 @@ class ToolOutcome:
     @staticmethod
     def failure(code: str, message: str, duration_ms: float = 0.0) -> ToolOutcome:
         """An error result: `{"type": "error-text", "value": message}`."""
+        message = storable(message)
         output = {"type": "error-text", "value": message}
         return ToolOutcome(output, False, code, message, {}, duration_ms)
 
@@ -73,7 +77,8 @@ async def invoke(tool: Tool, ctx: ToolContext, raw_input: Any) -> ToolOutcome:
         log.exception("tool %s failed", tool.name)
         message = f"{tool.name} failed: {type(exc).__name__}: {exc}"
         return ToolOutcome.failure("tool_failed", message, _since(started))
-    return ToolOutcome(result.output, True, None, None, result.metadata, _since(started))
+    output, metadata = storable_json(result.output), storable_json(result.metadata)
+    return ToolOutcome(output, True, None, None, metadata, _since(started))
 
 
 def _check_input(tool: Tool, raw_input: Any) -> None:
