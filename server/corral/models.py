@@ -220,6 +220,12 @@ class HealthProcessMode(StrEnum):
     standalone_worker = 'standalone_worker'
 
 
+class HealthProcessLabel(StrEnum):
+    api___embedded_worker = 'API + embedded worker'
+    api_only = 'API only'
+    standalone_worker = 'standalone worker'
+
+
 class HealthProcessExecution(StrEnum):
     redis_queue = 'redis_queue'
     local_inline = 'local_inline'
@@ -231,12 +237,13 @@ class HealthProcess(BaseModel):
         populate_by_name=True,
     )
     mode: HealthProcessMode
-    label: Annotated[
-        str | None,
-        Field(description='Human-readable label of `mode`.', examples=['API + embedded worker']),
-    ] = None
-    execution: HealthProcessExecution | None = None
-    pid: Annotated[int | None, Field(ge=0)] = None
+    label: Annotated[HealthProcessLabel, Field(description='Human-readable label of `mode`.')]
+    execution: Annotated[
+        HealthProcessExecution,
+        Field(
+            description='`local_inline`: this process executes runs; `none`: workers sharing the database do.'
+        ),
+    ]
 
 
 class HealthSandbox(BaseModel):
@@ -244,10 +251,8 @@ class HealthSandbox(BaseModel):
         populate_by_name=True,
     )
     provider: SandboxProvider
-    execution_model: Annotated[SandboxExecutionModel | None, Field(alias='executionModel')] = None
-    worker_placement: Annotated[SandboxWorkerPlacement | None, Field(alias='workerPlacement')] = (
-        None
-    )
+    execution_model: Annotated[SandboxExecutionModel, Field(alias='executionModel')]
+    worker_placement: Annotated[SandboxWorkerPlacement, Field(alias='workerPlacement')]
 
 
 class HealthChecks(BaseModel):
@@ -266,16 +271,62 @@ class HealthWorkerMode(StrEnum):
     disabled = 'disabled'
 
 
-class HealthWorker(BaseModel):
+class WorkerProcessKind(StrEnum):
+    embedded = 'embedded'
+    standalone = 'standalone'
+
+
+class WorkerState(StrEnum):
+    starting = 'starting'
+    idle = 'idle'
+    busy = 'busy'
+    stopping = 'stopping'
+
+
+class WorkerSlot(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
     )
-    mode: HealthWorkerMode | None = None
-    draining: bool | None = None
-    accepts_new_runs: Annotated[bool | None, Field(alias='acceptsNewRuns')] = None
-    drain_started_at: Annotated[AwareDatetime | None, Field(alias='drainStartedAt')] = None
-    active_runs: Annotated[int | None, Field(alias='activeRuns', ge=0)] = None
-    concurrency: Annotated[int | None, Field(ge=0)] = None
+    slot_id: Annotated[str, Field(alias='slotId')]
+    worker_id: Annotated[str, Field(alias='workerId')]
+    process_kind: Annotated[WorkerProcessKind, Field(alias='processKind')]
+    state: WorkerState
+    current_session_id: Annotated[str | None, Field(alias='currentSessionId')] = None
+    current_run_id: Annotated[str | None, Field(alias='currentRunId')] = None
+    current_workspace_id: Annotated[str | None, Field(alias='currentWorkspaceId')] = None
+
+
+class WorkerLeaseHealth(StrEnum):
+    healthy = 'healthy'
+    late = 'late'
+
+
+class WorkerLease(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    worker_id: Annotated[
+        str, Field(alias='workerId', examples=['wrk_5d41402abc4b2a76b9719d911017c592'])
+    ]
+    process_kind: Annotated[WorkerProcessKind, Field(alias='processKind')]
+    state: WorkerState
+    last_seen_at: Annotated[AwareDatetime, Field(alias='lastSeenAt')]
+    lease_ttl_ms: Annotated[int, Field(alias='leaseTtlMs', ge=0)]
+    expires_at: Annotated[AwareDatetime, Field(alias='expiresAt')]
+    last_seen_age_ms: Annotated[int, Field(alias='lastSeenAgeMs', ge=0)]
+    health: WorkerLeaseHealth
+
+
+class WorkerSummary(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    active: Annotated[int, Field(ge=0)]
+    healthy: Annotated[int, Field(ge=0)]
+    late: Annotated[int, Field(ge=0)]
+    busy: Annotated[int, Field(ge=0)]
+    embedded: Annotated[int, Field(ge=0)]
+    standalone: Annotated[int, Field(ge=0)]
 
 
 class ReadinessReportStatus(StrEnum):
@@ -295,12 +346,7 @@ class ReadinessReport(BaseModel):
         populate_by_name=True,
     )
     status: ReadinessReportStatus
-    checks: Annotated[
-        dict[str, HealthCheckStatus],
-        Field(
-            description='Dependency name to check status (`postgres`, `redisEvents`, `redisRunQueue`, `sqlite`, ...).'
-        ),
-    ]
+    checks: HealthChecks
     reason: ReadinessReportReason | None = None
     draining: bool | None = None
 
@@ -2073,16 +2119,38 @@ class SystemProfile(BaseModel):
     capabilities: SystemCapabilities
 
 
-class HealthReport(BaseModel):
+class HealthWorker(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
     )
-    status: HealthReportStatus
-    storage: HealthStorage
-    process: HealthProcess
-    sandbox: HealthSandbox
-    checks: HealthChecks
-    worker: HealthWorker | None = None
+    mode: Annotated[
+        HealthWorkerMode,
+        Field(
+            description='`embedded`: this process executes runs; `disabled`: it only queues them.'
+        ),
+    ]
+    draining: bool
+    accepts_new_runs: Annotated[bool, Field(alias='acceptsNewRuns')]
+    drain_started_at: Annotated[AwareDatetime | None, Field(alias='drainStartedAt')] = None
+    session_serial_boundary: Annotated[
+        Literal['session'],
+        Field(
+            alias='sessionSerialBoundary', description='Runs of one session never execute at once.'
+        ),
+    ] = 'session'
+    local_slots: Annotated[
+        list[WorkerSlot],
+        Field(
+            alias='localSlots',
+            description="This process's execution slots (`run_concurrency` of them when it executes runs).",
+        ),
+    ]
+    active_workers: Annotated[list[WorkerLease], Field(alias='activeWorkers')]
+    summary: WorkerSummary
+    pool: Annotated[
+        None,
+        Field(description="OAH's autoscaled worker pool; Corral has none, so this is always null."),
+    ]
 
 
 class WorkspaceCatalog(BaseModel):
@@ -2198,6 +2266,18 @@ class SendMessageRequest(BaseModel):
     running_run_behavior: Annotated[
         SendMessageRequestRunningRunBehavior, Field(alias='runningRunBehavior')
     ] = SendMessageRequestRunningRunBehavior.queue
+
+
+class HealthReport(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    status: HealthReportStatus
+    storage: HealthStorage
+    process: HealthProcess
+    sandbox: HealthSandbox
+    checks: HealthChecks
+    worker: HealthWorker
 
 
 class ToolResultPart(BaseModel):

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import yaml
-from helpers import load_spec
+from helpers import create_session, create_workspace, load_spec, run_status, send
+
+from corral.testing.live_server import LiveServer
+from corral.testing.waiting import wait_for
 
 
 def spec_paths() -> set[str]:
@@ -50,22 +57,144 @@ def test_system_profile(shared_api: httpx.Client) -> None:
     assert all(isinstance(v, bool) for v in profile["capabilities"].values())
 
 
-def test_healthz_reports_sqlite_up(shared_api: httpx.Client) -> None:
-    resp = shared_api.get("/healthz")
+NOT_CONFIGURED = {
+    "postgres": "not_configured",
+    "redisEvents": "not_configured",
+    "redisRunQueue": "not_configured",
+}
+NO_WORKERS = {"active": 0, "healthy": 0, "late": 0, "busy": 0, "embedded": 0, "standalone": 0}
+# OAH's web UI parses the probes strictly: each of these keys must be there.
+HEALTH_KEYS = {"status", "storage", "process", "sandbox", "checks", "worker"}
+WORKER_KEYS = {
+    "mode",
+    "draining",
+    "acceptsNewRuns",
+    "sessionSerialBoundary",
+    "localSlots",
+    "activeWorkers",
+    "summary",
+    "pool",
+}
+
+
+def test_an_api_only_server_says_it_executes_no_runs(shared_api: httpx.Client) -> None:
+    resp = shared_api.get("/healthz")  # the shared server runs with run_worker: false
     assert resp.status_code == 200
     report = resp.json()
+    assert set(report) == HEALTH_KEYS
     assert report["status"] == "ok"
     assert report["storage"] == {"primary": "sqlite", "events": "memory", "runQueue": "in_process"}
-    assert report["checks"]["sqlite"] == "up"
-    assert report["checks"]["postgres"] == "not_configured"
-    assert report["process"] == {"mode": "api_embedded_worker"}  # no pid for anyone to target
-    assert "provider" in report["sandbox"]
+    assert report["checks"] == {**NOT_CONFIGURED, "sqlite": "up"}
+    # No pid, nor anything else that names the process, for anyone to target.
+    assert report["process"] == {"mode": "api_only", "label": "API only", "execution": "none"}
+    assert report["sandbox"] == {
+        "provider": "embedded",
+        "executionModel": "local_embedded",
+        "workerPlacement": "api_process",
+    }
+    assert report["worker"] == {
+        "mode": "disabled",
+        "draining": False,
+        "acceptsNewRuns": True,
+        "sessionSerialBoundary": "session",
+        "localSlots": [],
+        "activeWorkers": [],
+        "summary": NO_WORKERS,
+        "pool": None,
+    }
 
 
-def test_readyz_is_ready(shared_api: httpx.Client) -> None:
+def test_readyz_is_ready_with_the_checks_oah_clients_read(shared_api: httpx.Client) -> None:
     resp = shared_api.get("/readyz")
     assert resp.status_code == 200
-    assert resp.json() == {"status": "ready", "checks": {"storage": "up"}}
+    checks = {**NOT_CONFIGURED, "sqlite": "up"}
+    assert resp.json() == {"status": "ready", "draining": False, "checks": checks}
+
+
+def _worker(api: httpx.Client) -> dict[str, Any]:
+    resp = api.get("/healthz")
+    assert resp.status_code == 200, resp.text
+    report = resp.json()
+    assert set(report) == HEALTH_KEYS and set(report["worker"]) == WORKER_KEYS
+    return dict(report["worker"])
+
+
+def _states(worker: dict[str, Any]) -> tuple[list[str], list[str], dict[str, int]]:
+    slots = [slot["state"] for slot in worker["localSlots"]]
+    return slots, [lease["state"] for lease in worker["activeWorkers"]], worker["summary"]
+
+
+def _long_run(api: httpx.Client) -> str:
+    """A run that stays running until cancelled (its model answers after ten minutes)."""
+    ses = create_session(api, create_workspace(api)["id"])
+    sent = send(api, ses["id"], "wait", metadata={"script": [{"text": "late", "delayMs": 600_000}]})
+    wait_for(lambda: run_status(api, sent["runId"]) == "running", what="the run to start")
+    return str(sent["runId"])
+
+
+def test_an_embedded_worker_reports_its_slots_and_its_lease(
+    start_server: Callable[..., LiveServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):  # the scripted model answers
+        monkeypatch.delenv(key, raising=False)
+    server = start_server(run_worker=True, run_concurrency=2, sandbox_isolation="none")
+    worker_id = server.core.executor.worker["id"]
+    with server.client() as api:
+        assert api.get("/healthz").json()["process"] == {
+            "mode": "api_embedded_worker",
+            "label": "API + embedded worker",
+            "execution": "local_inline",
+        }
+        idle = _worker(api)
+        assert idle["mode"] == "embedded" and idle["pool"] is None
+        slots = [(s["workerId"], s["processKind"], s["state"]) for s in idle["localSlots"]]
+        assert slots == [(worker_id, "embedded", "idle")] * 2
+        assert len({s["slotId"] for s in idle["localSlots"]}) == 2
+        (lease,) = idle["activeWorkers"]
+        assert lease["workerId"] == worker_id
+        assert (lease["processKind"], lease["state"], lease["health"]) == (
+            "embedded",
+            "idle",
+            "healthy",
+        )
+        assert lease["leaseTtlMs"] == server.settings.run_stale_seconds * 1000
+        assert idle["summary"] == {**NO_WORKERS, "active": 1, "healthy": 1, "embedded": 1}
+
+        run_id = _long_run(api)
+        busy = _worker(api)
+        assert [s["state"] for s in busy["localSlots"]] == ["busy", "idle"]
+        assert [w["state"] for w in busy["activeWorkers"]] == ["busy"]
+        assert busy["summary"]["busy"] == 1
+        assert run_id not in json.dumps(busy)  # an open probe names no run
+
+        assert api.post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
+        wait_for(lambda: _states(_worker(api)) == _states(idle), what="the slot to be free")
+
+
+def test_an_api_only_server_sees_the_workers_executing_its_runs(
+    start_server: Callable[..., LiveServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    shared = tmp_path / "shared"
+    api_server = start_server(data_dir=shared, run_worker=False)
+    worker = start_server(data_dir=shared, run_worker=True, sandbox_isolation="none")
+    with api_server.client() as api:
+        assert _worker(api)["activeWorkers"] == []  # no registry: an idle worker is unseen
+        run_id = _long_run(api)
+        seen = _worker(api)
+        assert seen["mode"] == "disabled" and seen["localSlots"] == []
+        (lease,) = seen["activeWorkers"]
+        assert lease["workerId"] == worker.core.executor.worker["id"]
+        assert (lease["processKind"], lease["state"], lease["health"]) == (
+            "embedded",
+            "busy",
+            "healthy",
+        )
+        busy = {"active": 1, "healthy": 1, "busy": 1, "embedded": 1}
+        assert seen["summary"] == {**NO_WORKERS, **busy}
+        assert api.post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
+        wait_for(lambda: _worker(api)["activeWorkers"] == [], what="the run to end")
 
 
 def test_metrics_count_requests_by_operation(api: httpx.Client) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import httpx
 from cli_support import WRITE_THEN_ANSWER, metadata
 from processes import corral_serve, environment, running
 
@@ -80,3 +82,27 @@ def test_a_worker_executes_the_runs_an_api_only_server_queues(tmp_path: Path) ->
             assert executed_by["pid"] == worker.popen.pid, json.dumps(executed_by)
             worker.popen.terminate()
             assert worker.wait() == 0, worker.output
+
+
+def test_an_api_only_server_lists_the_standalone_worker_executing_its_run(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with corral_serve(data, CORRAL_RUN_WORKER="false") as url, Corral(url) as corral:
+        session = corral.workspaces.create(name="split").sessions.create()
+        long_job = [{"text": "never", "delayMs": 600_000}]
+        queued = session.submit("wait", metadata={"script": long_job})
+        worker_env = environment(CORRAL_DATA_DIR=str(data), CORRAL_SANDBOX_ISOLATION="none")
+        with running("worker", env=worker_env) as worker:
+            workers = wait_for(lambda: _workers(url)["activeWorkers"], what="a worker's lease")
+            run = httpx.get(f"{url}/api/v1/runs/{queued.run_id}").json()
+            assert [(w["workerId"], w["processKind"], w["state"]) for w in workers] == [
+                (run["metadata"]["worker"]["id"], "standalone", "busy")
+            ]
+            assert _workers(url)["summary"]["standalone"] == 1
+            worker.popen.terminate()
+            assert worker.wait() == 0, worker.output
+
+
+def _workers(url: str) -> dict[str, Any]:
+    report = httpx.get(f"{url}/healthz").json()
+    assert report["process"]["mode"] == "api_only", report
+    return dict(report["worker"])

@@ -32,7 +32,7 @@ async def _work(settings: Settings) -> None:
     from corral.app import SPEC
     from corral.core.container import Core
 
-    core = Core(settings, spec_path=SPEC)
+    core = Core(settings, spec_path=SPEC, process_kind="standalone")
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -28,13 +28,16 @@ from corral.core.sandbox_host import SandboxHost
 from corral.core.sandboxes import FilesService, SandboxesService
 from corral.core.sessions import SessionsService
 from corral.core.templates import BUILTIN_RUNTIMES_DIR, RuntimeLibrary
+from corral.core.worker_process import ProcessKind
 from corral.core.workspaces import WorkspacePlaces, WorkspacesService
 from corral.services import Services
 from corral.store import Store, open_store
 
 
 class Core:
-    def __init__(self, settings: Settings, spec_path: Traversable) -> None:
+    def __init__(
+        self, settings: Settings, spec_path: Traversable, process_kind: ProcessKind = "embedded"
+    ) -> None:
         self.settings = settings
         self.metrics_registry = CollectorRegistry()
         # What `/internal/v1/*` callers must present: handed only to what the operator gives it.
@@ -51,7 +54,7 @@ class Core:
         self.executor = RunExecutor(self.store, performer.perform, ExecutorSettings(
             concurrency=settings.run_concurrency, heartbeat_s=settings.run_heartbeat_seconds,
             stale_s=settings.run_stale_seconds, recovery_policy=settings.run_recovery_policy,
-            recovery_max_attempts=settings.run_recovery_max_attempts,
+            recovery_max_attempts=settings.run_recovery_max_attempts, process_kind=process_kind,
         ))  # fmt: skip
         performer.children = self.executor  # SubAgent's child runs execute on it
         wake = self.executor.wake
@@ -65,7 +68,7 @@ class Core:
         ))  # fmt: skip
         self.services = Services(
             meta=MetaService(self.store, self.metrics_registry, spec_path,
-                             auth_enabled=bool(settings.api_tokens)),
+                             auth_enabled=bool(settings.api_tokens), workers=self.executor),
             runtimes=RuntimesService(library, data_dir / "uploads"),
             workspaces=workspaces,
             sessions=SessionsService(self.store, resolver, event_streams, self.executor),

@@ -50,6 +50,7 @@ class ExecutorSettings:
     stale_s: float = 120.0
     recovery_policy: RecoveryPolicy = "fail"
     recovery_max_attempts: int = 1
+    process_kind: worker_process.ProcessKind = "embedded"
 
 
 @dataclass
@@ -66,7 +67,7 @@ class RunExecutor:
     settings: ExecutorSettings = field(default_factory=ExecutorSettings)
 
     def __post_init__(self) -> None:
-        self.worker = worker_process.identity()
+        self.worker = worker_process.identity(self.settings.process_kind)
         self._ready: asyncio.Queue[str] = asyncio.Queue()
         self._waiting: set[str] = set()
         self._executing: dict[str, _Execution] = {}
@@ -99,6 +100,16 @@ class RunExecutor:
             self._stop(execution, "shutdown")
         if self._finishing:
             await asyncio.wait(self._finishing, timeout=10)
+
+    @property
+    def executes_runs(self) -> bool:
+        """Whether this process takes runnable runs (`run_worker`), once started."""
+        return self._started
+
+    def slots_taken(self) -> int:
+        """Execution slots taken now: by a run executing, being claimed or being ended (a
+        SubAgent's child run shares its parent's)."""
+        return self.settings.concurrency - self._free
 
     # -- signals from the services ----------------------------------------------------
 

@@ -12,16 +12,24 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any
+from typing import Any, Literal
 
 from corral import process_identity
 from corral.ids import new_id
 
+# `embedded`: the worker of an API process; `standalone`: a `corral worker` (GET /healthz).
+ProcessKind = Literal["embedded", "standalone"]
 
-def identity() -> dict[str, Any]:
+
+def identity(kind: ProcessKind = "embedded") -> dict[str, Any]:
     """A new worker record for this process."""
     pid = os.getpid()
-    worker: dict[str, Any] = {"id": new_id("wrk"), "host": socket.gethostname(), "pid": pid}
+    worker: dict[str, Any] = {
+        "id": new_id("wrk"),
+        "kind": kind,
+        "host": socket.gethostname(),
+        "pid": pid,
+    }
     started = process_identity.start_ticks(pid)
     if process_identity.PID_SPACE is not None and started is not None:
         worker.update(pidStart=started, pidSpace=process_identity.PID_SPACE)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from functools import cache
+from typing import Any, TypeVar, get_args
 
 import orjson
 from connexion import request
@@ -69,11 +70,59 @@ def request_header(name: str) -> str | None:
 
 
 def json_response(result: BaseModel | dict[str, Any] | list[Any], status: int) -> Response:
-    if isinstance(result, BaseModel):
-        content = result.model_dump_json(by_alias=True, exclude_none=True).encode()
-    else:
-        content = orjson.dumps(result)
+    content = _model_json(result) if isinstance(result, BaseModel) else orjson.dumps(result)
     return Response(content, status, media_type=JSON)
+
+
+def _model_json(model: BaseModel) -> bytes:
+    """A model on the wire: an optional field left null is omitted, but a required one is sent
+    as null (the contract wants the key, e.g. `HealthWorker.pool`)."""
+    if not _has_required_nulls(type(model)):
+        return model.model_dump_json(by_alias=True, exclude_none=True).encode()
+    data = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    _restore_required_nulls(model, data)
+    return orjson.dumps(data)
+
+
+@cache
+def _has_required_nulls(root: type[BaseModel]) -> bool:
+    """Whether a model, or one nested in it, has a required field that may be null."""
+    seen: set[type[BaseModel]] = set()
+    todo = [root]
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for field in model.model_fields.values():
+            types = _types_in(field.annotation)
+            if field.is_required() and type(None) in types:
+                return True
+            todo += [t for t in types if isinstance(t, type) and issubclass(t, BaseModel)]
+    return False
+
+
+def _types_in(annotation: Any) -> set[Any]:
+    found = {type(None) if annotation is None else annotation}
+    for arg in get_args(annotation):
+        found |= _types_in(arg)
+    return found
+
+
+def _restore_required_nulls(value: Any, data: Any) -> None:
+    if isinstance(value, BaseModel) and isinstance(data, dict):
+        for name, field in type(value).model_fields.items():
+            key, item = field.alias or name, getattr(value, name)
+            if item is None and field.is_required():
+                data[key] = None
+            elif item is not None:
+                _restore_required_nulls(item, data.get(key))
+    elif isinstance(value, list) and isinstance(data, list):
+        for item, dumped in zip(value, data, strict=False):
+            _restore_required_nulls(item, dumped)
+    elif isinstance(value, dict) and isinstance(data, dict):
+        for key, item in value.items():
+            _restore_required_nulls(item, data.get(key))
 
 
 def empty_response(status: int) -> Response:

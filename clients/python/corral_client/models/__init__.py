@@ -62,6 +62,7 @@ from .health_check_status import HealthCheckStatus
 from .health_checks import HealthChecks
 from .health_process import HealthProcess
 from .health_process_execution import HealthProcessExecution
+from .health_process_label import HealthProcessLabel
 from .health_process_mode import HealthProcessMode
 from .health_report import HealthReport
 from .health_report_status import HealthReportStatus
@@ -115,7 +116,6 @@ from .queue_updated_data_action import QueueUpdatedDataAction
 from .queue_updated_frame import QueueUpdatedFrame
 from .read_sandbox_file_encoding import ReadSandboxFileEncoding
 from .readiness_report import ReadinessReport
-from .readiness_report_checks import ReadinessReportChecks
 from .readiness_report_reason import ReadinessReportReason
 from .readiness_report_status import ReadinessReportStatus
 from .reasoning_part import ReasoningPart
@@ -197,6 +197,12 @@ from .tool_started_frame import ToolStartedFrame
 from .trigger_action_request import TriggerActionRequest
 from .trigger_action_request_trigger_source import TriggerActionRequestTriggerSource
 from .update_session_request import UpdateSessionRequest
+from .worker_lease import WorkerLease
+from .worker_lease_health import WorkerLeaseHealth
+from .worker_process_kind import WorkerProcessKind
+from .worker_slot import WorkerSlot
+from .worker_state import WorkerState
+from .worker_summary import WorkerSummary
 from .workspace import Workspace
 from .workspace_catalog import WorkspaceCatalog
 from .workspace_delete_result import WorkspaceDeleteResult
@@ -269,6 +275,7 @@ __all__ = (
     "HealthChecks",
     "HealthProcess",
     "HealthProcessExecution",
+    "HealthProcessLabel",
     "HealthProcessMode",
     "HealthReport",
     "HealthReportStatus",
@@ -322,7 +329,6 @@ __all__ = (
     "QueueUpdatedFrame",
     "ReadSandboxFileEncoding",
     "ReadinessReport",
-    "ReadinessReportChecks",
     "ReadinessReportReason",
     "ReadinessReportStatus",
     "ReasoningPart",
@@ -402,6 +408,12 @@ __all__ = (
     "TriggerActionRequest",
     "TriggerActionRequestTriggerSource",
     "UpdateSessionRequest",
+    "WorkerLease",
+    "WorkerLeaseHealth",
+    "WorkerProcessKind",
+    "WorkerSlot",
+    "WorkerState",
+    "WorkerSummary",
     "Workspace",
     "WorkspaceCatalog",
     "WorkspaceDeleteResult",

@@ -8,52 +8,44 @@ from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..models.health_process_execution import HealthProcessExecution
+from ..models.health_process_label import HealthProcessLabel
 from ..models.health_process_mode import HealthProcessMode
-from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="HealthProcess")
 
 
 @_attrs_define
 class HealthProcess:
-    """
+    """What this process does with the runs queued through it. No pid (the probe is open to anyone).
+
     Attributes:
         mode (HealthProcessMode):
-        label (str | Unset): Human-readable label of `mode`.
-        execution (HealthProcessExecution | Unset):
-        pid (int | Unset):
+        label (HealthProcessLabel): Human-readable label of `mode`.
+        execution (HealthProcessExecution): `local_inline`: this process executes runs; `none`: workers sharing the
+            database do.
     """
 
     mode: HealthProcessMode
-    label: str | Unset = UNSET
-    execution: HealthProcessExecution | Unset = UNSET
-    pid: int | Unset = UNSET
+    label: HealthProcessLabel
+    execution: HealthProcessExecution
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         mode = self.mode.value
 
-        label = self.label
+        label = self.label.value
 
-        execution: str | Unset = UNSET
-        if not isinstance(self.execution, Unset):
-            execution = self.execution.value
-
-        pid = self.pid
+        execution = self.execution.value
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
                 "mode": mode,
+                "label": label,
+                "execution": execution,
             }
         )
-        if label is not UNSET:
-            field_dict["label"] = label
-        if execution is not UNSET:
-            field_dict["execution"] = execution
-        if pid is not UNSET:
-            field_dict["pid"] = pid
 
         return field_dict
 
@@ -62,22 +54,14 @@ class HealthProcess:
         d = dict(src_dict)
         mode = HealthProcessMode(d.pop("mode"))
 
-        label = d.pop("label", UNSET)
+        label = HealthProcessLabel(d.pop("label"))
 
-        _execution = d.pop("execution", UNSET)
-        execution: HealthProcessExecution | Unset
-        if isinstance(_execution, Unset):
-            execution = UNSET
-        else:
-            execution = HealthProcessExecution(_execution)
-
-        pid = d.pop("pid", UNSET)
+        execution = HealthProcessExecution(d.pop("execution"))
 
         health_process = cls(
             mode=mode,
             label=label,
             execution=execution,
-            pid=pid,
         )
 
         health_process.additional_properties = d

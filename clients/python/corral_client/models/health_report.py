@@ -8,7 +8,6 @@ from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..models.health_report_status import HealthReportStatus
-from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.health_checks import HealthChecks
@@ -27,10 +26,13 @@ class HealthReport:
     Attributes:
         status (HealthReportStatus):
         storage (HealthStorage):
-        process (HealthProcess):
+        process (HealthProcess): What this process does with the runs queued through it. No pid (the probe is open to
+            anyone).
         sandbox (HealthSandbox):
         checks (HealthChecks):
-        worker (HealthWorker | Unset): Worker-pool details; Corral reports a subset of OAH's fields.
+        worker (HealthWorker): The run workers as this process sees them. Corral keeps no worker registry:
+            `activeWorkers` holds this process's own worker (when it executes runs) and the workers of the runs executing
+            now, as their heartbeats show them; an idle `corral worker` is not listed.
     """
 
     status: HealthReportStatus
@@ -38,7 +40,7 @@ class HealthReport:
     process: HealthProcess
     sandbox: HealthSandbox
     checks: HealthChecks
-    worker: HealthWorker | Unset = UNSET
+    worker: HealthWorker
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,9 +54,7 @@ class HealthReport:
 
         checks = self.checks.to_dict()
 
-        worker: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.worker, Unset):
-            worker = self.worker.to_dict()
+        worker = self.worker.to_dict()
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -65,10 +65,9 @@ class HealthReport:
                 "process": process,
                 "sandbox": sandbox,
                 "checks": checks,
+                "worker": worker,
             }
         )
-        if worker is not UNSET:
-            field_dict["worker"] = worker
 
         return field_dict
 
@@ -91,12 +90,7 @@ class HealthReport:
 
         checks = HealthChecks.from_dict(d.pop("checks"))
 
-        _worker = d.pop("worker", UNSET)
-        worker: HealthWorker | Unset
-        if isinstance(_worker, Unset):
-            worker = UNSET
-        else:
-            worker = HealthWorker.from_dict(_worker)
+        worker = HealthWorker.from_dict(d.pop("worker"))
 
         health_report = cls(
             status=status,

@@ -10,7 +10,6 @@ from attrs import field as _attrs_field
 from ..models.sandbox_execution_model import SandboxExecutionModel
 from ..models.sandbox_provider import SandboxProvider
 from ..models.sandbox_worker_placement import SandboxWorkerPlacement
-from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="HealthSandbox")
 
@@ -20,37 +19,31 @@ class HealthSandbox:
     """
     Attributes:
         provider (SandboxProvider):
-        execution_model (SandboxExecutionModel | Unset):
-        worker_placement (SandboxWorkerPlacement | Unset):
+        execution_model (SandboxExecutionModel):
+        worker_placement (SandboxWorkerPlacement):
     """
 
     provider: SandboxProvider
-    execution_model: SandboxExecutionModel | Unset = UNSET
-    worker_placement: SandboxWorkerPlacement | Unset = UNSET
+    execution_model: SandboxExecutionModel
+    worker_placement: SandboxWorkerPlacement
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         provider = self.provider.value
 
-        execution_model: str | Unset = UNSET
-        if not isinstance(self.execution_model, Unset):
-            execution_model = self.execution_model.value
+        execution_model = self.execution_model.value
 
-        worker_placement: str | Unset = UNSET
-        if not isinstance(self.worker_placement, Unset):
-            worker_placement = self.worker_placement.value
+        worker_placement = self.worker_placement.value
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
                 "provider": provider,
+                "executionModel": execution_model,
+                "workerPlacement": worker_placement,
             }
         )
-        if execution_model is not UNSET:
-            field_dict["executionModel"] = execution_model
-        if worker_placement is not UNSET:
-            field_dict["workerPlacement"] = worker_placement
 
         return field_dict
 
@@ -59,19 +52,9 @@ class HealthSandbox:
         d = dict(src_dict)
         provider = SandboxProvider(d.pop("provider"))
 
-        _execution_model = d.pop("executionModel", UNSET)
-        execution_model: SandboxExecutionModel | Unset
-        if isinstance(_execution_model, Unset):
-            execution_model = UNSET
-        else:
-            execution_model = SandboxExecutionModel(_execution_model)
+        execution_model = SandboxExecutionModel(d.pop("executionModel"))
 
-        _worker_placement = d.pop("workerPlacement", UNSET)
-        worker_placement: SandboxWorkerPlacement | Unset
-        if isinstance(_worker_placement, Unset):
-            worker_placement = UNSET
-        else:
-            worker_placement = SandboxWorkerPlacement(_worker_placement)
+        worker_placement = SandboxWorkerPlacement(d.pop("workerPlacement"))
 
         health_sandbox = cls(
             provider=provider,

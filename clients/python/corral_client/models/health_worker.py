@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Literal,
+    Self,
+    TypeVar,
+    cast,
+)
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -11,78 +18,129 @@ from attrs import field as _attrs_field
 from ..models.health_worker_mode import HealthWorkerMode
 from ..types import UNSET, Unset
 
+if TYPE_CHECKING:
+    from ..models.worker_lease import WorkerLease
+    from ..models.worker_slot import WorkerSlot
+    from ..models.worker_summary import WorkerSummary
+
+
 T = TypeVar("T", bound="HealthWorker")
 
 
 @_attrs_define
 class HealthWorker:
-    """Worker-pool details; Corral reports a subset of OAH's fields.
+    """The run workers as this process sees them. Corral keeps no worker registry: `activeWorkers` holds this process's own
+    worker (when it executes runs) and the workers of the runs executing now, as their heartbeats show them; an idle
+    `corral worker` is not listed.
 
-    Attributes:
-        mode (HealthWorkerMode | Unset):
-        draining (bool | Unset):
-        accepts_new_runs (bool | Unset):
-        drain_started_at (datetime.datetime | Unset):
-        active_runs (int | Unset):
-        concurrency (int | Unset):
+        Attributes:
+            mode (HealthWorkerMode): `embedded`: this process executes runs; `disabled`: it only queues them.
+            draining (bool):
+            accepts_new_runs (bool):
+            session_serial_boundary (Literal['session']): Runs of one session never execute at once.
+            local_slots (list[WorkerSlot]): This process's execution slots (`run_concurrency` of them when it executes
+                runs).
+            active_workers (list[WorkerLease]):
+            summary (WorkerSummary): Counts of `activeWorkers`.
+            pool (None): OAH's autoscaled worker pool; Corral has none, so this is always null.
+            drain_started_at (datetime.datetime | Unset):
     """
 
-    mode: HealthWorkerMode | Unset = UNSET
-    draining: bool | Unset = UNSET
-    accepts_new_runs: bool | Unset = UNSET
+    mode: HealthWorkerMode
+    draining: bool
+    accepts_new_runs: bool
+    session_serial_boundary: Literal["session"]
+    local_slots: list[WorkerSlot]
+    active_workers: list[WorkerLease]
+    summary: WorkerSummary
+    pool: None
     drain_started_at: datetime.datetime | Unset = UNSET
-    active_runs: int | Unset = UNSET
-    concurrency: int | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        mode: str | Unset = UNSET
-        if not isinstance(self.mode, Unset):
-            mode = self.mode.value
+        mode = self.mode.value
 
         draining = self.draining
 
         accepts_new_runs = self.accepts_new_runs
 
+        session_serial_boundary = self.session_serial_boundary
+
+        local_slots = []
+        for local_slots_item_data in self.local_slots:
+            local_slots_item = local_slots_item_data.to_dict()
+            local_slots.append(local_slots_item)
+
+        active_workers = []
+        for active_workers_item_data in self.active_workers:
+            active_workers_item = active_workers_item_data.to_dict()
+            active_workers.append(active_workers_item)
+
+        summary = self.summary.to_dict()
+
+        pool = self.pool
+
         drain_started_at: str | Unset = UNSET
         if not isinstance(self.drain_started_at, Unset):
             drain_started_at = self.drain_started_at.isoformat()
 
-        active_runs = self.active_runs
-
-        concurrency = self.concurrency
-
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if mode is not UNSET:
-            field_dict["mode"] = mode
-        if draining is not UNSET:
-            field_dict["draining"] = draining
-        if accepts_new_runs is not UNSET:
-            field_dict["acceptsNewRuns"] = accepts_new_runs
+        field_dict.update(
+            {
+                "mode": mode,
+                "draining": draining,
+                "acceptsNewRuns": accepts_new_runs,
+                "sessionSerialBoundary": session_serial_boundary,
+                "localSlots": local_slots,
+                "activeWorkers": active_workers,
+                "summary": summary,
+                "pool": pool,
+            }
+        )
         if drain_started_at is not UNSET:
             field_dict["drainStartedAt"] = drain_started_at
-        if active_runs is not UNSET:
-            field_dict["activeRuns"] = active_runs
-        if concurrency is not UNSET:
-            field_dict["concurrency"] = concurrency
 
         return field_dict
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        from ..models.worker_lease import WorkerLease
+        from ..models.worker_slot import WorkerSlot
+        from ..models.worker_summary import WorkerSummary
+
         d = dict(src_dict)
-        _mode = d.pop("mode", UNSET)
-        mode: HealthWorkerMode | Unset
-        if isinstance(_mode, Unset):
-            mode = UNSET
-        else:
-            mode = HealthWorkerMode(_mode)
+        mode = HealthWorkerMode(d.pop("mode"))
 
-        draining = d.pop("draining", UNSET)
+        draining = d.pop("draining")
 
-        accepts_new_runs = d.pop("acceptsNewRuns", UNSET)
+        accepts_new_runs = d.pop("acceptsNewRuns")
+
+        session_serial_boundary = cast(
+            Literal["session"], d.pop("sessionSerialBoundary")
+        )
+        if session_serial_boundary != "session":
+            raise ValueError(
+                f"sessionSerialBoundary must match const 'session', got '{session_serial_boundary}'"
+            )
+
+        local_slots = []
+        _local_slots = d.pop("localSlots")
+        for local_slots_item_data in _local_slots:
+            local_slots_item = WorkerSlot.from_dict(local_slots_item_data)
+
+            local_slots.append(local_slots_item)
+
+        active_workers = []
+        _active_workers = d.pop("activeWorkers")
+        for active_workers_item_data in _active_workers:
+            active_workers_item = WorkerLease.from_dict(active_workers_item_data)
+
+            active_workers.append(active_workers_item)
+
+        summary = WorkerSummary.from_dict(d.pop("summary"))
+
+        pool = d.pop("pool")
 
         _drain_started_at = d.pop("drainStartedAt", UNSET)
         drain_started_at: datetime.datetime | Unset
@@ -91,17 +149,16 @@ class HealthWorker:
         else:
             drain_started_at = datetime.datetime.fromisoformat(_drain_started_at)
 
-        active_runs = d.pop("activeRuns", UNSET)
-
-        concurrency = d.pop("concurrency", UNSET)
-
         health_worker = cls(
             mode=mode,
             draining=draining,
             accepts_new_runs=accepts_new_runs,
+            session_serial_boundary=session_serial_boundary,
+            local_slots=local_slots,
+            active_workers=active_workers,
+            summary=summary,
+            pool=pool,
             drain_started_at=drain_started_at,
-            active_runs=active_runs,
-            concurrency=concurrency,
         )
 
         health_worker.additional_properties = d

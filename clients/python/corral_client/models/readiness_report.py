@@ -12,7 +12,7 @@ from ..models.readiness_report_status import ReadinessReportStatus
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.readiness_report_checks import ReadinessReportChecks
+    from ..models.health_checks import HealthChecks
 
 
 T = TypeVar("T", bound="ReadinessReport")
@@ -23,14 +23,13 @@ class ReadinessReport:
     """
     Attributes:
         status (ReadinessReportStatus):
-        checks (ReadinessReportChecks): Dependency name to check status (`postgres`, `redisEvents`, `redisRunQueue`,
-            `sqlite`, ...).
+        checks (HealthChecks):
         reason (ReadinessReportReason | Unset):
         draining (bool | Unset):
     """
 
     status: ReadinessReportStatus
-    checks: ReadinessReportChecks
+    checks: HealthChecks
     reason: ReadinessReportReason | Unset = UNSET
     draining: bool | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -63,12 +62,12 @@ class ReadinessReport:
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        from ..models.readiness_report_checks import ReadinessReportChecks
+        from ..models.health_checks import HealthChecks
 
         d = dict(src_dict)
         status = ReadinessReportStatus(d.pop("status"))
 
-        checks = ReadinessReportChecks.from_dict(d.pop("checks"))
+        checks = HealthChecks.from_dict(d.pop("checks"))
 
         _reason = d.pop("reason", UNSET)
         reason: ReadinessReportReason | Unset
