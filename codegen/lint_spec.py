@@ -41,6 +41,44 @@ def conventions(doc: dict) -> list[str]:
     return problems
 
 
+def links(doc: dict) -> list[str]:
+    """Every response link names an operation that exists and only parameters it takes (the fuzz
+    run's stateful phase follows them, and takes a `path.x` it does not have without a word)."""
+    takes: dict[str, set[str]] = {}
+    for item in doc["paths"].values():
+        for method in METHODS:
+            if method in item:
+                params = [*item.get("parameters", []), *item[method].get("parameters", [])]
+                takes[item[method]["operationId"]] = {
+                    f"{p['in']}.{p['name']}" for p in (_resolved(doc, p) for p in params)
+                }
+    problems = []
+    for path, item in doc["paths"].items():
+        for method in METHODS:
+            for status, response in item.get(method, {}).get("responses", {}).items():
+                for name, link in _resolved(doc, response).get("links", {}).items():
+                    where = f"{method.upper()} {path} {status} link {name}"
+                    target = link.get("operationId")
+                    if target not in takes:
+                        problems.append(f"{where}: no operation {target!r}")
+                        continue
+                    for key in link.get("parameters", {}):
+                        if key not in takes[target] and not any(
+                            taken.endswith(f".{key}") for taken in takes[target]
+                        ):
+                            problems.append(f"{where}: {target} takes no parameter {key!r}")
+    return problems
+
+
+def _resolved(doc: dict, node: dict) -> dict:
+    while "$ref" in node:
+        target = doc
+        for key in node["$ref"].removeprefix("#/").split("/"):
+            target = target[key]
+        node = target
+    return node
+
+
 def main() -> int:
     path = ROOT / "openapi.yaml"
     doc = yaml.safe_load(path.read_text())
@@ -48,7 +86,7 @@ def main() -> int:
         print("openapi.yaml must be OpenAPI 3.1", file=sys.stderr)
         return 1
     validate(doc)  # raises on any schema violation or unresolvable $ref
-    problems = conventions(doc)
+    problems = conventions(doc) + links(doc)
     schema = schemathesis.openapi.from_path(str(path))
     count = 0
     for result in schema.get_all_operations():

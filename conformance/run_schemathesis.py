@@ -2,17 +2,29 @@
 (examples, coverage, fuzzing, stateful). Operations listed in codegen/pending_operations.txt
 still answer 501 and are excluded here, by name, from that one list.
 
+A fuzzer that only ever sends random ids learns nothing past each route's lookup (404). So
+before the run this script creates, through the API, one of everything an operation needs the
+id of (`seed`): a workspace (also its sandbox) with a file, a session, a completed and a failed
+run, two terminals, two runtimes, a workspace for the file writes, and a workspace and a session
+to delete. Their ids become
+Schemathesis dictionaries, appended to a copy of schemathesis.toml, whose `[parameters]` bind
+each path parameter to one; the stateful phase follows the spec's `links` from what it creates.
+
 Usage: python conformance/run_schemathesis.py [extra schemathesis args...]
 """
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -20,6 +32,7 @@ from corral.testing.processes import clean_environ, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "conformance-token-0123456789"
+RUN_ENDED = ("completed", "failed", "cancelled", "timed_out")
 
 
 def pending_operations() -> list[str]:
@@ -50,6 +63,105 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
     sys.exit("server did not become ready within 30 s")
 
 
+class Seeder:
+    """The API calls `seed` makes; any answer but a 2xx ends the script with that answer."""
+
+    def __init__(self, url: str) -> None:
+        self.api = httpx.Client(base_url=f"{url}/api/v1", timeout=30,
+                                headers={"Authorization": f"Bearer {TOKEN}"})  # fmt: skip
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        resp = self.api.request(method, path, **kwargs)
+        if not resp.is_success:
+            sys.exit(f"seeding failed: {method} {path} answered {resp.status_code} {resp.text}")
+        return resp.json()
+
+    def workspace(self, name: str) -> str:
+        return str(
+            self.call("POST", "/workspaces", json={"name": name, "runtime": "default"})["id"]
+        )
+
+    def session(self, workspace_id: str) -> str:
+        return str(self.call("POST", f"/workspaces/{workspace_id}/sessions", json={})["id"])
+
+    def runtime(self, name: str) -> str:
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as zf:
+            zf.writestr("AGENTS.md", f"# {name}\n")
+        self.call("POST", "/runtimes/upload", params={"name": name}, content=archive.getvalue(),
+                  headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+        return name
+
+    def file(self, workspace_id: str, path: str) -> str:
+        body = {"path": path, "content": "seeded by the fuzz runner\n"}
+        return str(self.call("PUT", f"/sandboxes/{workspace_id}/files/content", json=body)["path"])
+
+    def terminal(self, workspace_id: str, session_id: str) -> str:
+        # `cat` reads the terminal's input until stopped: a terminal that stays open for input.
+        body = {"command": "cat", "sessionId": session_id}
+        return str(
+            self.call("POST", f"/sandboxes/{workspace_id}/commands/background", json=body)["taskId"]
+        )
+
+    def message(self, session_id: str, **body: Any) -> tuple[str, str]:
+        """A user message and its run, once the run has ended (the scripted model answers)."""
+        body = {"content": "hello", **body}
+        accepted = self.call("POST", f"/sessions/{session_id}/messages", json=body)
+        deadline = time.monotonic() + 30
+        while self.call("GET", f"/runs/{accepted['runId']}")["status"] not in RUN_ENDED:
+            if time.monotonic() > deadline:
+                sys.exit(f"seeding failed: run {accepted['runId']} did not end within 30 s")
+            time.sleep(0.05)
+        return str(accepted["messageId"]), str(accepted["runId"])
+
+
+def seed(url: str) -> dict[str, list[str]]:
+    """Create what operations need real ids of; name each set as schemathesis.toml's
+    `[parameters]` and `[[operations]]` bindings do. Resources the run may delete or stop
+    (`doomed*`, `stoppableTerminal`, the `scratch*` workspace and file that writes use) are apart
+    from the ones it keeps using."""
+    seeder = Seeder(url)
+    workspace = seeder.workspace("fuzz")
+    session = seeder.session(workspace)
+    message, run = seeder.message(session)
+    scratch = seeder.workspace("fuzz-files")
+    # Only a failed run can be requeued; the scripted model fails it on request, every time.
+    failure = {"script": [{"error": {"message": "seeded failure", "retryable": False}}]}
+    _, failed_run = seeder.message(session, metadata=failure)
+    return {
+        "workspace": [workspace],
+        "doomedWorkspace": [seeder.workspace("fuzz-doomed")],
+        "session": [session],
+        "doomedSession": [seeder.session(workspace)],
+        "message": [message],
+        "run": [run],
+        "failedRun": [failed_run],
+        "terminal": [seeder.terminal(workspace, session)],
+        "stoppableTerminal": [seeder.terminal(workspace, session)],
+        "runtime": [seeder.runtime("fuzz")],
+        "doomedRuntime": [seeder.runtime("fuzz-doomed")],
+        "action": ["list-files"],  # every workspace of the default runtime declares it
+        "agent": ["assistant"],
+        "model": ["platform/default", "workspace/scripted"],
+        "sandboxFile": [seeder.file(workspace, "fuzz/seed.txt")],
+        "sandboxDirectory": ["/workspace/fuzz"],
+        "scratchWorkspace": [scratch],
+        "scratchFile": [seeder.file(scratch, "fuzz/scratch.txt")],
+        "newPath": ["/workspace/fuzz/moved.txt", "/workspace/fuzz/new"],
+    }
+
+
+def seeded_config(dictionaries: dict[str, list[str]], directory: Path) -> Path:
+    """schemathesis.toml with the seeded values appended as its `[dictionaries.*]` tables."""
+    tables = "".join(
+        f"\n[dictionaries.{name}]\nvalues = {json.dumps(values)}\n"
+        for name, values in dictionaries.items()
+    )
+    path = directory / "schemathesis.toml"
+    path.write_text((ROOT / "conformance" / "schemathesis.toml").read_text() + tables)
+    return path
+
+
 def main() -> int:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -68,6 +180,9 @@ def main() -> int:
             CORRAL_SANDBOX_ISOLATION="bwrap" if shutil.which("bwrap") else "none",
             CORRAL_SANDBOX_NETWORK="false",
             CORRAL_SANDBOX_MAX_TIMEOUT_MS="2000",
+            # Terminals wait for input until stopped, and the fuzzer copies a command it has seen
+            # (`cat`): ending each within 30 s keeps background commands from filling their quota.
+            CORRAL_SANDBOX_BACKGROUND_MAX_SECONDS="30",
         )
         log_path = Path(data_dir) / "server.log"
         log = log_path.open("wb")
@@ -77,10 +192,11 @@ def main() -> int:
         )  # fmt: skip
         try:
             wait_ready(url, server)
+            config = seeded_config(seed(url), Path(data_dir))
             command = [
                 str(Path(sys.executable).with_name("schemathesis")),
                 "--config-file",
-                str(ROOT / "conformance" / "schemathesis.toml"),
+                str(config),
                 "run",
                 f"{url}/openapi.json",
                 "--url",

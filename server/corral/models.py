@@ -1864,7 +1864,7 @@ class ForegroundCommandRequest(BaseModel):
     command: Annotated[str, Field(description='Shell command line.', min_length=1)]
     cwd: Annotated[str | None, Field(max_length=4096, min_length=1)] = None
     env: dict[str, str] | None = None
-    timeout_ms: Annotated[int | None, Field(alias='timeoutMs', ge=1)] = None
+    timeout_ms: Annotated[int | None, Field(alias='timeoutMs', ge=1, le=9223372036854775807)] = None
     stdin_text: Annotated[str | None, Field(alias='stdinText')] = None
 
 
@@ -1876,7 +1876,7 @@ class ProcessCommandRequest(BaseModel):
     args: list[str] = []
     cwd: Annotated[str | None, Field(max_length=4096, min_length=1)] = None
     env: dict[str, str] | None = None
-    timeout_ms: Annotated[int | None, Field(alias='timeoutMs', ge=1)] = None
+    timeout_ms: Annotated[int | None, Field(alias='timeoutMs', ge=1, le=9223372036854775807)] = None
     stdin_text: Annotated[str | None, Field(alias='stdinText')] = None
 
 
@@ -2024,7 +2024,7 @@ class ModelGenerateRequest(BaseModel):
     messages: Annotated[list[ChatMessage] | None, Field(min_length=1)] = None
     temperature: Annotated[float | None, Field(ge=0.0, le=2.0)] = None
     top_p: Annotated[float | None, Field(alias='topP', ge=0.0, le=1.0)] = None
-    max_tokens: Annotated[int | None, Field(alias='maxTokens', ge=1)] = None
+    max_tokens: Annotated[int | None, Field(alias='maxTokens', ge=1, le=9223372036854775807)] = None
 
 
 class ModelUsage(BaseModel):
