@@ -24,6 +24,7 @@ from corral.providers.base import (
     Usage,
 )
 from corral.providers.retry import stream_with_retry
+from corral.providers.transcript_types import ModelMessage, ToolCallPart, ToolMessage
 from corral.store import Tx
 from corral.tools.base import ToolContext
 from corral.tools.registry import ToolOutcome, invoke
@@ -35,7 +36,7 @@ class AgentTurn:
 
     journal: RunJournal
     seat: AgentSeat  # the agent in charge: its model, system prompt and tools
-    history: list[dict[str, Any]]  # the conversation up to the run's message
+    history: list[ModelMessage]  # the conversation up to the run's message
     tool_context: ToolContext
     hooks: RunHooks | None = None  # the workspace's tool hooks (core/hooks.py)
     retry_attempts: int = 4
@@ -93,7 +94,7 @@ def _completed(turn: AgentTurn, reason: str, **details: Any) -> Ending:
                   prelude=turn.apply_deferred)  # fmt: skip
 
 
-async def _call_model(turn: AgentTurn, messages: list[dict[str, Any]]) -> _ModelReply:
+async def _call_model(turn: AgentTurn, messages: list[ModelMessage]) -> _ModelReply:
     j, agent = turn.journal, turn.seat.agent
     request = agent.request_with(messages)
     step = j.step("model_call", request.model, {
@@ -146,20 +147,20 @@ def _fail_step(tx: Tx, step: Step, stream: TextStream, exc: ProviderError) -> No
     step.close(tx, "failed", {"error": exc.message, "status": exc.status})
 
 
-def _assistant_messages(reply: _ModelReply) -> list[dict[str, Any]]:
-    out = []
+def _assistant_messages(reply: _ModelReply) -> list[ModelMessage]:
+    out: list[ModelMessage] = []
     if parts := reply.stream.parts():
         out.append({"role": "assistant", "content": parts})
     out.extend({"role": "assistant", "content": [_call_part(c)]} for c in reply.calls)
     return out
 
 
-def _call_part(call: ToolCall) -> dict[str, Any]:
+def _call_part(call: ToolCall) -> ToolCallPart:
     return {"type": "tool-call", "toolCallId": call.tool_call_id, "toolName": call.tool_name,
             "input": call.input}  # fmt: skip
 
 
-async def _run_tools(turn: AgentTurn, calls: list[ToolCall]) -> list[dict[str, Any]]:
+async def _run_tools(turn: AgentTurn, calls: list[ToolCall]) -> list[ToolMessage]:
     j, tools = turn.journal, turn.seat.agent.tools
     tool_steps = [j.tool_step(call.tool_call_id, call.tool_name,
                               t.source_type if (t := tools.get(call.tool_name)) else "native",
@@ -181,7 +182,7 @@ async def _run_tools(turn: AgentTurn, calls: list[ToolCall]) -> list[dict[str, A
     return list(await asyncio.gather(*(_run_tool(turn, call, ts) for call, ts in pairs)))
 
 
-async def _run_tool(turn: AgentTurn, call: ToolCall, tool_step: ToolStep) -> dict[str, Any]:
+async def _run_tool(turn: AgentTurn, call: ToolCall, tool_step: ToolStep) -> ToolMessage:
     tool = turn.seat.agent.tools.get(call.tool_name)
     # Calls of the agent's own tools only: a hook's matcher never sees a name the model made up.
     hooks = turn.hooks if tool is not None else None

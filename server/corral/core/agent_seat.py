@@ -16,6 +16,7 @@ from corral.core.agents import AgentSpec
 from corral.core.catalog import GUIDANCE_FILE, Catalog
 from corral.core.run_models import ModelResolver
 from corral.providers.base import ModelProvider, ModelRequest
+from corral.providers.transcript_types import ModelMessage
 from corral.tools.base import Tool
 from corral.tools.registry import native_tools, tool_spec
 
@@ -38,7 +39,7 @@ class PreparedAgent:
     def max_steps(self) -> int:
         return self.spec.max_steps or DEFAULT_MAX_STEPS
 
-    def request_with(self, messages: list[dict[str, Any]]) -> ModelRequest:
+    def request_with(self, messages: list[ModelMessage]) -> ModelRequest:
         return replace(self.request, messages=messages)
 
 

@@ -24,6 +24,7 @@ from corral.providers.base import (
     Usage,
 )
 from corral.providers.retry import stream_with_retry
+from corral.providers.transcript_types import ModelMessage
 
 PROVIDERS = [
     {
@@ -164,11 +165,17 @@ def _request(model: ResolvedModel, body: models.ModelGenerateRequest) -> ModelRe
     system = "\n\n".join(content for role, content in chat if role == "system")
     return ModelRequest(
         model=model.model_name,
-        messages=[{"role": role, "content": content} for role, content in chat if role != "system"],
+        messages=[_chat_message(role, content) for role, content in chat if role != "system"],
         system=system or None,
         max_output_tokens=body.max_tokens,
         temperature=body.temperature,
     )
+
+
+def _chat_message(role: str, content: str) -> ModelMessage:
+    if role == "assistant":
+        return {"role": "assistant", "content": content}
+    return {"role": "user", "content": content}
 
 
 def _snapshot_frame(event: str, snapshot: Snapshot) -> SseFrame:

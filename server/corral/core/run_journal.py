@@ -9,11 +9,17 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from corral.core import clock
 from corral.core.transcript import STOPPED_TOOL, tool_result_part
 from corral.ids import new_id
+from corral.providers.transcript_types import (
+    AssistantPart,
+    ReasoningPart,
+    ToolResultOutput,
+    ToolResultPart,
+)
 from corral.store import MessageRecord, RunRecord, RunStepRecord, Store, Tx
 from corral.tools.registry import ToolOutcome
 
@@ -139,8 +145,10 @@ class ToolStep:
         self.step.store(tx)
         self.step.journal.emit(tx, "tool.started", **self._about(), input=self.input, metadata={})
 
-    def result_part(self, output: dict[str, Any]) -> dict[str, Any]:
-        return tool_result_part(self.call_id, self.tool_name, output)
+    def result_part(self, output: dict[str, Any]) -> ToolResultPart:
+        # A tool's outcome holds a ToolResultOutput (`corral.tools.base.ToolResult`); an
+        # action's holds its command's result, but an action's call is never `answered`.
+        return tool_result_part(self.call_id, self.tool_name, cast(ToolResultOutput, output))
 
     def finish(self, tx: Tx, outcome: ToolOutcome, *, status: str | None = None,
                step_output: Any = None) -> None:  # fmt: skip
@@ -209,10 +217,10 @@ class TextStream:
         self._reasoning_dirty = True
         self._kick()
 
-    def parts(self) -> list[dict[str, Any]]:
-        parts: list[dict[str, Any]] = []
+    def parts(self) -> list[AssistantPart]:
+        parts: list[AssistantPart] = []
         if self.reasoning:
-            part: dict[str, Any] = {"type": "reasoning", "text": self.reasoning}
+            part: ReasoningPart = {"type": "reasoning", "text": self.reasoning}
             if self.reasoning_signature:
                 part["providerOptions"] = {"anthropic": {"signature": self.reasoning_signature}}
             parts.append(part)
@@ -231,7 +239,7 @@ class TextStream:
             # taken here, on the loop, where the model's deltas are pushed
             await self.journal.store.write(functools.partial(self._store, taken=self._take()))
 
-    def _take(self) -> tuple[str, bool, list[dict[str, Any]]]:
+    def _take(self) -> tuple[str, bool, list[AssistantPart]]:
         delta, self._unsent = self._unsent, ""
         structured, self._reasoning_dirty = self._reasoning_dirty, False
         return delta, structured, self.parts()
@@ -241,7 +249,7 @@ class TextStream:
         if self._unsent or self._reasoning_dirty:
             self._store(tx, self._take())
 
-    def _store(self, tx: Tx, taken: tuple[str, bool, list[dict[str, Any]]]) -> None:
+    def _store(self, tx: Tx, taken: tuple[str, bool, list[AssistantPart]]) -> None:
         delta, structured, parts = taken
         j = self.journal
         if self.step is not None:

@@ -8,10 +8,13 @@ stored when sent but belong to the conversation only once their run is dispatche
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from corral.providers.transcript_types import (
+    ModelMessage,
+    ToolResultOutput,
+    ToolResultPart,
+)
 from corral.store import MessageKey, MessageRecord, Tx
-from corral.tools.registry import ToolOutcome
 
 PAGE = 500
 COMPACT_BOUNDARY = "compact_boundary"
@@ -57,26 +60,29 @@ def load_history(tx: Tx, session_id: str, upto: MessageKey | None = None) -> His
         after = page[-1].key
 
 
-def tool_result_part(call_id: str, tool_name: str, output: dict[str, Any]) -> dict[str, Any]:
+def tool_result_part(call_id: str, tool_name: str, output: ToolResultOutput) -> ToolResultPart:
     return {"type": "tool-result", "toolCallId": call_id, "toolName": tool_name, "output": output}
 
 
-def model_messages(history: list[MessageRecord]) -> list[dict[str, Any]]:
+def model_messages(history: list[MessageRecord]) -> list[ModelMessage]:
     """The §6.5 role bodies a provider takes (system messages travel in the system prompt).
 
     Providers reject a tool call left without a result, and a result of no call before it. A
     stopped run answers its open calls itself; calls of a run whose process died mid-tool get
     an error result here, after the results their turn has, and stray results are left out.
     """
-    out: list[dict[str, Any]] = []
+    out: list[ModelMessage] = []
     waiting: dict[str, str] = {}  # tool name by id, of the calls not answered yet
     in_results = False  # whether the waiting calls' results have begun
     for msg in history:
         if msg.role == "system":
             continue
         if msg.role == "tool" and isinstance(msg.content, list):
-            content = [p for p in msg.content
-                       if p.get("type") != "tool-result" or waiting.pop(p.get("toolCallId"), None)]
+            content = [
+                p
+                for p in msg.content
+                if p.get("type") != "tool-result" or waiting.pop(p.get("toolCallId"), None)
+            ]
             if content:
                 out.append({"role": "tool", "content": content})
             in_results = True
@@ -84,17 +90,22 @@ def model_messages(history: list[MessageRecord]) -> list[dict[str, Any]]:
         if msg.role == "user" or in_results:
             _answer_waiting(out, waiting)
             in_results = False
-        if msg.role == "assistant" and isinstance(msg.content, list):
-            waiting.update((p["toolCallId"], p["toolName"]) for p in msg.content
-                           if p.get("type") == "tool-call" and not p.get("providerExecuted"))
-        out.append({"role": msg.role, "content": msg.content})
+        if msg.role == "assistant":
+            if isinstance(msg.content, list):
+                waiting.update(
+                    (p["toolCallId"], p["toolName"])
+                    for p in msg.content
+                    if p.get("type") == "tool-call" and not p.get("providerExecuted")
+                )
+            out.append({"role": "assistant", "content": msg.content})
+        else:  # a user message: runs store tool messages with parts, and no other role
+            out.append({"role": "user", "content": msg.content})
     _answer_waiting(out, waiting)
     return out
 
 
-def _answer_waiting(out: list[dict[str, Any]], waiting: dict[str, str]) -> None:
+def _answer_waiting(out: list[ModelMessage], waiting: dict[str, str]) -> None:
     for call_id, tool_name in waiting.items():
-        stopped = ToolOutcome.failure("tool_cancelled", STOPPED_TOOL).output
-        part = tool_result_part(call_id, tool_name, stopped)
+        part = tool_result_part(call_id, tool_name, {"type": "error-text", "value": STOPPED_TOOL})
         out.append({"role": "tool", "content": [part]})
     waiting.clear()

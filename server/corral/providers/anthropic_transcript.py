@@ -13,9 +13,17 @@ from typing import Any
 
 from corral.providers.base import ToolSpec
 from corral.providers.content import Media, call_input, part_media, tool_output
+from corral.providers.transcript_types import (
+    AssistantPart,
+    ModelMessage,
+    ReasoningPart,
+    ToolPart,
+    ToolResultPart,
+    UserPart,
+)
 
 
-def anthropic_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def anthropic_messages(messages: list[ModelMessage]) -> list[dict[str, Any]]:
     turns: list[dict[str, Any]] = []
     for message in messages:
         role = "assistant" if message["role"] == "assistant" else "user"
@@ -35,18 +43,23 @@ def anthropic_tools(tools: list[ToolSpec]) -> list[dict[str, Any]]:
     ]
 
 
-def _blocks(role: str, content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
-    parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
+def _blocks(
+    role: str, content: str | list[UserPart] | list[AssistantPart] | list[ToolPart]
+) -> list[dict[str, Any]]:
+    if isinstance(content, str):  # the API rejects empty text blocks
+        return [{"type": "text", "text": content}] if content else []
     blocks: list[dict[str, Any]] = []
-    for part in parts:
-        kind = part["type"]
-        if kind == "text" and part["text"]:  # the API rejects empty text blocks
-            blocks.append({"type": "text", "text": part["text"]})
-        elif kind in ("image", "file") and role == "user":
-            blocks.append(_media_block(part_media(part)))
-        elif kind == "reasoning" and (replayed := _thinking_block(part)):
-            blocks.append(replayed)
-        elif kind == "tool-call" and not part.get("providerExecuted"):
+    for part in content:
+        if part["type"] == "text":
+            if part["text"]:  # the API rejects empty text blocks
+                blocks.append({"type": "text", "text": part["text"]})
+        elif part["type"] == "image" or part["type"] == "file":
+            if role == "user":
+                blocks.append(_media_block(part_media(part)))
+        elif part["type"] == "reasoning":
+            if replayed := _thinking_block(part):
+                blocks.append(replayed)
+        elif part["type"] == "tool-call" and not part.get("providerExecuted"):
             blocks.append(
                 {
                     "type": "tool_use",
@@ -55,19 +68,19 @@ def _blocks(role: str, content: str | list[dict[str, Any]]) -> list[dict[str, An
                     "input": call_input(part),
                 }
             )
-        elif kind == "tool-result" and role == "tool":
+        elif part["type"] == "tool-result" and role == "tool":
             blocks.append(_tool_result_block(part))
     return blocks
 
 
-def _thinking_block(part: dict[str, Any]) -> dict[str, Any] | None:
-    signed = (part.get("providerOptions") or {}).get("anthropic") or {}
-    if not signed.get("signature"):
+def _thinking_block(part: ReasoningPart) -> dict[str, Any] | None:
+    signature = part.get("providerOptions", {}).get("anthropic", {}).get("signature")
+    if not signature:
         return None
-    return {"type": "thinking", "thinking": part["text"], "signature": signed["signature"]}
+    return {"type": "thinking", "thinking": part["text"], "signature": signature}
 
 
-def _tool_result_block(part: dict[str, Any]) -> dict[str, Any]:
+def _tool_result_block(part: ToolResultPart) -> dict[str, Any]:
     result = tool_output(part["output"])
     block: dict[str, Any] = {"type": "tool_result", "tool_use_id": part["toolCallId"]}
     if result.media:

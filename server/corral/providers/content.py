@@ -15,6 +15,16 @@ from urllib.parse import unquote_to_bytes
 
 from corral import json_depth
 from corral.providers.base import ToolCall
+from corral.providers.transcript_types import (
+    AssistantPart,
+    ContentItem,
+    FilePart,
+    ImagePart,
+    JsonObject,
+    ToolCallPart,
+    ToolResultOutput,
+    UserPart,
+)
 
 # Leading base64 characters of the image formats models accept, for parts without a mediaType.
 _IMAGE_SIGNATURES = {
@@ -53,7 +63,7 @@ def media(value: str, media_type: str | None, filename: str | None = None) -> Me
     return Media(media_type or sniffed or "application/octet-stream", data=value, filename=filename)
 
 
-def part_media(part: dict[str, Any]) -> Media:
+def part_media(part: ImagePart | FilePart) -> Media:
     """The media of an `image` or `file` content part."""
     if part["type"] == "image":
         return media(str(part["image"]), part.get("mediaType"))
@@ -93,37 +103,35 @@ class ToolOutput:
         return [p for p in self.pieces if isinstance(p, Media)]
 
 
-def tool_output(output: dict[str, Any]) -> ToolOutput:
-    kind, value = output.get("type"), output.get("value")
-    if kind in ("text", "error-text"):
-        return ToolOutput([str(value)], kind == "error-text")
-    if kind in ("json", "error-json"):
-        return ToolOutput([json.dumps(value)], kind == "error-json")
-    if kind == "execution-denied":
+def tool_output(output: ToolResultOutput) -> ToolOutput:
+    if output["type"] == "text" or output["type"] == "error-text":
+        return ToolOutput([str(output["value"])], output["type"] == "error-text")
+    if output["type"] == "json" or output["type"] == "error-json":
+        return ToolOutput([json.dumps(output["value"])], output["type"] == "error-json")
+    if output["type"] == "execution-denied":
         reason = output.get("reason")
         return ToolOutput([f"Tool execution denied{': ' + reason if reason else '.'}"], True)
-    if kind == "content":
-        return ToolOutput([_content_item(item) for item in value or []], False)
-    return ToolOutput([json.dumps(output)], False)
+    if output["type"] == "content":
+        return ToolOutput([_content_item(item) for item in output["value"] or []], False)
+    return ToolOutput([json.dumps(output)], False)  # a type this server does not know
 
 
-def _content_item(item: dict[str, Any]) -> str | Media:
-    kind = item.get("type")
-    if kind == "text":
+def _content_item(item: ContentItem) -> str | Media:
+    if item["type"] == "text":
         return str(item.get("text", ""))
-    if kind in ("image-data", "file-data"):
+    if item["type"] == "image-data" or item["type"] == "file-data":
         return media(str(item["data"]), item.get("mediaType"), item.get("filename"))
-    if kind in ("image-url", "file-url"):
+    if item["type"] == "image-url" or item["type"] == "file-url":
         return media(str(item["url"]), item.get("mediaType"))
     # Provider-side file ids and custom items have no portable form: the model reads them as JSON.
     return json.dumps(item)
 
 
-def text_of(content: str | list[dict[str, Any]]) -> str:
+def text_of(content: str | list[UserPart] | list[AssistantPart]) -> str:
     """The text of a message's content, its text parts joined."""
     if isinstance(content, str):
         return content
-    return "".join(p.get("text", "") for p in content if p.get("type") == "text")
+    return "".join(p["text"] for p in content if p["type"] == "text")
 
 
 def parse_tool_input(raw: str) -> dict[str, Any]:
@@ -142,7 +150,7 @@ _JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", boo
                type(None): "null"}  # fmt: skip
 
 
-def call_input(part: dict[str, Any]) -> dict[str, Any]:
+def call_input(part: ToolCallPart) -> JsonObject:
     """A stored tool-call part's input as providers take it back: arguments the model got
     wrong (kept as their raw text) replay as the empty object; its error result says more."""
     value = part.get("input")

@@ -13,22 +13,22 @@ from typing import Any
 
 from corral.providers.base import ToolSpec
 from corral.providers.content import Media, call_input, part_media, tool_output
+from corral.providers.transcript_types import AssistantPart, ModelMessage, ToolPart, UserPart
 
 
-def chat_messages(system: str | None, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def chat_messages(system: str | None, messages: list[ModelMessage]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
     tool_media: list[Media] = []
     for message in messages:
-        role, content = message["role"], message["content"]
-        if role != "tool" and tool_media:
+        if message["role"] != "tool" and tool_media:
             out.append(_tool_media_message(tool_media))
             tool_media = []
-        if role == "user":
-            out.append({"role": "user", "content": _user_content(content)})
-        elif role == "assistant":
-            _merge_assistant(out, content)
-        elif role == "tool":
-            tool_media += _add_tool_results(out, content)
+        if message["role"] == "user":
+            out.append({"role": "user", "content": _user_content(message["content"])})
+        elif message["role"] == "assistant":
+            _merge_assistant(out, message["content"])
+        elif message["role"] == "tool":
+            tool_media += _add_tool_results(out, message["content"])
     if tool_media:
         out.append(_tool_media_message(tool_media))
     return out
@@ -44,13 +44,12 @@ def chat_tools(tools: list[ToolSpec]) -> list[dict[str, Any]]:
     ]
 
 
-def _user_content(content: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+def _user_content(content: str | list[UserPart]) -> str | list[dict[str, Any]]:
     if isinstance(content, str):
         return content
     return [
         {"type": "text", "text": p["text"]} if p["type"] == "text" else _media_part(part_media(p))
         for p in content
-        if p["type"] in ("text", "image", "file")
     ]
 
 
@@ -62,8 +61,10 @@ def _media_part(m: Media) -> dict[str, Any]:
     return {"type": "file", "file": {"file_data": m.as_url(), "filename": m.filename or "file"}}
 
 
-def _merge_assistant(out: list[dict[str, Any]], content: str | list[dict[str, Any]]) -> None:
-    parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
+def _merge_assistant(out: list[dict[str, Any]], content: str | list[AssistantPart]) -> None:
+    parts: list[AssistantPart] = (
+        [{"type": "text", "text": content}] if isinstance(content, str) else content
+    )
     text = "".join(p["text"] for p in parts if p["type"] == "text")
     calls = [
         {
@@ -85,7 +86,7 @@ def _merge_assistant(out: list[dict[str, Any]], content: str | list[dict[str, An
         merged.setdefault("tool_calls", []).extend(calls)
 
 
-def _add_tool_results(out: list[dict[str, Any]], content: list[dict[str, Any]]) -> list[Media]:
+def _add_tool_results(out: list[dict[str, Any]], content: list[ToolPart]) -> list[Media]:
     media: list[Media] = []
     for part in content:
         if part["type"] != "tool-result":

@@ -49,6 +49,7 @@ from corral.providers.base import (
 )
 from corral.providers.config import ProviderConfig
 from corral.providers.content import text_of
+from corral.providers.transcript_types import ModelMessage
 
 _WORDS = re.compile(r"\S*\s*")
 
@@ -104,7 +105,7 @@ class ScriptedProvider:
         yield Finish("tool-calls" if calls else "stop", usage)
 
 
-def _turn(messages: list[dict[str, Any]], script: Any) -> ScriptedTurn:
+def _turn(messages: list[ModelMessage], script: Any) -> ScriptedTurn:
     index = tool_rounds_since_user(messages)
     if script is not None and not isinstance(script, list):
         raise _invalid(f"the script must be a list of turns, not {type(script).__name__}")
@@ -113,7 +114,7 @@ def _turn(messages: list[dict[str, Any]], script: Any) -> ScriptedTurn:
     return parse_turn(script[index], index)
 
 
-def tool_rounds_since_user(messages: list[dict[str, Any]]) -> int:
+def tool_rounds_since_user(messages: list[ModelMessage]) -> int:
     users = [i for i, m in enumerate(messages) if m["role"] == "user"]
     rounds, in_round = 0, False
     for message in messages[users[-1] + 1 if users else 0 :]:
@@ -148,7 +149,7 @@ def parse_turn(raw: Any, index: int) -> ScriptedTurn:
         raise _invalid(f"turn {index}: {exc!r}") from None
 
 
-def _default_reply(messages: list[dict[str, Any]]) -> str:
+def _default_reply(messages: list[ModelMessage]) -> str:
     said = next((text_of(m["content"]) for m in reversed(messages) if m["role"] == "user"), "")
     return (
         "I am Corral's scripted model: no model provider key is configured, so I answer from "
