@@ -1,7 +1,10 @@
 """Lint openapi.yaml: it validates as OpenAPI 3.1, every $ref resolves, every operation loads.
 
 Also enforces the house conventions the generators rely on: camelCase operationIds, exactly one
-declared tag per operation, and a `default` error response everywhere.
+declared tag per operation, and a `default` error response everywhere; and keeps the error codes
+one list: every code the document names (in an error response's description, or after a status
+anywhere: "409 `session_busy`") is in the `ErrorCode` schema, and every code listed there is
+documented with its status (in an error response's description or in its own).
 """
 
 from __future__ import annotations
@@ -39,6 +42,32 @@ def conventions(doc: dict) -> list[str]:
             if "default" not in op.get("responses", {}):
                 problems.append(f"{where}: no `default` error response")
     return problems
+
+
+CODE = re.compile(r"`([a-z][a-z0-9_]*)`")
+STATUS_AND_CODE = re.compile(r"\b[1-5]\d\d `([a-z][a-z0-9_]*)`")
+
+
+def error_codes(doc: dict) -> list[str]:
+    listed = doc["components"]["schemas"]["ErrorCode"]
+    codes = set(listed["enum"])
+    responses = " ".join(r.get("description", "") for r in doc["components"]["responses"].values())
+    documented = set(CODE.findall(responses)) | set(CODE.findall(listed["description"]))
+    named = documented | {m for text in _descriptions(doc) for m in STATUS_AND_CODE.findall(text)}
+    problems = [
+        f"error code `{c}` is named but not listed in ErrorCode" for c in sorted(named - codes)
+    ]
+    problems += [f"ErrorCode `{c}` has no documented status" for c in sorted(codes - documented)]
+    return problems
+
+
+def _descriptions(node: object) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["description"]] if isinstance(node.get("description"), str) else []
+        return found + [text for value in node.values() for text in _descriptions(value)]
+    if isinstance(node, list):
+        return [text for value in node for text in _descriptions(value)]
+    return []
 
 
 def links(doc: dict) -> list[str]:
@@ -86,7 +115,7 @@ def main() -> int:
         print("openapi.yaml must be OpenAPI 3.1", file=sys.stderr)
         return 1
     validate(doc)  # raises on any schema violation or unresolvable $ref
-    problems = conventions(doc) + links(doc)
+    problems = conventions(doc) + error_codes(doc) + links(doc)
     schema = schemathesis.openapi.from_path(str(path))
     count = 0
     for result in schema.get_all_operations():

@@ -13,12 +13,83 @@ class ErrorBody(BaseModel):
         populate_by_name=True,
     )
     code: Annotated[
-        str, Field(description='Lower snake_case error code.', examples=['session_not_found'])
+        str,
+        Field(
+            description='Lower snake_case error code, one of `ErrorCode`. A client meeting a code it does not know (from a newer server) goes by the HTTP status.',
+            examples=['session_not_found'],
+        ),
     ]
     message: Annotated[str, Field(description='Human-readable message.')]
     details: Annotated[dict[str, Any] | None, Field(description='Optional structured details.')] = (
         None
     )
+
+
+class ErrorCode(StrEnum):
+    action_input_invalid = 'action_input_invalid'
+    action_not_callable_by_api = 'action_not_callable_by_api'
+    action_not_callable_by_user = 'action_not_callable_by_user'
+    action_not_found = 'action_not_found'
+    action_schema_invalid = 'action_schema_invalid'
+    agent_not_found = 'agent_not_found'
+    client_disconnected = 'client_disconnected'
+    empty_runtime_zip = 'empty_runtime_zip'
+    forbidden = 'forbidden'
+    header_fields_too_large = 'header_fields_too_large'
+    http_error = 'http_error'
+    insufficient_storage = 'insufficient_storage'
+    internal_error = 'internal_error'
+    invalid_content_type = 'invalid_content_type'
+    invalid_cursor = 'invalid_cursor'
+    invalid_request = 'invalid_request'
+    invalid_run_transition = 'invalid_run_transition'
+    invalid_runtime = 'invalid_runtime'
+    invalid_runtime_zip = 'invalid_runtime_zip'
+    invalid_sandbox_path = 'invalid_sandbox_path'
+    invalid_session_agent_target = 'invalid_session_agent_target'
+    message_not_found = 'message_not_found'
+    method_not_allowed = 'method_not_allowed'
+    missing_default_agent = 'missing_default_agent'
+    model_config_invalid = 'model_config_invalid'
+    model_key_missing = 'model_key_missing'
+    model_key_not_allowed = 'model_key_not_allowed'
+    model_not_found = 'model_not_found'
+    model_stream_failed = 'model_stream_failed'
+    not_acceptable = 'not_acceptable'
+    not_found = 'not_found'
+    not_implemented = 'not_implemented'
+    payload_too_large = 'payload_too_large'
+    queued_run_not_found = 'queued_run_not_found'
+    range_not_satisfiable = 'range_not_satisfiable'
+    request_timeout = 'request_timeout'
+    response_validation_failed = 'response_validation_failed'
+    run_not_found = 'run_not_found'
+    run_requeue_invalid_status = 'run_requeue_invalid_status'
+    run_requeue_not_supported = 'run_requeue_not_supported'
+    runtime_already_exists = 'runtime_already_exists'
+    runtime_not_found = 'runtime_not_found'
+    runtime_read_only = 'runtime_read_only'
+    session_busy = 'session_busy'
+    session_model_locked = 'session_model_locked'
+    session_not_found = 'session_not_found'
+    session_workspace_mismatch = 'session_workspace_mismatch'
+    terminal_input_blocked = 'terminal_input_blocked'
+    terminal_input_closed = 'terminal_input_closed'
+    terminal_not_found = 'terminal_not_found'
+    too_many_background_tasks = 'too_many_background_tasks'
+    unauthorized = 'unauthorized'
+    uri_too_long = 'uri_too_long'
+    workspace_access_denied = 'workspace_access_denied'
+    workspace_directory_not_empty = 'workspace_directory_not_empty'
+    workspace_entry_conflict = 'workspace_entry_conflict'
+    workspace_entry_exists = 'workspace_entry_exists'
+    workspace_entry_not_found = 'workspace_entry_not_found'
+    workspace_file_not_found = 'workspace_file_not_found'
+    workspace_not_found = 'workspace_not_found'
+    workspace_path_not_allowed = 'workspace_path_not_allowed'
+    workspace_path_not_found = 'workspace_path_not_found'
+    workspace_precondition_failed = 'workspace_precondition_failed'
+    workspace_read_only = 'workspace_read_only'
 
 
 class HealthCheckStatus(StrEnum):

@@ -82,9 +82,16 @@ def test_invalid_input_is_rejected_before_any_run(api: httpx.Client) -> None:
 
 def test_callability_is_honoured(api: httpx.Client) -> None:
     userish = "name: userish\ncommand: 'true'\ncallableByApi: false\ncallableByUser: true\n"
-    ws = _workspace_with(api, {".corral/actions/userish.yaml": userish})
+    apiish = "name: apiish\ncommand: 'true'\ncallableByApi: true\ncallableByUser: false\n"
+    ws = _workspace_with(
+        api, {".corral/actions/userish.yaml": userish, ".corral/actions/apiish.yaml": apiish}
+    )
     denied = _trigger(api, ws["id"], "userish")
-    assert denied.status_code == 403 and denied.json()["error"]["code"] == "action_not_callable"
+    assert denied.status_code == 403
+    assert denied.json()["error"]["code"] == "action_not_callable_by_api"
+    denied = _trigger(api, ws["id"], "apiish", triggerSource="user")
+    assert denied.status_code == 403
+    assert denied.json()["error"]["code"] == "action_not_callable_by_user"
     allowed = _trigger(api, ws["id"], "userish", triggerSource="user")
     assert allowed.status_code == 202, allowed.text
     run = wait_status(api, allowed.json()["runId"])

@@ -3,13 +3,18 @@ message and details; an unreachable server is a `CorralConnectionError`."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sdk_support import gated, script
 
 from corral.config import ApiToken
+from corral_client.models import ErrorCode
 from corral_sdk import (
     ActionNotFound,
     Conflict,
@@ -135,3 +140,25 @@ def test_error_codes_pick_the_class_and_statuses_are_the_fallback(
     error = error_for(status, body)
     assert type(error) is kind
     assert (error.code, error.status) == (code, status)
+
+
+def test_a_code_picks_a_class_of_the_status_the_contract_gives_it() -> None:
+    """The classes name their codes from the contract's `ErrorCode` enum; for every code, under
+    every status the contract documents it with (its error responses), the class it picks
+    belongs to that status's family."""
+    spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
+    status_of = {}  # error response component → the status it is used for
+    for item in spec["paths"].values():
+        for operation in (op for op in item.values() if isinstance(op, dict)):
+            for status, response in operation.get("responses", {}).items():
+                if status.isdigit() and "$ref" in response:
+                    status_of[response["$ref"].rsplit("/", 1)[1]] = int(status)
+    checked = 0
+    for name, response in spec["components"]["responses"].items():
+        for code in re.findall(r"`([a-z][a-z0-9_]*)`", response["description"]):
+            status = status_of[name]
+            body = json.dumps({"error": {"code": ErrorCode(code), "message": "m"}}).encode()
+            family = error_for(status, b"{}")  # what the status alone picks
+            assert isinstance(error_for(status, body), type(family)), (code, status)
+            checked += 1
+    assert checked >= len(ErrorCode) // 2

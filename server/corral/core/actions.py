@@ -48,8 +48,9 @@ class ActionsService:
         def queue(tx: Tx) -> RunRecord:
             access.workspace(tx, caller, workspace_id)
             now = clock.now()
-            session = _action_session(tx, caller, workspace_id, body.session_id, action.name,
-                                      agent_name)  # fmt: skip
+            # An empty sessionId is absent, as for OAH: the action gets a session of its own.
+            session = _action_session(tx, caller, workspace_id, body.session_id or None,
+                                      action.name, agent_name)  # fmt: skip
             run = RunRecord(
                 id=new_id("run"), workspace_id=workspace_id, session_id=session.id,
                 status="queued", trigger_type="api_action" if source == "api" else "manual_action",
@@ -71,10 +72,10 @@ class ActionsService:
 
 
 def _check_callable(action: ActionSpec, source: str) -> None:
-    allowed = action.callable_by_user if source == "user" else action.callable_by_api
-    if not allowed:
+    by_user = source == "user"
+    if not (action.callable_by_user if by_user else action.callable_by_api):
         raise CorralError(
-            "action_not_callable", 403,
+            "action_not_callable_by_user" if by_user else "action_not_callable_by_api", 403,
             f"action {action.name!r} cannot be triggered by {source}",
             {"action": action.name, "triggerSource": source},
         )  # fmt: skip

@@ -30,9 +30,11 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-import orjson
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from corral.error_codes import ErrorCode
+from corral.http.envelope import envelope_body
 
 log = logging.getLogger("corral.http")
 LOG_EVERY_S = 10.0
@@ -101,7 +103,7 @@ class GuardedProtocol(HttpToolsProtocol):
     _admitted = False
     _head_timer: asyncio.TimerHandle | None = None
     _head_bytes = 0
-    _head_error: tuple[int, str, str] | None = None
+    _head_error: tuple[int, ErrorCode, str] | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -156,7 +158,7 @@ class GuardedProtocol(HttpToolsProtocol):
         )
         self._answer_and_close(status, code, message)
 
-    def _count_head(self, size: int, status: int, code: str, message: str) -> None:
+    def _count_head(self, size: int, status: int, code: ErrorCode, message: str) -> None:
         self._head_bytes += size
         if self._head_bytes > self.guard.max_head_bytes:
             self._head_error = (status, code, message)
@@ -182,8 +184,8 @@ class GuardedProtocol(HttpToolsProtocol):
             f"the request head was not complete within {self.guard.head_timeout_s:g} s",
         )  # fmt: skip
 
-    def _answer_and_close(self, status: int, code: str, message: str) -> None:
-        body = orjson.dumps({"error": {"code": code, "message": message}})
+    def _answer_and_close(self, status: int, code: ErrorCode, message: str) -> None:
+        body = envelope_body(code, message)
         head = [STATUS_LINE[status]]
         for name, value in self.server_state.default_headers:
             head += [name, b": ", value, b"\r\n"]

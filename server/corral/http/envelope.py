@@ -1,4 +1,5 @@
-"""The one error shape of the API: {"error": {"code", "message", "details"?}}."""
+"""The one error shape of the API: {"error": {"code", "message", "details"?}}, the code one of
+the contract's `ErrorCode`s."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from corral.error_codes import ErrorCode
 
-def envelope_body(code: str, message: str, details: Mapping[str, Any] | None = None) -> bytes:
+
+def envelope_body(code: ErrorCode, message: str, details: Mapping[str, Any] | None = None) -> bytes:
     error: dict[str, Any] = {"code": code, "message": message}
     if details:
         error["details"] = dict(details)
@@ -18,7 +21,7 @@ def envelope_body(code: str, message: str, details: Mapping[str, Any] | None = N
 
 def envelope_response(
     status: int,
-    code: str,
+    code: ErrorCode,
     message: str,
     details: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,

@@ -12,12 +12,13 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
 from corral.core.errors import CorralError
+from corral.error_codes import ErrorCode
 from corral.http.allow import AllowIndex
 from corral.http.envelope import envelope_body
 
 log = logging.getLogger("corral.http")
 
-CODES = {
+CODES: dict[int, ErrorCode] = {
     400: "invalid_request",
     401: "unauthorized",
     403: "forbidden",
@@ -32,7 +33,7 @@ CODES = {
 
 
 def _response(
-    status: int, code: str, message: str, headers: Any = None, details: Any = None
+    status: int, code: ErrorCode, message: str, headers: Any = None, details: Any = None
 ) -> ConnexionResponse:
     return ConnexionResponse(
         status_code=status,

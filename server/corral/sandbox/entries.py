@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from corral.core.errors import CorralError
+from corral.error_codes import ErrorCode
 from corral.sandbox.paths import Target, entry_not_found
 
 
@@ -66,7 +67,7 @@ class Entry:
 # ------------------------------------------------------------------------------ errors
 
 
-def conflict(code: str, message: str, virtual: str) -> CorralError:
+def conflict(code: ErrorCode, message: str, virtual: str) -> CorralError:
     return CorralError(code, 409, message, {"path": virtual})
 
 
@@ -82,7 +83,7 @@ def precondition_failed(virtual: str, if_match: str) -> CorralError:
     )  # fmt: skip
 
 
-_OS_ERRORS: dict[int, tuple[str, int, str]] = {
+_OS_ERRORS: dict[int, tuple[ErrorCode, int, str]] = {
     errno.EEXIST: ("workspace_entry_exists", 409, "the target already exists"),
     errno.ENOTEMPTY: ("workspace_directory_not_empty", 409, "the directory is not empty"),
     errno.EISDIR: ("workspace_entry_conflict", 409, "a directory is in the way"),

@@ -51,6 +51,7 @@ from .entry_type import EntryType
 from .environment_variables import EnvironmentVariables
 from .error_body import ErrorBody
 from .error_body_details import ErrorBodyDetails
+from .error_code import ErrorCode
 from .error_response import ErrorResponse
 from .execution_policy import ExecutionPolicy
 from .file_encoding import FileEncoding
@@ -264,6 +265,7 @@ __all__ = (
     "EnvironmentVariables",
     "ErrorBody",
     "ErrorBodyDetails",
+    "ErrorCode",
     "ErrorResponse",
     "ExecutionPolicy",
     "FileEncoding",

@@ -20,7 +20,8 @@ T = TypeVar("T", bound="ErrorBody")
 class ErrorBody:
     """
     Attributes:
-        code (str): Lower snake_case error code.
+        code (str): Lower snake_case error code, one of `ErrorCode`. A client meeting a code it does not know (from a
+            newer server) goes by the HTTP status.
         message (str): Human-readable message.
         details (ErrorBodyDetails | Unset): Optional structured details.
     """

@@ -1,15 +1,18 @@
 """Every failure the SDK reports is a `CorralError`; the API's error code picks the subclass.
 
-The API answers errors as `{"error": {"code", "message", "details"}}`. A code with a class of
-its own (`session_not_found` → `SessionNotFound`) maps to it; any other code falls back on the
-HTTP status (`404` → `NotFound`), so a code added to the server later still lands in the right
-family.
+The API answers errors as `{"error": {"code", "message", "details"}}`, the code one of the
+contract's `ErrorCode`s (the generated client's enum). A class names the codes it stands for
+(`SessionNotFound.codes`), so a code the contract drops fails here, not in a user's `except`;
+any other code falls back on the HTTP status the class family stands for (`404` → `NotFound`),
+so a code added to the server later still lands in the right family.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
+
+from corral_client.models import ErrorCode
 
 
 class CorralError(Exception):
@@ -18,6 +21,9 @@ class CorralError(Exception):
     `code` is the API's snake_case error code, `status` the HTTP status (None when no answer
     came), `details` the error's details object (empty when there is none).
     """
+
+    codes: ClassVar[tuple[ErrorCode, ...]] = ()  # the API's codes this class stands for
+    statuses: ClassVar[tuple[int, ...]] = ()  # the statuses it stands for when no code does
 
     def __init__(
         self,
@@ -41,69 +47,89 @@ class CorralError(Exception):
 class InvalidRequest(CorralError):
     """400 (and 415): the request does not fit the contract."""
 
+    statuses: ClassVar[tuple[int, ...]] = (400, 415)  # wider than inferred: see PayloadTooLarge
+
 
 class PayloadTooLarge(InvalidRequest):
     """413: the body is over the server's limit for this route."""
+
+    codes = (ErrorCode.PAYLOAD_TOO_LARGE,)
+    statuses = (413,)
 
 
 class Unauthorized(CorralError):
     """401: no valid bearer token."""
 
+    statuses = (401,)
+
 
 class Forbidden(CorralError):
     """403: the token may not touch this workspace, or the action is not callable."""
+
+    statuses = (403,)
 
 
 class NotFound(CorralError):
     """404: the resource does not exist (or is not visible to this token)."""
 
+    statuses = (404,)
+
 
 class WorkspaceNotFound(NotFound):
-    pass
+    codes = (ErrorCode.WORKSPACE_NOT_FOUND,)
 
 
 class SessionNotFound(NotFound):
-    pass
+    codes = (ErrorCode.SESSION_NOT_FOUND,)
 
 
 class MessageNotFound(NotFound):
-    pass
+    codes = (ErrorCode.MESSAGE_NOT_FOUND,)
 
 
 class RunNotFound(NotFound):
-    pass
+    codes = (ErrorCode.RUN_NOT_FOUND, ErrorCode.QUEUED_RUN_NOT_FOUND)
 
 
 class AgentNotFound(NotFound):
-    pass
+    codes = (ErrorCode.AGENT_NOT_FOUND,)
 
 
 class ActionNotFound(NotFound):
-    pass
+    codes = (ErrorCode.ACTION_NOT_FOUND,)
 
 
 class ModelNotFound(NotFound):
-    pass
+    codes = (ErrorCode.MODEL_NOT_FOUND,)
 
 
 class RuntimeNotFound(NotFound):
-    pass
+    codes = (ErrorCode.RUNTIME_NOT_FOUND,)
 
 
 class FileNotFound(NotFound):
     """A sandbox path that does not exist."""
 
+    codes = (ErrorCode.WORKSPACE_ENTRY_NOT_FOUND, ErrorCode.WORKSPACE_FILE_NOT_FOUND)
+
 
 class Conflict(CorralError):
     """409: the request collides with the resource's current state."""
+
+    statuses = (409,)
 
 
 class SessionBusy(Conflict):
     """The session has an active or queued run (e.g. compacting it now)."""
 
+    codes = (ErrorCode.SESSION_BUSY,)
+
 
 class PreconditionFailed(Conflict):
     """412: the file changed since the `if_match` etag was read."""
+
+    codes = (ErrorCode.WORKSPACE_PRECONDITION_FAILED,)
+    statuses = (412,)
 
 
 class ServerError(CorralError):
@@ -112,6 +138,8 @@ class ServerError(CorralError):
 
 class Unavailable(ServerError):
     """501 / 503: the feature is off in this deployment, or the server is draining."""
+
+    statuses = (501, 503)
 
 
 class CorralConnectionError(CorralError):
@@ -126,35 +154,21 @@ class RunError(CorralError):
     run's error code (`run_cancelled` for a cancelled run), `details` holds `runId`, `status`."""
 
 
-_BY_CODE: dict[str, type[CorralError]] = {
-    "session_busy": SessionBusy,
-    "workspace_not_found": WorkspaceNotFound,
-    "session_not_found": SessionNotFound,
-    "message_not_found": MessageNotFound,
-    "run_not_found": RunNotFound,
-    "queued_run_not_found": RunNotFound,
-    "agent_not_found": AgentNotFound,
-    "action_not_found": ActionNotFound,
-    "model_not_found": ModelNotFound,
-    "runtime_not_found": RuntimeNotFound,
-    "workspace_entry_not_found": FileNotFound,
-    "workspace_file_not_found": FileNotFound,
-    "workspace_precondition_failed": PreconditionFailed,
-    "payload_too_large": PayloadTooLarge,
-}
+def _lookup() -> tuple[dict[str, type[CorralError]], dict[int, type[CorralError]]]:
+    by_code: dict[str, type[CorralError]] = {}
+    by_status: dict[int, type[CorralError]] = {}
+    for cls in _classes(CorralError):
+        declared = vars(cls)  # not what it inherits: those codes and statuses pick its base
+        by_code.update((code.value, cls) for code in declared.get("codes", ()))
+        by_status.update((status, cls) for status in declared.get("statuses", ()))
+    return by_code, by_status
 
-_BY_STATUS: dict[int, type[CorralError]] = {
-    400: InvalidRequest,
-    401: Unauthorized,
-    403: Forbidden,
-    404: NotFound,
-    409: Conflict,
-    412: PreconditionFailed,
-    413: PayloadTooLarge,
-    415: InvalidRequest,
-    501: Unavailable,
-    503: Unavailable,
-}
+
+def _classes(root: type[CorralError]) -> list[type[CorralError]]:
+    return [root] + [c for sub in root.__subclasses__() for c in _classes(sub)]
+
+
+_BY_CODE, _BY_STATUS = _lookup()
 
 
 def error_for(status: int, body: bytes) -> CorralError:

@@ -60,7 +60,7 @@ def sync_detailed(
 ) -> Response[ErrorResponse | PlatformModelList]:
     """List platform models
 
-     404 `platform_models_unavailable` when this deployment has no platform model registry.
+     The platform registry's models (an empty list when none are configured).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -85,7 +85,7 @@ def sync(
 ) -> ErrorResponse | PlatformModelList | None:
     """List platform models
 
-     404 `platform_models_unavailable` when this deployment has no platform model registry.
+     The platform registry's models (an empty list when none are configured).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -106,7 +106,7 @@ async def asyncio_detailed(
 ) -> Response[ErrorResponse | PlatformModelList]:
     """List platform models
 
-     404 `platform_models_unavailable` when this deployment has no platform model registry.
+     The platform registry's models (an empty list when none are configured).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -129,7 +129,7 @@ async def asyncio(
 ) -> ErrorResponse | PlatformModelList | None:
     """List platform models
 
-     404 `platform_models_unavailable` when this deployment has no platform model registry.
+     The platform registry's models (an empty list when none are configured).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
