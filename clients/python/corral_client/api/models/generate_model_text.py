@@ -43,6 +43,11 @@ def _parse_response(
 
         return response_400
 
+    if response.status_code == 401:
+        response_401 = ErrorResponse.from_dict(response.json())
+
+        return response_401
+
     if response.status_code == 403:
         response_403 = ErrorResponse.from_dict(response.json())
 
@@ -81,7 +86,8 @@ def sync_detailed(
 ) -> Response[ErrorResponse | ModelGenerateResponse]:
     """Generate text with a platform model (loopback only)
 
-     Reachable from loopback only (403 `forbidden` otherwise). No token.
+     Reachable from loopback only (403 `forbidden` otherwise), with the internal token or
+    an API token that reaches every workspace (401 `unauthorized` otherwise).
 
     Args:
         body (ModelGenerateRequest): Needs `prompt` or `messages` (or both).
@@ -112,7 +118,8 @@ def sync(
 ) -> ErrorResponse | ModelGenerateResponse | None:
     """Generate text with a platform model (loopback only)
 
-     Reachable from loopback only (403 `forbidden` otherwise). No token.
+     Reachable from loopback only (403 `forbidden` otherwise), with the internal token or
+    an API token that reaches every workspace (401 `unauthorized` otherwise).
 
     Args:
         body (ModelGenerateRequest): Needs `prompt` or `messages` (or both).
@@ -138,7 +145,8 @@ async def asyncio_detailed(
 ) -> Response[ErrorResponse | ModelGenerateResponse]:
     """Generate text with a platform model (loopback only)
 
-     Reachable from loopback only (403 `forbidden` otherwise). No token.
+     Reachable from loopback only (403 `forbidden` otherwise), with the internal token or
+    an API token that reaches every workspace (401 `unauthorized` otherwise).
 
     Args:
         body (ModelGenerateRequest): Needs `prompt` or `messages` (or both).
@@ -167,7 +175,8 @@ async def asyncio(
 ) -> ErrorResponse | ModelGenerateResponse | None:
     """Generate text with a platform model (loopback only)
 
-     Reachable from loopback only (403 `forbidden` otherwise). No token.
+     Reachable from loopback only (403 `forbidden` otherwise), with the internal token or
+    an API token that reaches every workspace (401 `unauthorized` otherwise).
 
     Args:
         body (ModelGenerateRequest): Needs `prompt` or `messages` (or both).

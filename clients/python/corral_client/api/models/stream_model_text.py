@@ -43,6 +43,11 @@ def _parse_response(
 
         return response_400
 
+    if response.status_code == 401:
+        response_401 = ErrorResponse.from_dict(response.json())
+
+        return response_401
+
     if response.status_code == 403:
         response_403 = ErrorResponse.from_dict(response.json())
 
@@ -83,6 +88,8 @@ def sync_detailed(
 
      Events: `response.started {model}`, then `text.delta {delta}` repeatedly, then
     `response.completed {model, finishReason}`; a failure is `response.failed {model, message}`.
+    Reachable from loopback only (403 `forbidden` otherwise), with the internal token or
+    an API token that reaches every workspace (401 `unauthorized` otherwise).
 
     Args:
         body (ModelGenerateRequest): Needs `prompt` or `messages` (or both).
@@ -115,6 +122,8 @@ def sync(
 
      Events: `response.started {model}`, then `text.delta {delta}` repeatedly, then
     `response.completed {model, finishReason}`; a failure is `response.failed {model, message}`.
+    Reachable from loopback only (403 `forbidden` otherwise), with the internal token or
+    an API token that reaches every workspace (401 `unauthorized` otherwise).
 
     Args:
         body (ModelGenerateRequest): Needs `prompt` or `messages` (or both).
@@ -142,6 +151,8 @@ async def asyncio_detailed(
 
      Events: `response.started {model}`, then `text.delta {delta}` repeatedly, then
     `response.completed {model, finishReason}`; a failure is `response.failed {model, message}`.
+    Reachable from loopback only (403 `forbidden` otherwise), with the internal token or
+    an API token that reaches every workspace (401 `unauthorized` otherwise).
 
     Args:
         body (ModelGenerateRequest): Needs `prompt` or `messages` (or both).
@@ -172,6 +183,8 @@ async def asyncio(
 
      Events: `response.started {model}`, then `text.delta {delta}` repeatedly, then
     `response.completed {model, finishReason}`; a failure is `response.failed {model, message}`.
+    Reachable from loopback only (403 `forbidden` otherwise), with the internal token or
+    an API token that reaches every workspace (401 `unauthorized` otherwise).
 
     Args:
         body (ModelGenerateRequest): Needs `prompt` or `messages` (or both).
