@@ -31,10 +31,12 @@ class LiveServer:
         """A client of this server, as `token`'s bearer if given. It keeps no connection
         alive: one left idle past uvicorn's keep-alive timeout (while a test waits, or while
         other tests use a shared server) is closed by the server just as the client reuses it.
+        Its read timeout stays below the event streams' default keep-alive interval (15 s), so
+        a stream that should end but does not fails the test instead of hanging it.
         """
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         limits = httpx.Limits(max_keepalive_connections=0)
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30, limits=limits)
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10, limits=limits)
 
 
 @contextmanager
