@@ -20,6 +20,8 @@ from runs_support import (
     write_file,
 )
 
+from corral.testing.waiting import wait_for
+
 
 def test_a_message_is_answered_by_the_default_scripted_model(api: httpx.Client) -> None:
     ws = new_workspace(api)
@@ -168,3 +170,71 @@ def test_an_agent_whose_model_does_not_exist_fails_the_run_with_its_reason(
     assert run["status"] == "failed"
     assert run["errorCode"] == "model_not_found"
     assert run["errorMessage"] == "model 'platform/nowhere' not found"
+
+
+GATED = "while [ ! -e gate ]; do sleep 0.02; done"
+
+
+def _tool_messages(api: httpx.Client, session_id: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """(role, tool name) to the metadata of the session's tool-call and tool-result messages."""
+    found = {}
+    for msg in messages(api, session_id):
+        part = msg["content"][0] if isinstance(msg["content"], list) else {}
+        if part.get("type") in ("tool-call", "tool-result"):
+            found[msg["role"], part["toolName"]] = msg.get("metadata")
+    return found
+
+
+def test_a_tool_calls_messages_say_whether_it_runs_or_has_ended(
+    server: Any, api: httpx.Client
+) -> None:
+    ws = new_workspace(api)
+    ses = new_session(api, ws["id"])
+    calls = [{"name": "Bash", "input": {"command": GATED}}, {"name": "Teleport", "input": {}}]
+    run_id = send(api, ses["id"], "go", script=[{"toolCalls": calls}, "done"])["runId"]
+    # The unknown tool fails at once; the gated command still runs.
+    found = wait_for(lambda: (m := _tool_messages(api, ses["id"])).get(("tool", "Teleport")) and m)
+    assert found["assistant", "Bash"] == {"toolStatus": "running", "toolSourceType": "native"}
+    assert ("tool", "Bash") not in found
+    for role in ("assistant", "tool"):
+        failed = found[role, "Teleport"]
+        assert failed["toolStatus"] == "failed" and failed["toolSourceType"] == "native"
+        assert failed["toolDurationMs"] >= 0
+
+    write_file(api, ws["id"], "gate", "")
+    assert wait_status(api, run_id)["status"] == "completed"
+    ended = _tool_messages(api, ses["id"])
+    assert ended["assistant", "Bash"] == ended["tool", "Bash"]
+    assert ended["assistant", "Bash"]["toolStatus"] == "completed"
+    assert ended["assistant", "Bash"]["toolDurationMs"] >= 0
+
+    # message.completed carries each state, the call's last one in the write of its result.
+    events = [e for e in server_events(server, ses["id"]) if e["runId"] == run_id]
+    (call_id,) = [e["data"]["toolCallId"] for e in events if e["event"] == "tool.completed"]
+    announced = [
+        (e["cursor"], e["data"]["metadata"]["toolStatus"])
+        for e in events
+        if e["event"] == "message.completed" and _calls(e["data"]["content"]) == [call_id]
+    ]
+    assert [status for _, status in announced] == ["running", "completed"]
+    done = next(e["cursor"] for e in events if e["event"] == "tool.completed")
+    assert announced[-1][0] == done + 1
+
+
+def _calls(content: Any) -> list[str]:
+    """The ids of the tool calls a message's content makes."""
+    parts = content if isinstance(content, list) else []
+    return [p["toolCallId"] for p in parts if p["type"] == "tool-call"]
+
+
+def test_a_stopped_tool_calls_messages_say_it_failed(api: httpx.Client) -> None:
+    ws = new_workspace(api)
+    ses = new_session(api, ws["id"])
+    script = [{"toolCalls": [{"name": "Bash", "input": {"command": GATED}}]}, "never"]
+    run_id = send(api, ses["id"], "go", script=script)["runId"]
+    wait_for(lambda: ("assistant", "Bash") in _tool_messages(api, ses["id"]))
+    assert api.post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
+    assert wait_status(api, run_id)["status"] == "cancelled"
+    found = _tool_messages(api, ses["id"])
+    assert found["assistant", "Bash"]["toolStatus"] == "failed"
+    assert found["tool", "Bash"]["toolStatus"] == "failed"

@@ -15,6 +15,7 @@ from corral.core.agent_seat import AgentSeat
 from corral.core.hooks import RunHooks
 from corral.core.run_journal import RunJournal, Step, Stoppable, TextStream, ToolStep
 from corral.core.run_lifecycle import Ending
+from corral.core.transcript import tool_call_part
 from corral.providers.base import (
     Finish,
     ProviderError,
@@ -156,8 +157,7 @@ def _assistant_messages(reply: _ModelReply) -> list[ModelMessage]:
 
 
 def _call_part(call: ToolCall) -> ToolCallPart:
-    return {"type": "tool-call", "toolCallId": call.tool_call_id, "toolName": call.tool_name,
-            "input": call.input}  # fmt: skip
+    return tool_call_part(call.tool_call_id, call.tool_name, call.input)
 
 
 async def _run_tools(turn: AgentTurn, calls: list[ToolCall]) -> list[ToolMessage]:
@@ -169,10 +169,7 @@ async def _run_tools(turn: AgentTurn, calls: list[ToolCall]) -> list[ToolMessage
 
     def start(tx: Tx) -> None:
         turn.apply_deferred(tx)
-        for call, tool_step in zip(calls, tool_steps, strict=True):
-            msg = j.new_message("assistant", [_call_part(call)])
-            tx.insert_message(msg)
-            j.emit(tx, "message.completed", messageId=msg.id, content=msg.content)
+        for tool_step in tool_steps:
             tool_step.start(tx)
 
     # Open before the write: a stop that lands while it commits still answers the calls.

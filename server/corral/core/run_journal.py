@@ -1,6 +1,13 @@
 """Everything a run writes while it executes, each change in one write with the events that
 announce it: model-call and tool-call steps, the assistant message streamed in place, tool-call
-and tool-result messages (reference §6.5 persistence, §8 events)."""
+and tool-result messages (reference §6.5 persistence, §8 events).
+
+Tool-call and tool-result messages carry the call's state in their metadata, as OAH's clients
+read it (its terminal UI shows a call as running until the call's message says otherwise):
+`toolStatus` (`running` while the tool runs, then `completed` or `failed`), `toolSourceType`,
+and `toolDurationMs` once it has ended. The call's message is updated, and announced again by
+`message.completed`, in the write that stores the result.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ from datetime import datetime
 from typing import Any, Protocol, cast
 
 from corral.core import clock
-from corral.core.transcript import STOPPED_TOOL, tool_result_part
+from corral.core.transcript import STOPPED_TOOL, tool_call_part, tool_result_part
 from corral.ids import new_id
 from corral.providers.transcript_types import (
     AssistantPart,
@@ -135,15 +142,24 @@ class ToolStep:
     input: Any
     answered: bool
     started: bool = False
+    call_message: MessageRecord | None = None  # stored by `start` when `answered`
 
     @property
     def tool_name(self) -> str:
         return self.step.name
 
     def start(self, tx: Tx) -> None:
+        """Open the step; a call the model made is stored first, as an assistant message of
+        its own (§6.5), running."""
         self.started = True
         self.step.store(tx)
-        self.step.journal.emit(tx, "tool.started", **self._about(), input=self.input, metadata={})
+        j = self.step.journal
+        if self.answered:
+            part = tool_call_part(self.call_id, self.tool_name, self.input)
+            self.call_message = j.new_message("assistant", [part], **self._state("running"))
+            tx.insert_message(self.call_message)
+            self._announce(tx, self.call_message)
+        j.emit(tx, "tool.started", **self._about(), input=self.input, metadata={})
 
     def result_part(self, output: dict[str, Any]) -> ToolResultPart:
         # A tool's outcome holds a ToolResultOutput (`corral.tools.base.ToolResult`); an
@@ -168,10 +184,15 @@ class ToolStep:
                    errorMessage=outcome.error_message, metadata=outcome.metadata,
                    **about)  # fmt: skip
         if self.answered:
-            msg = j.new_message("tool", [self.result_part(outcome.output)])
+            state = self._state("completed" if outcome.ok else "failed", outcome.duration_ms)
+            if self.call_message is not None:
+                merged = {**(self.call_message.metadata or {}), **state}
+                self.call_message = replace(self.call_message, metadata=merged)
+                tx.update_message(self.call_message)
+                self._announce(tx, self.call_message)
+            msg = j.new_message("tool", [self.result_part(outcome.output)], **state)
             tx.insert_message(msg)
-            j.emit(tx, "message.completed", messageId=msg.id, content=msg.content,
-                   toolName=self.tool_name, toolCallId=self.call_id)  # fmt: skip
+            self._announce(tx, msg, toolName=self.tool_name, toolCallId=self.call_id)
 
     async def settle(self) -> None:
         return None
@@ -181,6 +202,17 @@ class ToolStep:
             elapsed_ms = (clock.now() - self.step.started_at).total_seconds() * 1000
             stopped = ToolOutcome.failure("tool_cancelled", STOPPED_TOOL, elapsed_ms)
             self.finish(tx, stopped, status="cancelled")
+
+    def _state(self, status: str, duration_ms: float | None = None) -> dict[str, Any]:
+        """The call's state as its messages' metadata carries it."""
+        state: dict[str, Any] = {"toolStatus": status, "toolSourceType": self.source_type}
+        if duration_ms is not None:
+            state["toolDurationMs"] = round(duration_ms, 3)
+        return state
+
+    def _announce(self, tx: Tx, msg: MessageRecord, **extra: Any) -> None:
+        data = {"messageId": msg.id, "content": msg.content, **extra, "metadata": msg.metadata}
+        self.step.journal.emit(tx, "message.completed", **data)
 
     def _about(self) -> dict[str, Any]:
         return {"sessionId": self.step.journal.session_id, "toolCallId": self.call_id,

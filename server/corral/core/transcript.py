@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from corral.providers.transcript_types import (
+    JsonObject,
     ModelMessage,
+    ToolCallPart,
     ToolResultOutput,
     ToolResultPart,
 )
@@ -58,6 +60,10 @@ def load_history(tx: Tx, session_id: str, upto: MessageKey | None = None) -> His
         if len(page) < PAGE:
             return History(kept, summary)
         after = page[-1].key
+
+
+def tool_call_part(call_id: str, tool_name: str, input: JsonObject | str) -> ToolCallPart:
+    return {"type": "tool-call", "toolCallId": call_id, "toolName": tool_name, "input": input}
 
 
 def tool_result_part(call_id: str, tool_name: str, output: ToolResultOutput) -> ToolResultPart:

@@ -21,7 +21,9 @@ class MessageContext:
         anchor (Message): A stored message. By role, `content` is: `system` a string; `user` a string or
             `text|image|file` parts; `assistant` a string or `text|file|reasoning|tool-call|
             tool-result|tool-approval-request` parts; `tool` `tool-result|tool-approval-response`
-            parts.
+            parts. A tool call's message and its result's carry the call's state in `metadata`:
+            `toolStatus` (`running`, then `completed` or `failed`), `toolSourceType` and, once the
+            call has ended, `toolDurationMs`.
         before (list[Message]):
         after (list[Message]):
         has_more_before (bool):
