@@ -565,7 +565,9 @@ class ImportWorkspaceRequest(BaseModel):
         ),
     ]
     kind: Literal['project'] = 'project'
-    name: Annotated[str | None, Field(max_length=200, min_length=1)] = None
+    name: Annotated[
+        str | None, Field(description="Absent or empty, the directory's name.", max_length=200)
+    ] = None
     external_ref: Annotated[str | None, Field(alias='externalRef', max_length=1024)] = None
     owner_id: Annotated[str | None, Field(alias='ownerId', max_length=256, min_length=1)] = None
     service_name: Annotated[
@@ -696,8 +698,17 @@ class CreateSessionRequest(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
     )
-    title: Annotated[str | None, Field(max_length=120, min_length=1)] = None
-    agent_name: Annotated[str | None, Field(alias='agentName', max_length=256, min_length=1)] = None
+    title: Annotated[
+        str | None, Field(description='Empty is the same as absent (no title).', max_length=120)
+    ] = None
+    agent_name: Annotated[
+        str | None,
+        Field(
+            alias='agentName',
+            description="Empty is the same as absent (the workspace's default agent).",
+            max_length=256,
+        ),
+    ] = None
     model_ref: Annotated[
         str | None, Field(alias='modelRef', max_length=512, pattern='^(platform|workspace)/.+$')
     ] = None
@@ -1756,12 +1767,18 @@ class TriggerActionRequest(BaseModel):
         str | None,
         Field(
             alias='sessionId',
-            description='Run in this session (409 `session_workspace_mismatch` if it belongs to another workspace).',
+            description='Run in this session (409 `session_workspace_mismatch` if it belongs to another workspace); absent or empty, in a new session of its own.',
             max_length=256,
-            min_length=1,
         ),
     ] = None
-    agent_name: Annotated[str | None, Field(alias='agentName', max_length=256, min_length=1)] = None
+    agent_name: Annotated[
+        str | None,
+        Field(
+            alias='agentName',
+            description="Empty is the same as absent (the workspace's default agent).",
+            max_length=256,
+        ),
+    ] = None
     input: Annotated[
         Any | None,
         Field(description="Action input (any JSON), validated against the action's input schema."),
@@ -1905,7 +1922,7 @@ class WriteFileRequest(BaseModel):
         str | None,
         Field(
             alias='ifMatch',
-            description='Only write when the current etag equals this value, or, with `*`, when the file exists in any version (RFC 9110 If-Match); else 412.',
+            description='Only write when the current etag equals this value, or, with `*`, when the file exists in any version (RFC 9110 If-Match); else 412. Empty is no condition.',
             max_length=256,
         ),
     ] = None

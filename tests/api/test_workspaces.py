@@ -192,7 +192,7 @@ def test_cursor_past_the_end_is_an_empty_page(api: httpx.Client) -> None:
     assert api.get(WORKSPACES, params={"cursor": "50"}).json() == {"items": []}
 
 
-@pytest.mark.parametrize("cursor", ["abc", "-1", "1.5", "1" * 13, ""])
+@pytest.mark.parametrize("cursor", ["abc", "-1", "1.5", "1" * 13])  # empty: test_empty_values
 def test_invalid_cursor_is_400(shared_api: httpx.Client, cursor: str) -> None:
     assert_error(shared_api.get(WORKSPACES, params={"cursor": cursor}), 400, "invalid_request")
 

@@ -52,14 +52,15 @@ class SessionsService:
         body = body or models.CreateSessionRequest()
         ws = await self.store.read(lambda tx: access.workspace(tx, caller, workspace_id))
         catalog = await self._catalog(ws.root_path)
-        agent = resolve_agent(catalog, body.agent_name)
+        # An empty agent name or title is absent: OAH's contract allows both empty.
+        agent = resolve_agent(catalog, body.agent_name or None)
         if body.model_ref is not None:
             _check_model_ref(catalog, body.model_ref)
         now = clock.now()
         rec = SessionRecord(
             id=new_id("ses"), workspace_id=ws.id, subject_ref=caller.subject_ref,
             active_agent_name=agent.name, agent_name=agent.name, model_ref=body.model_ref,
-            title=body.title, created_at=now, updated_at=now,
+            title=body.title or None, created_at=now, updated_at=now,
         )  # fmt: skip
 
         def insert(tx: Tx) -> None:

@@ -46,6 +46,7 @@ class FileWriter:
     """
 
     def __init__(self, root: Path, path: str, *, overwrite: bool, if_match: str | None) -> None:
+        if_match = if_match or None  # an empty ifMatch is no condition (as for OAH)
         self.overwrite = overwrite
         self.if_match = if_match
         self._lock = threading.Lock()

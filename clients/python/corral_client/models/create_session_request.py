@@ -16,8 +16,8 @@ T = TypeVar("T", bound="CreateSessionRequest")
 class CreateSessionRequest:
     """
     Attributes:
-        title (str | Unset):
-        agent_name (str | Unset):
+        title (str | Unset): Empty is the same as absent (no title).
+        agent_name (str | Unset): Empty is the same as absent (the workspace's default agent).
         model_ref (str | Unset):
     """
 

@@ -20,7 +20,7 @@ class ImportWorkspaceRequest:
         root_path (str): Existing absolute directory to register (400 `workspace_path_not_found` if missing), in a
             directory the server accepts workspaces from (403 `workspace_path_not_allowed`).
         kind (ImportWorkspaceRequestKind | Unset):  Default: ImportWorkspaceRequestKind.PROJECT.
-        name (str | Unset):
+        name (str | Unset): Absent or empty, the directory's name.
         external_ref (str | Unset):
         owner_id (str | Unset):
         service_name (str | Unset):

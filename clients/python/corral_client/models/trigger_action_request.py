@@ -20,8 +20,8 @@ class TriggerActionRequest:
     """
     Attributes:
         session_id (str | Unset): Run in this session (409 `session_workspace_mismatch` if it belongs to another
-            workspace).
-        agent_name (str | Unset):
+            workspace); absent or empty, in a new session of its own.
+        agent_name (str | Unset): Empty is the same as absent (the workspace's default agent).
         input_ (Any | Unset): Action input (any JSON), validated against the action's input schema.
         trigger_source (TriggerActionRequestTriggerSource | Unset):  Default: TriggerActionRequestTriggerSource.API.
     """

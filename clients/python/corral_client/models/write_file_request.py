@@ -22,7 +22,7 @@ class WriteFileRequest:
         encoding (WriteFileRequestEncoding | Unset):  Default: WriteFileRequestEncoding.UTF8.
         overwrite (bool | Unset):  Default: True.
         if_match (str | Unset): Only write when the current etag equals this value, or, with `*`, when the file exists
-            in any version (RFC 9110 If-Match); else 412.
+            in any version (RFC 9110 If-Match); else 412. Empty is no condition.
     """
 
     path: str
