@@ -29,10 +29,10 @@ from typing import Any
 import httpx
 
 from corral.testing.processes import clean_environ, free_port
+from corral.testing.waiting import wait_for_run
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "conformance-token-0123456789"
-RUN_ENDED = ("completed", "failed", "cancelled", "timed_out")
 
 
 def pending_operations() -> list[str]:
@@ -67,11 +67,11 @@ class Seeder:
     """The API calls `seed` makes; any answer but a 2xx ends the script with that answer."""
 
     def __init__(self, url: str) -> None:
-        self.api = httpx.Client(base_url=f"{url}/api/v1", timeout=30,
+        self.api = httpx.Client(base_url=url, timeout=30,
                                 headers={"Authorization": f"Bearer {TOKEN}"})  # fmt: skip
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        resp = self.api.request(method, path, **kwargs)
+        resp = self.api.request(method, f"/api/v1{path}", **kwargs)
         if not resp.is_success:
             sys.exit(f"seeding failed: {method} {path} answered {resp.status_code} {resp.text}")
         return resp.json()
@@ -107,11 +107,7 @@ class Seeder:
         """A user message and its run, once the run has ended (the scripted model answers)."""
         body = {"content": "hello", **body}
         accepted = self.call("POST", f"/sessions/{session_id}/messages", json=body)
-        deadline = time.monotonic() + 30
-        while self.call("GET", f"/runs/{accepted['runId']}")["status"] not in RUN_ENDED:
-            if time.monotonic() > deadline:
-                sys.exit(f"seeding failed: run {accepted['runId']} did not end within 30 s")
-            time.sleep(0.05)
+        wait_for_run(self.api, accepted["runId"])
         return str(accepted["messageId"]), str(accepted["runId"])
 
 
