@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import orjson
 
+from corral.testing.waiting import wait_for
 from tests.cli.processes import DEADLINE_S, corral_serve
 
 SLOW_CONNECTIONS = 2000
@@ -32,13 +33,6 @@ def _metric(url: str, name: str) -> float:
     match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
     assert match, f"{name} not in /metrics"
     return float(match.group(1))
-
-
-def _wait_for(condition: object, what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"still waiting for {what}"
-        time.sleep(0.05)
 
 
 @contextmanager
@@ -71,8 +65,10 @@ def test_probes_answer_while_one_client_holds_thousands_of_slow_heads(tmp_path: 
         corral_serve(tmp_path, **settings) as url,
         _slow_clients(_address(url), SLOW_CONNECTIONS, "127.0.0.2") as slow,
     ):
-        _wait_for(lambda: _metric(url, "corral_http_connections") >= SLOW_CONNECTIONS,
-                  "the server to hold every slow connection")  # fmt: skip
+        wait_for(
+            lambda: _metric(url, "corral_http_connections") >= SLOW_CONNECTIONS,
+            what="the server to hold every slow connection",
+        )
         for round_ in range(3):  # the heads keep trickling in, a byte per connection per round
             for sock in slow:
                 sock.sendall(b"X-Slow: " if round_ == 0 else b"a")
@@ -109,7 +105,7 @@ def test_a_client_beyond_its_cap_is_turned_away_and_others_are_served(tmp_path: 
     with corral_serve(tmp_path, CORRAL_HTTP_MAX_CONNECTIONS_PER_CLIENT="10") as url:
         address = _address(url)
         with _slow_clients(address, 10, "127.0.0.2"):
-            _wait_for(lambda: _metric(url, "corral_http_connections") >= 10, "10 connections")
+            wait_for(lambda: _metric(url, "corral_http_connections") >= 10, what="10 connections")
             with socket.create_connection(address, source_address=("127.0.0.2", 0)) as extra:
                 extra.settimeout(DEADLINE_S)
                 extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: corral\r\n\r\n")
@@ -118,7 +114,7 @@ def test_a_client_beyond_its_cap_is_turned_away_and_others_are_served(tmp_path: 
             assert _metric(url, "corral_http_connections_refused_total") >= 1
             assert _healthz_seconds(url) < DEADLINE_S  # 127.0.0.1 is another client
         # Once the slow ones are gone, that client is welcome again.
-        _wait_for(lambda: _metric(url, "corral_http_connections") < 10, "the slow ones to go")
+        wait_for(lambda: _metric(url, "corral_http_connections") < 10, what="the slow ones to go")
         with socket.create_connection(address, source_address=("127.0.0.2", 0)) as again:
             again.sendall(b"GET /healthz HTTP/1.1\r\nHost: corral\r\nConnection: close\r\n\r\n")
             assert again.recv(4096).startswith(b"HTTP/1.1 200 ")

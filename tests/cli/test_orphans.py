@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-import time
 import uuid
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -17,6 +16,7 @@ import httpx
 
 from corral.process_identity import processes
 from corral.testing.processes import free_port
+from corral.testing.waiting import wait_for
 from tests.cli.processes import DEADLINE_S, Process, environment, running
 
 
@@ -30,13 +30,6 @@ def _running_with(marker: str) -> list[int]:
         if proc.state != b"Z" and marker.encode() in cmdline:
             found.append(proc.pid)
     return found
-
-
-def _wait_for(condition: object, what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"still waiting for {what}"
-        time.sleep(0.05)
 
 
 def _serve(data_dir: Path, port: int) -> AbstractContextManager[Process]:
@@ -63,7 +56,7 @@ def test_commands_of_a_killed_server_end_when_the_next_one_starts(tmp_path: Path
         sent = api.post(f"/api/v1/sessions/{session['id']}/messages",
                         json={"content": "go", "metadata": {"script": script}})  # fmt: skip
         assert sent.status_code == 202, sent.text
-        _wait_for(lambda: len(_running_with(marker)) >= 4, "the four commands to run")
+        wait_for(lambda: len(_running_with(marker)) >= 4, what="the four commands to run")
         first.popen.send_signal(signal.SIGKILL)
         first.popen.wait(DEADLINE_S)
         api.close()
@@ -72,7 +65,7 @@ def test_commands_of_a_killed_server_end_when_the_next_one_starts(tmp_path: Path
     assert len(survivors) >= 4  # nothing ended them: without the ledger they would live on
     with _serve(tmp_path, free_port()) as second:
         second.expect("Application startup complete")
-        _wait_for(lambda: not _running_with(marker), "the orphans to be ended")
+        wait_for(lambda: not _running_with(marker), what="the orphans to be ended")
         assert "left running by a server that died" in second.output
 
 
