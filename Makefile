@@ -31,6 +31,7 @@ check: $(STAMP)
 	$(BIN)/python clients/python/sdk/gen_sync.py --check
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # CI fuzzes with a fixed seed so a landing is reproducible; `make fuzz` alone explores anew
 # (or replays a run: `make fuzz FUZZ_SEED=<the seed it printed>`).

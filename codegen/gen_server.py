@@ -299,7 +299,7 @@ def module_source(tag: str, description: str, ops: list[Operation]) -> str:
     if needs_models:
         imports.append("from corral import models")
     if "CorralError" in body:
-        imports.append("from corral.core.errors import CorralError")
+        imports.append("from corral.errors import CorralError")
     imports.append(f"from corral.http.handler_support import {', '.join(names)}")
     if "current_services" in body:
         imports.append("from corral.services import current_services")
@@ -319,8 +319,8 @@ def services_source(tags: list[tuple[str, str]], ops: list[Operation]) -> str:
         "from dataclasses import dataclass",
         "from typing import Any, Protocol\n",
         "from corral import models",
-        "from corral.core.caller import Caller",
-        "from corral.core.results import FileResult, SseFrame\n",
+        "from corral.caller import Caller",
+        "from corral.results import FileResult, SseFrame\n",
         '__all__ = ["Any", "AsyncIterator", "FileResult", "SseFrame", "models"]\n',
     ]
     for tag, description in tags:

@@ -21,8 +21,8 @@ from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.resolver import Resolver
 from starlette.types import ASGIApp
 
+from corral.caller import Caller
 from corral.config import Settings
-from corral.core.caller import Caller
 from corral.core.container import Core
 from corral.http import connexion_speedups, oas31
 from corral.http.access import RequestMetrics

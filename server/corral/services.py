@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from corral import models
-from corral.core.caller import Caller
-from corral.core.results import FileResult, SseFrame
+from corral.caller import Caller
+from corral.results import FileResult, SseFrame
 
 __all__ = ["Any", "AsyncIterator", "FileResult", "SseFrame", "models"]
 

@@ -34,7 +34,7 @@ def test_a_code_the_contract_does_not_list_fails_the_type_check() -> None:
     """mypy, strict as `make check` runs it, on each way of answering an error: a listed code
     passes, the same call with an unlisted code is the only error reported."""
     lines = [
-        "from corral.core.errors import CorralError",
+        "from corral.errors import CorralError",
         "from corral.http.envelope import envelope_body, envelope_response",
     ]
     for call in CALLS:

@@ -13,8 +13,8 @@ from corral.core.catalog import (
     resolve_agent,
 )
 from corral.core.config_files import MAX_FILE_BYTES
-from corral.core.errors import CorralError
 from corral.core.templates import BUILTIN_RUNTIMES_DIR
+from corral.errors import CorralError
 
 
 def write(root: Path, relative: str, text: str) -> Path:

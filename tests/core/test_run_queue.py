@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from corral.core import clock, run_queue
-from corral.core.errors import CorralError
+from corral import clock
+from corral.core import run_queue
+from corral.errors import CorralError
 from corral.store import MessageRecord, RunRecord, SessionRecord, Tx, WorkspaceRecord
 from corral.store.sqlite import SqliteStore
 

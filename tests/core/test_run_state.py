@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from corral.core.errors import CorralError
 from corral.core.run_state import TERMINAL, can_transition, check_transition
+from corral.errors import CorralError
 from corral.store import RunRecord
 
 STATUSES = ["queued", "running", "waiting_tool", "completed", "failed", "cancelled", "timed_out"]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from corral.core import templates
-from corral.core.errors import CorralError
 from corral.core.templates import BUILTIN_RUNTIMES_DIR, RuntimeInfo, RuntimeLibrary
+from corral.errors import CorralError
 
 Entries = dict[str, bytes]
 AGENT = b"---\nmode: primary\n---\nHelp.\n"

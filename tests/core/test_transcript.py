@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from corral.core import clock
+from corral import clock
 from corral.core.transcript import STOPPED_TOOL, model_messages
 from corral.store import MessageRecord
 

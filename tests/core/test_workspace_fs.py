@@ -6,7 +6,6 @@ import pytest
 import yaml
 
 from corral.core.catalog import load_catalog
-from corral.core.errors import CorralError
 from corral.core.templates import BUILTIN_RUNTIMES_DIR
 from corral.core.workspace_fs import (
     default_workspace_root,
@@ -14,6 +13,7 @@ from corral.core.workspace_fs import (
     remove_workspace_dir,
     validate_import_root,
 )
+from corral.errors import CorralError
 
 DEFAULT_RUNTIME = BUILTIN_RUNTIMES_DIR / "default"
 

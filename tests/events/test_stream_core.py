@@ -14,15 +14,15 @@ import pytest_asyncio
 
 from corral.bus import LocalEventBus
 from corral.bus.subscription import Subscription
-from corral.core.caller import ANONYMOUS
-from corral.core.errors import CorralError
+from corral.caller import ANONYMOUS
 from corral.core.event_stream import (
     SessionEventStreams,
     SharedPages,
     StreamPolicy,
     resume_after,
 )
-from corral.core.results import SseFrame
+from corral.errors import CorralError
+from corral.results import SseFrame
 from corral.store import SessionRecord, Tx, WorkspaceRecord
 from corral.store.sqlite import SqliteStore
 from corral.testing.waiting import wait_for_async

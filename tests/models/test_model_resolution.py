@@ -8,9 +8,9 @@ import pytest
 
 from corral.config import Settings
 from corral.core.catalog import Catalog, load_catalog
-from corral.core.errors import CorralError
 from corral.core.model_resolution import resolve_model
 from corral.core.platform_models import ModelRegistry
+from corral.errors import CorralError
 
 ENV = {"OPENAI_API_KEY": "sk-platform", "TEAM_KEY": "sk-team"}
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from corral.caller import ANONYMOUS, Caller
 from corral.config import Settings
-from corral.core.caller import ANONYMOUS, Caller
-from corral.core.errors import CorralError
 from corral.core.event_stream import RETRY_MS
 from corral.core.platform_models import ModelRegistry
 from corral.core.providers_catalog import ModelsService
-from corral.core.results import SseFrame
+from corral.errors import CorralError
 from corral.models import PlatformModelSnapshot
+from corral.results import SseFrame
 
 
 async def test_keepalives_while_idle_then_the_update(tmp_path: Path) -> None:

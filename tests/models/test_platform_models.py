@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from corral.config import Settings
-from corral.core.errors import CorralError
 from corral.core.platform_models import ModelRegistry, PlatformModelSpec, Snapshot
+from corral.errors import CorralError
 from corral.providers.config import ProviderConfig
 
 OPENAI_KEY = {"OPENAI_API_KEY": "sk-platform"}

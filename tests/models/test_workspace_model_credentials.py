@@ -18,9 +18,9 @@ import pytest
 
 from corral.config import Settings
 from corral.core.catalog import Catalog, load_catalog
-from corral.core.errors import CorralError
 from corral.core.model_resolution import resolve_model
 from corral.core.platform_models import ModelRegistry
+from corral.errors import CorralError
 from corral.providers.base import ModelRequest, TextDelta
 from corral.testing.fake_anthropic import FakeAnthropic
 from corral.testing.fake_openai import FakeOpenAI

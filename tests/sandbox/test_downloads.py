@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from corral.core.downloads import byte_range
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral_client import AuthenticatedClient
 from corral_client.api.files import (
     create_sandbox_directory,

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from store_factories import at, workspace
 
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral.store import StoreError, Tx
 from corral.store.sqlite import SqliteStore
 from corral.store.sqlite import store as sqlite_store

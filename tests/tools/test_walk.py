@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral.sandbox import walk
 from corral.sandbox.walk import walk_files
 

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.responses import Response
 
 from corral import models
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral.http.handler_support import current_caller, error_response, json_response, parse_body
 from corral.services import current_services
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral.http.handler_support import current_caller, error_response, json_response, text_response
 from corral.services import current_services
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral.http.handler_support import (
     current_caller,
     empty_response,

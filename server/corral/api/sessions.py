@@ -8,7 +8,7 @@ from typing import Any
 from starlette.responses import Response
 
 from corral import models
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral.http.handler_support import (
     current_caller,
     empty_response,

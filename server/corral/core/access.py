@@ -6,8 +6,8 @@ limited to some workspaces cannot read another workspace's conversations by id.
 
 from __future__ import annotations
 
-from corral.core.caller import Caller
-from corral.core.errors import CorralError
+from corral.caller import Caller
+from corral.errors import CorralError
 from corral.store import RunRecord, SessionRecord, Tx, WorkspaceRecord
 
 

@@ -8,14 +8,14 @@ from typing import Any
 
 import jsonschema_rs
 
-from corral import models
-from corral.core import access, clock, run_queue
-from corral.core.caller import Caller
+from corral import clock, models
+from corral.caller import Caller
+from corral.core import access, run_queue
 from corral.core.catalog import Catalog, resolve_agent
 from corral.core.catalog_cache import workspace_catalog
 from corral.core.declarations import ActionSpec
-from corral.core.errors import CorralError
 from corral.core.run_executor import Wake
+from corral.errors import CorralError
 from corral.ids import new_id
 from corral.store import RunRecord, SessionRecord, Store, Tx
 

@@ -14,8 +14,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from corral.core.agents import AgentSpec
-from corral.core.errors import CorralError
 from corral.core.run_journal import RunJournal
+from corral.errors import CorralError
 from corral.store import Tx
 from corral.tools.base import Tool, ToolContext, ToolError, ToolResult, entry_line
 from corral.tools.native import NativeTool, schema
@@ -61,8 +61,10 @@ async def _switch(engine: EngineTools, ctx: ToolContext, input: dict[str, Any]) 
                         "answer the user instead")  # fmt: skip
     target = _target(engine, current, name)
     if seat.claimed_by is not None:
-        raise ToolError("agent_switch_pending",
-                        f"a switch to {seat.claimed_by!r} is already under way in this turn")
+        raise ToolError(
+            "agent_switch_pending",
+            f"a switch to {seat.claimed_by!r} is already under way in this turn",
+        )
     seat.claimed_by = name  # until the successor takes the seat
     count = seat.switch_count + 1
     try:
@@ -86,8 +88,10 @@ def _target(engine: EngineTools, current: str, name: str) -> AgentSpec:
     target = engine.catalog.agent(name)
     others = ", ".join(a.name for a in _targets(engine, current)) or "none"
     if target is None:
-        raise ToolError("agent_not_found",
-                        f"there is no agent named {name!r}; agents you can switch to: {others}")
+        raise ToolError(
+            "agent_not_found",
+            f"there is no agent named {name!r}; agents you can switch to: {others}",
+        )
     if not target.can_drive_session:
         raise ToolError("invalid_agent_switch_target",
                         f"{name!r} is a subagent: delegate a task to it with SubAgent instead; "

@@ -65,7 +65,7 @@ from corral.core.declarations import (
     parse_skill,
     parse_tool_servers,
 )
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral.surrogates import storable
 from corral.tools.registry import NATIVE_TOOL_NAMES
 
@@ -237,5 +237,3 @@ def _existing(path: Path) -> list[Path]:
 
 def _is_real_dir(path: Path) -> bool:
     return path.is_dir() and not path.is_symlink()
-
-

@@ -8,10 +8,10 @@ import base64
 from pathlib import Path
 
 from corral import models
+from corral.caller import Caller
 from corral.core import access
-from corral.core.caller import Caller
-from corral.core.errors import CorralError
 from corral.core.sandbox_host import SandboxHost
+from corral.errors import CorralError
 from corral.sandbox.process import CommandOutcome, Sandbox
 from corral.sandbox.tasks import TaskRecord, read_tail
 from corral.store import Store, Tx, WorkspaceRecord

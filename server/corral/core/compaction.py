@@ -10,15 +10,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from corral import models
-from corral.core import access, clock, run_queue
-from corral.core.caller import Caller
+from corral import clock, models
+from corral.caller import Caller
+from corral.core import access, run_queue
 from corral.core.catalog_cache import workspace_catalog
-from corral.core.errors import CorralError
 from corral.core.run_executor import RunExecutor
 from corral.core.run_lifecycle import Ending, finish
 from corral.core.run_models import ModelResolver
 from corral.core.transcript import COMPACT_BOUNDARY, COMPACT_SUMMARY, load_history
+from corral.errors import CorralError
 from corral.ids import new_id
 from corral.providers.base import ModelProvider, ModelRequest, ProviderError, TextDelta
 from corral.providers.retry import stream_with_retry

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral.sandbox.process import NOT_EXECUTABLE_EXIT, CommandOutcome, Sandbox
 
 FAILURE_TAIL_CHARS = 500  # of stderr (else stdout) quoted when a command fails
@@ -23,7 +23,7 @@ async def run_declared(sandbox: Sandbox, command: str, payload: str, env: Mappin
 
 
 def exit_failure(what: str, exit_code: int, stdout: str, stderr: str) -> str | None:
-    """"the <what> exited with N: <the end of its stderr>", or None when it exited 0."""
+    """ "the <what> exited with N: <the end of its stderr>", or None when it exited 0."""
     if exit_code == 0:
         return None
     tail = (stderr.strip() or stdout.strip())[-FAILURE_TAIL_CHARS:]

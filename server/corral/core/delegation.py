@@ -26,7 +26,8 @@ import asyncio
 import functools
 from typing import TYPE_CHECKING, Any, Protocol
 
-from corral.core import clock, run_lifecycle, run_queue
+from corral import clock
+from corral.core import run_lifecycle, run_queue
 from corral.core.agents import AgentSpec
 from corral.core.run_journal import RunJournal, Step
 from corral.ids import new_id
@@ -127,8 +128,10 @@ def _target(engine: EngineTools, name: str) -> AgentSpec:
         raise ToolError("agent_not_found",
                         f"there is no agent named {name!r}; subagents: {names}")  # fmt: skip
     if target.mode == "primary":
-        raise ToolError("invalid_subagent_target",
-                        f"{name!r} is a primary agent, not a subagent; subagents: {names}")
+        raise ToolError(
+            "invalid_subagent_target",
+            f"{name!r} is a primary agent, not a subagent; subagents: {names}",
+        )
     return target
 
 

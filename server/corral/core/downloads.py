@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral.sandbox.entries import etags_equal
 
 _SINGLE_RANGE = re.compile(r"bytes=(\d{0,19})-(\d{0,19})", re.ASCII)

@@ -25,10 +25,10 @@ from dataclasses import dataclass, replace
 import orjson
 
 from corral.bus import EventBus, Subscription
+from corral.caller import Caller
 from corral.core import access
-from corral.core.caller import Caller
 from corral.core.pagination import invalid_cursor
-from corral.core.results import SseFrame
+from corral.results import SseFrame
 from corral.store import EventRecord, Store
 
 RETRY_MS = 1000  # the reconnection delay suggested to clients (a cut-off reader resumes fast)

@@ -16,7 +16,7 @@ from corral.core.actions import check_input
 from corral.core.agents import AgentSpec
 from corral.core.catalog import Catalog
 from corral.core.declarations import ActionSpec, SkillSpec
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral.tools.base import Tool, ToolContext, ToolError, ToolResult, entry_line
 from corral.tools.native import NativeTool, schema
 
@@ -45,8 +45,13 @@ def offer_run_action(engine: EngineTools, agent: AgentSpec) -> Tool | None:
         "object; omit it when the action takes none). The result is the command's stdout, "
         "stderr and exit code. Actions:\n" + listing
     )
-    return NativeTool("run_action", description, RUN_ACTION_SCHEMA,
-                      functools.partial(_run_action, engine.catalog), source_type="action")
+    return NativeTool(
+        "run_action",
+        description,
+        RUN_ACTION_SCHEMA,
+        functools.partial(_run_action, engine.catalog),
+        source_type="action",
+    )
 
 
 def offer_skill(engine: EngineTools, agent: AgentSpec) -> Tool | None:
@@ -58,8 +63,13 @@ def offer_skill(engine: EngineTools, agent: AgentSpec) -> Tool | None:
         "Read a skill: instructions for a kind of task, written for this workspace. Read the "
         "one that fits before you start such a task. Skills:\n" + listing
     )
-    return NativeTool("Skill", description, SKILL_SCHEMA,
-                      functools.partial(_skill, engine.catalog), source_type="skill")
+    return NativeTool(
+        "Skill",
+        description,
+        SKILL_SCHEMA,
+        functools.partial(_skill, engine.catalog),
+        source_type="skill",
+    )
 
 
 def _actions(catalog: Catalog) -> list[ActionSpec]:

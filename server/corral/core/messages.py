@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from corral import models
-from corral.core import access, clock, mappers, run_lifecycle, run_queue
-from corral.core.caller import Caller
-from corral.core.errors import CorralError
+from corral import clock, models
+from corral.caller import Caller
+from corral.core import access, mappers, run_lifecycle, run_queue
 from corral.core.pagination import decode_message_key, encode_message_key
 from corral.core.run_executor import RunExecutor
+from corral.errors import CorralError
 from corral.ids import new_id
 from corral.store import MessageRecord, RunRecord, Store, Tx
 

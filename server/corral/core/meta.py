@@ -17,9 +17,8 @@ from typing import Any
 import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
-from corral import __version__, models
-from corral.core import clock
-from corral.core.caller import Caller
+from corral import __version__, clock, models
+from corral.caller import Caller
 from corral.core.run_executor import RunExecutor
 from corral.core.run_lifecycle import EXECUTING
 from corral.store import RunRecord, Store, Tx

@@ -18,8 +18,8 @@ from typing import cast
 
 from corral.core.catalog import Catalog
 from corral.core.declarations import ModelSpec, Source
-from corral.core.errors import CorralError
 from corral.core.platform_models import ModelRegistry
+from corral.errors import CorralError
 from corral.providers.config import ProviderConfig, ProviderName
 
 DEFAULT_REF = "platform/default"

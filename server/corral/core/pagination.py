@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import orjson
 
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral.store import MessageKey, Store, Tx
 
 R = TypeVar("R")

@@ -48,7 +48,7 @@ from corral.core.config_files import (
     read_yaml_mapping,
 )
 from corral.core.declarations import MODEL_PROVIDERS, NAME_PATTERN
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral.providers.base import ModelProvider
 from corral.providers.config import ENV_READING_PROVIDERS, ProviderConfig, ProviderName
 from corral.providers.factory import build_provider

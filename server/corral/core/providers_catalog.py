@@ -9,12 +9,11 @@ from dataclasses import replace
 from typing import Any, cast
 
 from corral import models
-from corral.core.caller import Caller
-from corral.core.errors import CorralError
+from corral.caller import Caller
 from corral.core.event_stream import RETRY_MS
 from corral.core.model_resolution import ResolvedModel, resolve_model
 from corral.core.platform_models import ModelRegistry, PlatformModelSpec, Snapshot
-from corral.core.results import SseFrame
+from corral.errors import CorralError
 from corral.providers.base import (
     Finish,
     ModelRequest,
@@ -25,6 +24,7 @@ from corral.providers.base import (
 )
 from corral.providers.retry import stream_with_retry
 from corral.providers.transcript_types import ModelMessage
+from corral.results import SseFrame
 
 PROVIDERS = [
     {

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
-from corral.core import clock, worker_process
+from corral import clock
+from corral.core import worker_process
 from corral.core.run_lifecycle import (
     Ending,
     RecoveryPolicy,

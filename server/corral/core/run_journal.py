@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from corral.core import clock
+from corral import clock
 from corral.core.transcript import STOPPED_TOOL, tool_call_part, tool_result_part
 from corral.ids import new_id
 from corral.providers.transcript_types import (

@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from corral.core import clock, run_queue
+from corral import clock
+from corral.core import run_queue
 from corral.core.run_state import TERMINAL, check_transition
 from corral.store import RunRecord, Tx
 

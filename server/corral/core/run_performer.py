@@ -17,13 +17,13 @@ from corral.core.catalog import Catalog
 from corral.core.catalog_cache import workspace_catalog
 from corral.core.delegation import ChildRuns
 from corral.core.engine_tools import EngineTools
-from corral.core.errors import CorralError
 from corral.core.hooks import RunHooks
 from corral.core.run_journal import RunJournal
 from corral.core.run_lifecycle import Ending
 from corral.core.run_models import ModelResolver
 from corral.core.sandbox_host import SandboxHost
 from corral.core.transcript import History, load_history, model_messages
+from corral.errors import CorralError
 from corral.store import MessageRecord, RunRecord, Store, Tx
 from corral.tools.base import ToolContext
 
@@ -67,8 +67,11 @@ class RunPerformer:
                          hooks: RunHooks) -> Ending:  # fmt: skip
         agent = catalog.agent(run.effective_agent_name)
         if agent is None:
-            return Ending("failed", "agent_not_found",
-                          f"agent {run.effective_agent_name!r} is not defined in the workspace")
+            return Ending(
+                "failed",
+                "agent_not_found",
+                f"agent {run.effective_agent_name!r} is not defined in the workspace",
+            )
         loaded = await self.store.read(lambda tx: _conversation(tx, run))
         if loaded is None:
             return Ending("failed", "message_not_found", "the run's message no longer exists")
@@ -119,4 +122,3 @@ def _conversation(tx: Tx, run: RunRecord) -> tuple[MessageRecord, History, str |
     if trigger is None or session is None:
         return None
     return trigger, load_history(tx, run.session_id, upto=trigger.key), session.model_ref
-

@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from corral.core import clock
-from corral.core.errors import CorralError
+from corral import clock
 from corral.core.run_state import TERMINAL
+from corral.errors import CorralError
 from corral.store import MessageRecord, RunRecord, Tx
 
 

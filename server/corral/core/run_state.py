@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral.store import RunRecord
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "timed_out"})

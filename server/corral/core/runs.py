@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from corral import models
+from corral.caller import Caller
 from corral.core import access, mappers, run_queue
-from corral.core.caller import Caller
-from corral.core.errors import CorralError
 from corral.core.pagination import read_offset_page
 from corral.core.run_executor import Wake
+from corral.errors import CorralError
 from corral.store import RunStepRecord, Store, Tx
 
 

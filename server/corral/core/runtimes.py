@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from corral import models
-from corral.core.caller import Caller
-from corral.core.errors import CorralError
+from corral.caller import Caller
 from corral.core.templates import RuntimeInfo, RuntimeLibrary
+from corral.errors import CorralError
 
 
 def _summary(info: RuntimeInfo) -> models.RuntimeSummary:

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import cast, get_args
 
 from corral import models
+from corral.caller import Caller
 from corral.core import access
-from corral.core.caller import Caller
 from corral.core.downloads import byte_range, etag_listed
-from corral.core.errors import CorralError
 from corral.core.pagination import decode_offset, next_offset
-from corral.core.results import FileResult
 from corral.core.workspaces import WorkspacesService
+from corral.errors import CorralError
+from corral.results import FileResult
 from corral.sandbox import files, writes
 from corral.sandbox.entries import Entry
 from corral.sandbox.writes import FileWriter

@@ -7,19 +7,19 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
-from corral import models
-from corral.core import access, clock, compaction, mappers
-from corral.core.caller import Caller
+from corral import clock, models
+from corral.caller import Caller
+from corral.core import access, compaction, mappers
 from corral.core.catalog import Catalog, resolve_agent
 from corral.core.catalog_cache import workspace_catalog
-from corral.core.errors import CorralError
 from corral.core.event_stream import SessionEventStreams
 from corral.core.pagination import read_offset_page
-from corral.core.results import SseFrame
 from corral.core.run_executor import RunExecutor
 from corral.core.run_models import ModelResolver
 from corral.core.run_queue import queue_items
+from corral.errors import CorralError
 from corral.ids import new_id
+from corral.results import SseFrame
 from corral.store import RunRecord, SessionRecord, Store, Tx
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corral.core.catalog import load_settings
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 
 BUILTIN_RUNTIMES_DIR = Path(__file__).resolve().parent.parent / "runtimes"
 RUNTIME_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")

@@ -19,7 +19,7 @@ import yaml
 
 from corral.core.config_files import InvalidFile, read_yaml_mapping
 from corral.core.declarations import NAME_PATTERN
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 
 MAX_DIR_NAME_CHARS = 64
 

@@ -7,11 +7,10 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from corral import models
-from corral.core import access, clock, mappers
-from corral.core.caller import Caller
+from corral import clock, models
+from corral.caller import Caller
+from corral.core import access, mappers
 from corral.core.catalog_cache import workspace_catalog
-from corral.core.errors import CorralError
 from corral.core.pagination import read_offset_page
 from corral.core.templates import RuntimeLibrary
 from corral.core.workspace_fs import (
@@ -20,6 +19,7 @@ from corral.core.workspace_fs import (
     remove_workspace_dir,
     validate_import_root,
 )
+from corral.errors import CorralError
 from corral.ids import new_id
 from corral.store import Store, Tx, WorkspaceRecord
 

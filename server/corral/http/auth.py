@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Scope
 
-from corral.core.caller import ANONYMOUS, Caller
+from corral.caller import ANONYMOUS, Caller
 from corral.http.context import bind_caller
 from corral.http.envelope import envelope_response
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 
-from corral.core.caller import ANONYMOUS, Caller
+from corral.caller import ANONYMOUS, Caller
 
 _caller: ContextVar[Caller] = ContextVar("corral_caller", default=ANONYMOUS)
 

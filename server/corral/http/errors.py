@@ -11,8 +11,8 @@ from connexion.exceptions import NonConformingResponse, ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
-from corral.core.errors import CorralError
 from corral.error_codes import ErrorCode
+from corral.errors import CorralError
 from corral.http.allow import AllowIndex
 from corral.http.envelope import envelope_body
 

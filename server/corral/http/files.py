@@ -15,7 +15,7 @@ import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from corral.core.results import FileResult
+from corral.results import FileResult
 
 CHUNK_BYTES = 1 << 20
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral.http.context import current_caller
 from corral.http.envelope import envelope_response
 from corral.http.files import file_response

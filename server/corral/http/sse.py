@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from corral.core.results import SseFrame
+from corral.results import SseFrame
 
 HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
 OPENING = b": connected\n\n"

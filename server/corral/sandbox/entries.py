@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from corral.core.errors import CorralError
 from corral.error_codes import ErrorCode
+from corral.errors import CorralError
 from corral.sandbox.paths import Target, entry_not_found
 
 

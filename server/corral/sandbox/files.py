@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral.sandbox.entries import Entry, conflict, existing, file_not_found, os_errors
 from corral.sandbox.paths import Target, invalid_path, resolve
 

@@ -31,7 +31,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 
 VIRTUAL_ROOT = "/workspace"
 MAX_NAME_BYTES = 255

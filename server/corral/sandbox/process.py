@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral.process_identity import processes
 from corral.sandbox.environment import check_text, command_env
 from corral.sandbox.group_ledger import GroupLedger

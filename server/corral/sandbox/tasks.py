@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral.ids import new_id
 from corral.sandbox.paths import VIRTUAL_ROOT, resolve
 from corral.sandbox.process import (

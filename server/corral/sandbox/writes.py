@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral.sandbox.entries import (
     Entry,
     conflict,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral.sandbox.process import CommandOutcome
 from corral.tools.base import ToolContext, ToolError, ToolResult
 from corral.tools.native import NativeTool, schema

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral.sandbox.files import read_target
 from corral.sandbox.walk import walk_files
 from corral.tools.base import ToolContext, ToolError, ToolResult

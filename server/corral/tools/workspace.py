@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 from corral.sandbox.paths import VIRTUAL_ROOT
 from corral.tools.base import ToolContext, ToolError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from corral.core.errors import CorralError
+from corral.errors import CorralError
 
 
 @dataclass(frozen=True, slots=True)
