@@ -238,7 +238,7 @@ def test_requeue_runs_a_failed_run_again(api: httpx.Client, status: str) -> None
     # the same script ends the second attempt as it ended the first
     again = wait_for(
         lambda: (
-            (now := get_run(api, run["id"]))["startedAt"] > run["endedAt"]
+            (now := get_run(api, run["id"])).get("startedAt", "") > run["endedAt"]
             and now["status"] == status
             and now
         ),
