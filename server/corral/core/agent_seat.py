@@ -2,8 +2,8 @@
 request it sends (system prompt, tools offered) and its tools by name.
 
 A run starts with the agent of its session; `AgentSwitch` prepares a successor, who takes the
-seat before the next model call (reference §7), so the rest of the run uses the successor's
-system prompt, tools and model. Each agent's `maxSteps` bounds the model calls it makes.
+seat before the next model call (docs/contract.md#agent-switch), so the rest of the run uses the
+successor's system prompt, tools and model. Each agent's `maxSteps` bounds the model calls it makes.
 """
 
 from __future__ import annotations

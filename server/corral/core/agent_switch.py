@@ -1,7 +1,7 @@
 """AgentSwitch: the agent in charge of a run hands the rest of it to another primary agent of
-the workspace (reference §7). The successor is prepared first (its model resolved, so a switch
-to an agent whose model cannot be reached is an error result and changes nothing); then one
-write records the switch: the run's `effectiveAgentName` and `switchCount`, an `agent_switch`
+the workspace (docs/contract.md#agent-switch). The successor is prepared first (its model resolved,
+so a switch to an agent whose model cannot be reached is an error result and changes nothing); then
+one write records the switch: the run's `effectiveAgentName` and `switchCount`, an `agent_switch`
 step, `agent.switch.requested` and `agent.switched`. The successor takes the seat before the
 next model call (core/agent_seat.py), and the session's `activeAgentName` follows when the run
 completes (core/run_lifecycle.py).

@@ -1,6 +1,7 @@
 """Compacting a session (`POST /sessions/{id}/compact`): the conversation since the last
 compaction is summarised by the session's model, and a boundary and a summary message are
-written (reference §6.5, §7). Later runs show the model the summary instead of what it covers.
+written (docs/contract.md#message-persistence). Later runs show the model the summary instead of
+what it covers.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """SubAgent: a run delegates a task to a subagent of its workspace and waits for its answer
-(reference §7).
+(docs/contract.md#subagents).
 
 The call creates, in one write, a child session (`parentSessionId`, listed by
 `GET /sessions/{id}/children`) holding the task as its user message, and a child run
@@ -11,7 +11,7 @@ child did not complete (`agent.delegate.failed`).
 
 Why the parent executes its child: a child queued for an execution slot could wait forever
 for a slot its own parent holds (with every slot held by a parent waiting on its child, none
-is ever freed). §7 reserves worker capacity for subagents; running the child on its parent's
+is ever freed). OAH reserves worker capacity for subagents; running the child on its parent's
 slot is that reservation in its simplest form, since the parent's slot is idle while the child
 works. The executor still tracks the child as a run of its own: heartbeat, cancel by id,
 recovery, shutdown. Cancelling the parent (cancel, interrupt, timeout, shutdown) cancels the

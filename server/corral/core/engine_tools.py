@@ -1,6 +1,6 @@
-"""The engine tools (reference §6.3): tools that act on the run rather than on the workspace's
-files. AgentSwitch hands the run to another primary agent and SubAgent delegates a task to a
-subagent (their tool events say `sourceType: agent`); run_action runs an action (`action`) and
+"""The engine tools (docs/contract.md#engine-tools): tools that act on the run rather than on the
+workspace's files. AgentSwitch hands the run to another primary agent and SubAgent delegates a task
+to a subagent (their tool events say `sourceType: agent`); run_action runs an action (`action`) and
 Skill reads a skill (`skill`), of those the workspace exposes to the model. OAH's TaskOutput
 (the output of a subagent left running in the background) is not offered: SubAgent waits.
 

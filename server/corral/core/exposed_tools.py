@@ -1,8 +1,8 @@
 """run_action and Skill: the workspace's actions and skills that are exposed to the model
-(`exposeToLlm`), as engine tools (reference §6.3). run_action checks the input against the
-action's schema as the API does, runs the action's command as an action run would (within
-the tool call, in the run's sandbox) and answers with its result; Skill answers with a skill's
-instructions. Actions and skills not exposed do not exist as far as the model can tell.
+(`exposeToLlm`), as engine tools (docs/contract.md#engine-tools). run_action checks the input
+against the action's schema as the API does, runs the action's command as an action run would
+(within the tool call, in the run's sandbox) and answers with its result; Skill answers with a
+skill's instructions. Actions and skills not exposed do not exist as far as the model can tell.
 """
 
 from __future__ import annotations

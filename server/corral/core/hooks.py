@@ -2,8 +2,8 @@
 
 A hook observes; it never changes the run's course or fails it. A `command` hook runs in the
 workspace's sandbox like the Bash tool, is recorded as a `hook` step and, when it exits
-non-zero or runs out of time, tells the session with a `hook.notice` (reference §8). Handlers
-this server does not run say so once per run and hook (`hook_handler_unsupported`).
+non-zero or runs out of time, tells the session with a `hook.notice` (docs/contract.md#events).
+Handlers this server does not run say so once per run and hook (`hook_handler_unsupported`).
 
 Hooks are awaited, one after another in name order (the hooks of tool calls the model made
 together run side by side, as those tools do): a `tool.started` hook ends before its tool

@@ -14,7 +14,8 @@ from corral.errors import CorralError
 from corral.ids import new_id
 from corral.store import MessageRecord, RunRecord, Store, Tx
 
-# Metadata keys the engine sets itself; a client cannot forge them (reference §5.5).
+# Metadata keys the engine sets itself; a client cannot forge them
+# (docs/contract.md#message-metadata).
 RESERVED_METADATA = frozenset({"runtimeKind", "origin", "mode", "source", "synthetic"})
 RESERVED_PREFIXES = ("taskNotification", "delegated")
 

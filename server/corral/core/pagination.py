@@ -1,4 +1,5 @@
-"""Cursors of list endpoints (reference §4): offsets everywhere, a keyset for messages.
+"""Cursors of list endpoints (docs/contract.md#pagination): offsets everywhere, a keyset for
+messages.
 
 Both are opaque to clients; anything that does not decode is 400 `invalid_cursor`.
 """

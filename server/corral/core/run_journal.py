@@ -1,6 +1,7 @@
 """Everything a run writes while it executes, each change in one write with the events that
 announce it: model-call and tool-call steps, the assistant message streamed in place, tool-call
-and tool-result messages (reference §6.5 persistence, §8 events).
+and tool-result messages (docs/contract.md#message-persistence,
+docs/contract.md#events).
 
 Tool-call and tool-result messages carry the call's state in their metadata, as OAH's clients
 read it (its terminal UI shows a call as running until the call's message says otherwise):
@@ -132,7 +133,7 @@ class Step:
 @dataclass
 class ToolStep:
     """A tool call: its `tool_call` step, opened by `tool.started` and closed by `tool.completed`
-    or `tool.failed` (§8). A call the model made (`answered`) also gets its result stored as a
+    or `tool.failed`. A call the model made (`answered`) also gets its result stored as a
     `tool` message for the model, even when the run is stopped: providers reject a transcript
     with a call left unanswered."""
 
@@ -150,7 +151,7 @@ class ToolStep:
 
     def start(self, tx: Tx) -> None:
         """Open the step; a call the model made is stored first, as an assistant message of
-        its own (§6.5), running."""
+        its own, running."""
         self.started = True
         self.step.store(tx)
         j = self.step.journal

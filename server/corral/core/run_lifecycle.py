@@ -2,7 +2,8 @@
 (`queued` → `running`), kept alive by heartbeats, ended (and the session's next pending run
 dispatched in the same write), and recovered when the process that ran it died.
 
-Every change is written with the event that announces it (reference §7, §8).
+Every change is written with the event that announces it (docs/contract.md#run-status,
+docs/contract.md#events).
 """
 
 from __future__ import annotations
@@ -85,9 +86,9 @@ def finish(tx: Tx, run_id: str, ending: Ending) -> RunRecord | None:
 
 
 def _hand_session_over(tx: Tx, run: RunRecord) -> None:
-    """An AgentSwitch is the session's from the moment its run completes (§6.4): the next
-    message is answered by the agent the run ended with. A run that did not complete leaves
-    the session's agent as it was."""
+    """An AgentSwitch is the session's from the moment its run completes: the next message
+    is answered by the agent the run ended with (docs/contract.md#agent-switch). A run that did
+    not complete leaves the session's agent as it was."""
     assert run.session_id is not None
     session = tx.get_session(run.session_id)
     if session is not None and session.active_agent_name != run.effective_agent_name:

@@ -1,4 +1,5 @@
-"""The session queue of reference §7, applied to stored state inside one write transaction.
+"""The session queue (docs/contract.md#session-queue), applied to stored state inside one write
+transaction.
 
 Every function here takes the transaction (`Tx`) and writes the state change together with the
 events that announce it, so readers never see one without the other. A session's *active* run
@@ -65,7 +66,7 @@ def _occupied(tx: Tx, session_id: str, besides: str | None = None) -> bool:
 
 
 def mark(tx: Tx, run: RunRecord, name: str, at: datetime, details: Any = None) -> None:
-    """A `system` step recording a lifecycle moment of the run (reference §6.7 step names)."""
+    """A `system` step recording a lifecycle moment of the run (docs/contract.md#step-names)."""
     tx.append_step(run.id, step_type="system", status="completed", name=name, input=details,
                    started_at=at, ended_at=at)  # fmt: skip
 
@@ -151,7 +152,7 @@ def dispatch_next(tx: Tx, session_id: str) -> RunRecord | None:
 
 
 def guide(tx: Tx, run: RunRecord) -> None:
-    """Move a pending message run to the head and make it run next (reference §7, guide)."""
+    """Move a pending message run to the head to run next (docs/contract.md#session-queue)."""
     assert run.session_id is not None
     if not tx.promote_pending(run.session_id, run.id):
         return  # a message run that is not pending: nothing to do

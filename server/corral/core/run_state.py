@@ -1,4 +1,4 @@
-"""The run status machine of reference §7: which status may follow which."""
+"""The run status machine (docs/contract.md#run-status): which status may follow which."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What a run shows the model of its session: the messages since the last compaction, in the
-provider-neutral shape of reference §6.5, up to the message that triggered the run.
+provider-neutral shape (docs/contract.md#message-bodies), up to the message that triggered the run.
 
 Messages of runs still waiting in the session queue are left out: their user messages are
 stored when sent but belong to the conversation only once their run is dispatched.
@@ -71,7 +71,7 @@ def tool_result_part(call_id: str, tool_name: str, output: ToolResultOutput) -> 
 
 
 def model_messages(history: list[MessageRecord]) -> list[ModelMessage]:
-    """The §6.5 role bodies a provider takes (system messages travel in the system prompt).
+    """The role bodies a provider takes (system messages travel in the system prompt).
 
     Providers reject a tool call left without a result, and a result of no call before it. A
     stopped run answers its open calls itself; calls of a run whose process died mid-tool get

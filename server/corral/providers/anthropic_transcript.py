@@ -1,7 +1,7 @@
 """The provider-neutral transcript as Anthropic Messages content blocks.
 
 Every message becomes a turn of blocks and adjacent turns of the same role are merged: the
-separate tool-call messages of §6.5 join their assistant turn, and tool results (role `user` on
+separate tool-call messages join their assistant turn, and tool results (role `user` on
 this wire) share one user turn with each other and with any user text that follows. Thinking is
 replayed only with its signature (`providerOptions.anthropic`), which the API checks.
 """

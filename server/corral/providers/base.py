@@ -1,9 +1,9 @@
 """The one interface every model provider implements.
 
 A request carries the transcript in Corral's provider-neutral shape, the message bodies of
-reference §6.5 (`{"role": "user", "content": "hi"}`, assistant `tool-call` parts, `tool`
-messages with `tool-result` parts, typed in `corral.providers.transcript_types`), so the agent
-loop never sees a provider's wire format.
+docs/contract.md#message-bodies (`{"role": "user", "content": "hi"}`, assistant `tool-call` parts,
+`tool` messages with `tool-result` parts, typed in `corral.providers.transcript_types`), so the
+agent loop never sees a provider's wire format.
 A provider turns one request into a stream of events: text and reasoning deltas as they
 arrive, each tool call once its input is complete, and one `Finish` with the usage.
 
@@ -38,7 +38,7 @@ class ToolSpec:
 @dataclass(frozen=True, slots=True)
 class ModelRequest:
     model: str  # the provider's own model name
-    messages: list[ModelMessage]  # §6.5 role bodies, oldest first; no system messages
+    messages: list[ModelMessage]  # role bodies, oldest first; no system messages
     system: str | None = None
     tools: list[ToolSpec] = field(default_factory=list)
     max_output_tokens: int | None = None

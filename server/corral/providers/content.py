@@ -1,4 +1,4 @@
-"""Reading the provider-neutral transcript (reference §6.5) the same way for every provider.
+"""Reading the provider-neutral transcript the same way for every provider.
 
 Media (`image`, `file` parts and media in tool results) may be a URL, a data URL or bare base64,
 as in the AI SDK; `Media` says which. A tool result's output becomes text and media pieces plus

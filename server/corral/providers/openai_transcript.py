@@ -1,7 +1,7 @@
 """The provider-neutral transcript as OpenAI chat-completions messages.
 
 The transcript stores every tool call as its own assistant message and every result as its own
-`tool` message (§6.5); the wire wants one assistant message carrying all the calls of a turn, so
+`tool` message; the wire wants one assistant message carrying all the calls of a turn, so
 consecutive assistant messages are merged. Tool messages can hold text only: media a tool
 returned (an image it read) follow the results in one user message, so the model still sees them.
 """

@@ -1,5 +1,5 @@
-"""The provider-neutral transcript as types: the role bodies and content parts of reference §6.5
-(the AI SDK's `ModelMessage`), exactly as they are stored and sent.
+"""The provider-neutral transcript as types: the role bodies and content parts of
+docs/contract.md#message-bodies (the AI SDK's `ModelMessage`), exactly as they are stored and sent.
 
 They are TypedDicts, so a message stays the plain JSON dict the store holds and the events carry:
 nothing is converted on the run path, and mypy checks what the core builds and what each

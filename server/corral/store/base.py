@@ -34,7 +34,7 @@ Direction = Literal["forward", "backward"]
 EventListener = Callable[[Mapping[str, int]], None]
 
 # A session has an active run when one of its runs is in these statuses, is not pending and
-# has no cancel request (oah-api §7).
+# has no cancel request (docs/contract.md#session-queue).
 ACTIVE_RUN_STATUSES: tuple[str, ...] = ("queued", "running", "waiting_tool")
 
 

@@ -107,7 +107,7 @@ class RunStepRecord:
 
 @dataclass(slots=True, kw_only=True)
 class PendingRunRecord:
-    """An entry of a session's pending queue (oah-api §7); positions are 1..n."""
+    """An entry of a session's pending queue, positions 1..n (docs/contract.md#session-queue)."""
 
     run_id: str
     session_id: str

@@ -1,7 +1,7 @@
 """The interface of the tools an agent can call inside its workspace.
 
 A tool gets its input already validated against `input_schema` and returns a `ToolResult`
-whose `output` is a reference §6.5 ToolResultOutput (`{"type": "text", "value": "..."}`,
+whose `output` is a ToolResultOutput of the spec (`{"type": "text", "value": "..."}`,
 `json`, `error-text`, `error-json`). A tool that fails raises `ToolError`; the agent loop turns
 that into an error result for the model, so a failing tool never fails the run.
 """
@@ -79,7 +79,8 @@ class Tool(Protocol):
 
     @property
     def source_type(self) -> str:
-        """`native`, or where an engine tool comes from: `agent`, `action`, `skill` (§8)."""
+        """`native`, or where an engine tool comes from: `agent`, `action`, `skill` (the
+        `sourceType` of its tool events)."""
         ...
 
     async def run(self, ctx: ToolContext, input: dict[str, Any]) -> ToolResult: ...
