@@ -3,8 +3,10 @@
 For every tag this writes `server/corral/api/<tag>.py` (the handlers Connexion routes to by
 operationId) and one typed Protocol per tag into `server/corral/services.py` (the seam the
 handwritten core implements). Handlers only turn validated input into models, call one service
-method and turn its result, or a `CorralError`, into a response. The `ErrorCode` schema becomes
-a `Literal` type in `server/corral/error_codes.py`: the type of every code the server answers.
+method and turn its result into a response; a `CorralError` they let through becomes the error
+envelope in one app-level handler (`corral.http.errors`). The `ErrorCode` schema becomes a
+`Literal` type in `server/corral/error_codes.py`, the type of every code the server answers,
+beside `STATUS`, each code's HTTP status as the spec documents it (`documented_statuses`).
 
 Operations listed in `codegen/pending_operations.txt` get a handler that answers 501 and no
 service method, so mypy holds the core to exactly the operations that are implemented.
@@ -237,23 +239,20 @@ def handler_source(op: Operation) -> str:
             call.append(f"{p.name}={p.name}")
         elif p.where == "header":
             call.append(f'{p.name}=request_header("{p.wire}")')
-    lines.append("    try:")
     if op.body_kind == "json":
         model = op.body_model or "Any"
         parse = "parse_body" if op.body_required else "parse_optional_body"
-        lines.append(f"        payload = {parse}({model}, body)")
+        lines.append(f"    payload = {parse}({model}, body)")
         call.append("body=payload")
     elif op.body_kind == "stream":
         call.append("body=request_stream()")
     tag_attr = snake(op.tag)
     target = "" if op.result_kind == "empty" else "result = "
     lines.append(
-        f"        {target}await current_services().{tag_attr}.{op.func}("
+        f"    {target}await current_services().{tag_attr}.{op.func}("
         + ", ".join(["current_caller()", *call])
         + ")"
     )
-    lines.append("    except CorralError as exc:")
-    lines.append("        return error_response(exc)")
     if op.status_variants:
         lines.append("    return json_response(result[1], result[0])")
     elif op.result_kind in ("json", "raw_json"):
@@ -282,7 +281,6 @@ def module_source(tag: str, description: str, ops: list[Operation]) -> str:
         n
         for n in (
             "current_caller",
-            "error_response",
             "json_response",
             "empty_response",
             "text_response",
@@ -298,8 +296,6 @@ def module_source(tag: str, description: str, ops: list[Operation]) -> str:
     )
     if needs_models:
         imports.append("from corral import models")
-    if "CorralError" in body:
-        imports.append("from corral.errors import CorralError")
     imports.append(f"from corral.http.handler_support import {', '.join(names)}")
     if "current_services" in body:
         imports.append("from corral.services import current_services")
@@ -348,17 +344,57 @@ def services_source(tags: list[tuple[str, str]], ops: list[Operation]) -> str:
     return "\n".join(out)
 
 
+STATUS_OR_CODE = re.compile(r"\b([1-5]\d\d)\b|`([a-z][a-z0-9_]*)`|\.(?:\s|$)")
+
+
+def documented_statuses(doc: dict[str, Any]) -> dict[str, set[int]]:
+    """Each error code's statuses as the spec documents them: a code named in a shared error
+    response's description has the status operations list that response under; a code in the
+    `ErrorCode` description has the status written before it in the same sentence ("500
+    `internal_error`, `response_validation_failed` ..."), or none (`http_error`, any status)."""
+    under: dict[str, set[int]] = {}
+    for item in doc["paths"].values():
+        for method in METHODS:
+            for key, response in item.get(method, {}).get("responses", {}).items():
+                if key.isdigit() and "$ref" in response:
+                    under.setdefault(response["$ref"].rsplit("/", 1)[-1], set()).add(int(key))
+    found: dict[str, set[int]] = {}
+    for name, response in doc["components"]["responses"].items():
+        for code in re.findall(r"`([a-z][a-z0-9_]*)`", response.get("description", "")):
+            found.setdefault(code, set()).update(under.get(name, set()))
+    status: int | None = None
+    for match in STATUS_OR_CODE.finditer(doc["components"]["schemas"]["ErrorCode"]["description"]):
+        number, code = match.group(1), match.group(2)
+        if number:
+            status = int(number)
+        elif code:
+            found.setdefault(code, set()).update([status] if status else [])
+        else:
+            status = None  # a sentence ends
+    return found
+
+
 def error_codes_source(spec: Spec) -> str:
-    codes = "".join(
-        f"    {code!r},\n" for code in spec.doc["components"]["schemas"]["ErrorCode"]["enum"]
+    listed = spec.doc["components"]["schemas"]["ErrorCode"]["enum"]
+    statuses = documented_statuses(spec.doc)
+    several = {c: sorted(s) for c, s in statuses.items() if len(s) > 1}
+    if several:
+        sys.exit(f"error codes documented with several statuses: {several}")
+    codes = "".join(f"    {code!r},\n" for code in listed)
+    table = "".join(
+        f"    {code!r}: {next(iter(statuses[code]))},\n" for code in listed if statuses.get(code)
     )
     return (
         f"{HEADER}\n"
         '"""The error codes the API answers with: the `ErrorCode` schema of openapi.yaml, as a\n'
         "type. `CorralError` and the error envelope take an `ErrorCode`, so mypy rejects a code\n"
-        'the contract does not list (`models.ErrorCode` is the same list as an enum)."""\n\n'
+        "the contract does not list (`models.ErrorCode` is the same list as an enum).\n\n"
+        "`STATUS` is each code's HTTP status, read from where the spec documents it: the one\n"
+        "place a domain error gets its status. `http_error` has none: the edge answers it for a\n"
+        'status no code of its own names, and no domain error raises it."""\n\n'
         "from typing import Literal\n\n"
-        f"ErrorCode = Literal[\n{codes}]\n"
+        f"ErrorCode = Literal[\n{codes}]\n\n"
+        f"STATUS: dict[ErrorCode, int] = {{\n{table}}}\n"
     )
 
 

@@ -4,7 +4,9 @@ Also enforces the house conventions the generators rely on: camelCase operationI
 declared tag per operation, and a `default` error response everywhere; and keeps the error codes
 one list: every code the document names (in an error response's description, or after a status
 anywhere: "409 `session_busy`") is in the `ErrorCode` schema, and every code listed there is
-documented with its status (in an error response's description or in its own).
+documented with exactly one status (in an error response's description or in its own), which
+every "409 `session_busy`" elsewhere agrees with: the server's error statuses are generated from
+it (`gen_server.documented_statuses`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import schemathesis
 import yaml
+from gen_server import documented_statuses
 from openapi_spec_validator import validate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,20 +47,28 @@ def conventions(doc: dict) -> list[str]:
     return problems
 
 
-CODE = re.compile(r"`([a-z][a-z0-9_]*)`")
-STATUS_AND_CODE = re.compile(r"\b[1-5]\d\d `([a-z][a-z0-9_]*)`")
+STATUS_AND_CODE = re.compile(r"\b([1-5]\d\d) `([a-z][a-z0-9_]*)`")
+ANY_STATUS = {"http_error"}  # the edge's code for a status no other code names
 
 
 def error_codes(doc: dict) -> list[str]:
-    listed = doc["components"]["schemas"]["ErrorCode"]
-    codes = set(listed["enum"])
-    responses = " ".join(r.get("description", "") for r in doc["components"]["responses"].values())
-    documented = set(CODE.findall(responses)) | set(CODE.findall(listed["description"]))
-    named = documented | {m for text in _descriptions(doc) for m in STATUS_AND_CODE.findall(text)}
+    codes = set(doc["components"]["schemas"]["ErrorCode"]["enum"])
+    documented = documented_statuses(doc)
+    mentioned = {(code, int(status)) for text in _descriptions(doc)
+                 for status, code in STATUS_AND_CODE.findall(text)}  # fmt: skip
+    named = set(documented) | {code for code, _ in mentioned}
     problems = [
         f"error code `{c}` is named but not listed in ErrorCode" for c in sorted(named - codes)
     ]
-    problems += [f"ErrorCode `{c}` has no documented status" for c in sorted(codes - documented)]
+    for code in sorted(codes):
+        statuses = sorted(documented.get(code, set()))
+        if len(statuses) != 1 and not (code in ANY_STATUS and code in documented):
+            problems.append(f"ErrorCode `{code}` needs exactly one documented status: {statuses}")
+    problems += [
+        f"{status} `{code}` disagrees with its documented status {sorted(documented[code])}"
+        for code, status in sorted(mentioned)
+        if code in documented and code not in ANY_STATUS and documented[code] != {status}
+    ]
     return problems
 
 

@@ -20,7 +20,6 @@ class Caller:
         if not self.can_access(workspace_id):
             raise CorralError(
                 "workspace_access_denied",
-                403,
                 f"caller may not access workspace {workspace_id}",
                 {"workspaceId": workspace_id},
             )
@@ -29,7 +28,7 @@ class Caller:
         """Shared resources (new workspaces, runtimes) are for callers with every workspace."""
         if self.workspace_access is not None:
             raise CorralError(
-                "workspace_access_denied", 403, f"a token limited to workspaces cannot {action}"
+                "workspace_access_denied", f"a token limited to workspaces cannot {action}"
             )
 
 

@@ -2,7 +2,11 @@
 
 """The error codes the API answers with: the `ErrorCode` schema of openapi.yaml, as a
 type. `CorralError` and the error envelope take an `ErrorCode`, so mypy rejects a code
-the contract does not list (`models.ErrorCode` is the same list as an enum)."""
+the contract does not list (`models.ErrorCode` is the same list as an enum).
+
+`STATUS` is each code's HTTP status, read from where the spec documents it: the one
+place a domain error gets its status. `http_error` has none: the edge answers it for a
+status no code of its own names, and no domain error raises it."""
 
 from typing import Literal
 
@@ -72,3 +76,69 @@ ErrorCode = Literal[
     "workspace_precondition_failed",
     "workspace_read_only",
 ]
+
+STATUS: dict[ErrorCode, int] = {
+    "action_input_invalid": 400,
+    "action_not_callable_by_api": 403,
+    "action_not_callable_by_user": 403,
+    "action_not_found": 404,
+    "action_schema_invalid": 409,
+    "agent_not_found": 404,
+    "client_disconnected": 499,
+    "empty_runtime_zip": 400,
+    "forbidden": 403,
+    "header_fields_too_large": 431,
+    "insufficient_storage": 507,
+    "internal_error": 500,
+    "invalid_content_type": 415,
+    "invalid_cursor": 400,
+    "invalid_request": 400,
+    "invalid_run_transition": 409,
+    "invalid_runtime": 500,
+    "invalid_runtime_zip": 400,
+    "invalid_sandbox_path": 400,
+    "invalid_session_agent_target": 409,
+    "message_not_found": 404,
+    "method_not_allowed": 405,
+    "missing_default_agent": 409,
+    "model_config_invalid": 409,
+    "model_key_missing": 409,
+    "model_key_not_allowed": 403,
+    "model_not_found": 404,
+    "model_stream_failed": 502,
+    "not_acceptable": 406,
+    "not_found": 404,
+    "not_implemented": 501,
+    "payload_too_large": 413,
+    "queued_run_not_found": 404,
+    "range_not_satisfiable": 416,
+    "request_timeout": 408,
+    "response_validation_failed": 500,
+    "run_not_found": 404,
+    "run_requeue_invalid_status": 409,
+    "run_requeue_not_supported": 409,
+    "runtime_already_exists": 409,
+    "runtime_not_found": 404,
+    "runtime_read_only": 403,
+    "session_busy": 409,
+    "session_model_locked": 409,
+    "session_not_found": 404,
+    "session_workspace_mismatch": 409,
+    "terminal_input_blocked": 409,
+    "terminal_input_closed": 409,
+    "terminal_not_found": 404,
+    "too_many_background_tasks": 409,
+    "unauthorized": 401,
+    "uri_too_long": 414,
+    "workspace_access_denied": 403,
+    "workspace_directory_not_empty": 409,
+    "workspace_entry_conflict": 409,
+    "workspace_entry_exists": 409,
+    "workspace_entry_not_found": 404,
+    "workspace_file_not_found": 404,
+    "workspace_not_found": 404,
+    "workspace_path_not_allowed": 403,
+    "workspace_path_not_found": 400,
+    "workspace_precondition_failed": 412,
+    "workspace_read_only": 403,
+}

@@ -23,7 +23,7 @@ def listed_codes() -> list[str]:
 
 
 CALLS = [
-    'CorralError("{code}", 409, "m")',
+    'CorralError("{code}", "m")',
     'CorralError.not_found("{code}", "thing", "x")',
     'envelope_body("{code}", "m")',
     'envelope_response(409, "{code}", "m")',

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,16 @@ def test_import_a_missing_directory_is_400(roots_server: LiveServer, roots_api: 
     missing = roots_dir(roots_server) / "missing"
     resp = roots_api.post(f"{WORKSPACES}/import", json={"rootPath": str(missing)})
     assert_error(resp, 400, "workspace_path_not_found")
+
+
+def test_a_workspace_whose_directory_is_gone_is_404(
+    api: httpx.Client, workspace: dict[str, Any]
+) -> None:
+    """Its files are not there to list: 404 `workspace_not_found`, not the 400 of registering a
+    missing directory (`workspace_path_not_found`)."""
+    shutil.rmtree(workspace["rootPath"])
+    resp = api.get(f"/api/v1/sandboxes/{workspace['id']}/files/entries", params={"path": "."})
+    assert_error(resp, 404, "workspace_not_found")
 
 
 def test_import_outside_allowed_dirs_is_403(api: httpx.Client, tmp_path: Path) -> None:

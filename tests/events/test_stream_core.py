@@ -114,7 +114,7 @@ async def test_the_store_announces_what_committed_and_nothing_rolled_back(
 
     def fails(tx: Tx) -> None:
         tx.append_event("ses_1", "run_d", "run.queued", {}, T0)
-        raise CorralError("boom", 409, "rolled back")
+        raise CorralError("session_busy", "rolled back")
 
     with pytest.raises(CorralError):
         await store.write(fails)

@@ -279,7 +279,7 @@ def _raise(exc: Exception) -> Callable[[Tx], None]:
     "make_fn",
     [
         lambda: _raise(NotFound("ws_9")),
-        lambda: _raise(CorralError("workspace_not_found", 404, "no ws_9")),
+        lambda: _raise(CorralError("workspace_not_found", "no ws_9")),
         lambda: _raise(StoreError("not a driver error")),
         lambda: lambda tx: tx.insert_workspace(workspace("ws_sneaky")),  # query_only
         lambda: lambda tx: tx.get_workspace(object()),  # unsupported parameter type

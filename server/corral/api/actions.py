@@ -8,23 +8,14 @@ from typing import Any
 from starlette.responses import Response
 
 from corral import models
-from corral.errors import CorralError
-from corral.http.handler_support import (
-    current_caller,
-    error_response,
-    json_response,
-    parse_optional_body,
-)
+from corral.http.handler_support import current_caller, json_response, parse_optional_body
 from corral.services import current_services
 
 
 async def trigger_action_run(workspace_id: str, action_name: str, body: Any = None) -> Response:
     """POST /api/v1/workspaces/{workspaceId}/actions/{actionName}/runs: Run a workspace action"""
-    try:
-        payload = parse_optional_body(models.TriggerActionRequest, body)
-        result = await current_services().actions.trigger_action_run(
-            current_caller(), workspace_id, action_name, body=payload
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    payload = parse_optional_body(models.TriggerActionRequest, body)
+    result = await current_services().actions.trigger_action_run(
+        current_caller(), workspace_id, action_name, body=payload
+    )
     return json_response(result, 202)

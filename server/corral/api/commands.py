@@ -8,42 +8,32 @@ from typing import Any
 from starlette.responses import Response
 
 from corral import models
-from corral.errors import CorralError
-from corral.http.handler_support import current_caller, error_response, json_response, parse_body
+from corral.http.handler_support import current_caller, json_response, parse_body
 from corral.services import current_services
 
 
 async def run_foreground_command(sandbox_id: str, body: Any = None) -> Response:
     """POST /api/v1/sandboxes/{sandboxId}/commands/foreground: Run a shell command and wait for it"""
-    try:
-        payload = parse_body(models.ForegroundCommandRequest, body)
-        result = await current_services().commands.run_foreground_command(
-            current_caller(), sandbox_id, body=payload
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    payload = parse_body(models.ForegroundCommandRequest, body)
+    result = await current_services().commands.run_foreground_command(
+        current_caller(), sandbox_id, body=payload
+    )
     return json_response(result, 200)
 
 
 async def run_process_command(sandbox_id: str, body: Any = None) -> Response:
     """POST /api/v1/sandboxes/{sandboxId}/commands/process: Run an executable with arguments (no shell) and wait for it"""
-    try:
-        payload = parse_body(models.ProcessCommandRequest, body)
-        result = await current_services().commands.run_process_command(
-            current_caller(), sandbox_id, body=payload
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    payload = parse_body(models.ProcessCommandRequest, body)
+    result = await current_services().commands.run_process_command(
+        current_caller(), sandbox_id, body=payload
+    )
     return json_response(result, 200)
 
 
 async def start_background_command(sandbox_id: str, body: Any = None) -> Response:
     """POST /api/v1/sandboxes/{sandboxId}/commands/background: Start a shell command in the background"""
-    try:
-        payload = parse_body(models.BackgroundCommandRequest, body)
-        result = await current_services().commands.start_background_command(
-            current_caller(), sandbox_id, body=payload
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    payload = parse_body(models.BackgroundCommandRequest, body)
+    result = await current_services().commands.start_background_command(
+        current_caller(), sandbox_id, body=payload
+    )
     return json_response(result, 200)

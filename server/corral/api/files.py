@@ -8,10 +8,8 @@ from typing import Any
 from starlette.responses import Response
 
 from corral import models
-from corral.errors import CorralError
 from corral.http.handler_support import (
     current_caller,
-    error_response,
     file_response,
     json_response,
     parse_body,
@@ -30,29 +28,23 @@ async def list_sandbox_entries(
     cursor: str | None = None,
 ) -> Response:
     """GET /api/v1/sandboxes/{sandboxId}/files/entries: List the direct children of a directory"""
-    try:
-        result = await current_services().files.list_sandbox_entries(
-            current_caller(),
-            sandbox_id,
-            path=path,
-            page_size=page_size,
-            cursor=cursor,
-            sort_by=sort_by,
-            sort_order=sort_order,
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().files.list_sandbox_entries(
+        current_caller(),
+        sandbox_id,
+        path=path,
+        page_size=page_size,
+        cursor=cursor,
+        sort_by=sort_by,
+        sort_order=sort_order,
+    )
     return json_response(result, 200)
 
 
 async def stat_sandbox_file(sandbox_id: str, path: str) -> Response:
     """GET /api/v1/sandboxes/{sandboxId}/files/stat: Stat a file or directory"""
-    try:
-        result = await current_services().files.stat_sandbox_file(
-            current_caller(), sandbox_id, path=path
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().files.stat_sandbox_file(
+        current_caller(), sandbox_id, path=path
+    )
     return json_response(result, 200)
 
 
@@ -60,24 +52,18 @@ async def read_sandbox_file(
     sandbox_id: str, path: str, encoding: str, max_bytes: int | None = None
 ) -> Response:
     """GET /api/v1/sandboxes/{sandboxId}/files/content: Read a file as text or base64"""
-    try:
-        result = await current_services().files.read_sandbox_file(
-            current_caller(), sandbox_id, path=path, encoding=encoding, max_bytes=max_bytes
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().files.read_sandbox_file(
+        current_caller(), sandbox_id, path=path, encoding=encoding, max_bytes=max_bytes
+    )
     return json_response(result, 200)
 
 
 async def write_sandbox_file(sandbox_id: str, body: Any = None) -> Response:
     """PUT /api/v1/sandboxes/{sandboxId}/files/content: Write a file from JSON"""
-    try:
-        payload = parse_body(models.WriteFileRequest, body)
-        result = await current_services().files.write_sandbox_file(
-            current_caller(), sandbox_id, body=payload
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    payload = parse_body(models.WriteFileRequest, body)
+    result = await current_services().files.write_sandbox_file(
+        current_caller(), sandbox_id, body=payload
+    )
     return json_response(result, 200)
 
 
@@ -89,66 +75,51 @@ async def upload_sandbox_file(
     mtime_ms: float | None = None,
 ) -> Response:
     """PUT /api/v1/sandboxes/{sandboxId}/files/upload: Upload raw bytes to a file"""
-    try:
-        result = await current_services().files.upload_sandbox_file(
-            current_caller(),
-            sandbox_id,
-            path=path,
-            overwrite=overwrite,
-            if_match=if_match,
-            mtime_ms=mtime_ms,
-            body=request_stream(),
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().files.upload_sandbox_file(
+        current_caller(),
+        sandbox_id,
+        path=path,
+        overwrite=overwrite,
+        if_match=if_match,
+        mtime_ms=mtime_ms,
+        body=request_stream(),
+    )
     return json_response(result, 200)
 
 
 async def download_sandbox_file(sandbox_id: str, path: str) -> Response:
     """GET /api/v1/sandboxes/{sandboxId}/files/download: Download a file's bytes"""
-    try:
-        result = await current_services().files.download_sandbox_file(
-            current_caller(),
-            sandbox_id,
-            path=path,
-            range_=request_header("Range"),
-            if_none_match=request_header("If-None-Match"),
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().files.download_sandbox_file(
+        current_caller(),
+        sandbox_id,
+        path=path,
+        range_=request_header("Range"),
+        if_none_match=request_header("If-None-Match"),
+    )
     return file_response(result)
 
 
 async def create_sandbox_directory(sandbox_id: str, body: Any = None) -> Response:
     """POST /api/v1/sandboxes/{sandboxId}/directories: Create a directory (idempotent)"""
-    try:
-        payload = parse_body(models.CreateDirectoryRequest, body)
-        result = await current_services().files.create_sandbox_directory(
-            current_caller(), sandbox_id, body=payload
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    payload = parse_body(models.CreateDirectoryRequest, body)
+    result = await current_services().files.create_sandbox_directory(
+        current_caller(), sandbox_id, body=payload
+    )
     return json_response(result, 201)
 
 
 async def delete_sandbox_entry(sandbox_id: str, path: str, recursive: bool) -> Response:
     """DELETE /api/v1/sandboxes/{sandboxId}/files/entry: Delete a file or directory"""
-    try:
-        result = await current_services().files.delete_sandbox_entry(
-            current_caller(), sandbox_id, path=path, recursive=recursive
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().files.delete_sandbox_entry(
+        current_caller(), sandbox_id, path=path, recursive=recursive
+    )
     return json_response(result, 200)
 
 
 async def move_sandbox_entry(sandbox_id: str, body: Any = None) -> Response:
     """PATCH /api/v1/sandboxes/{sandboxId}/files/move: Move or rename an entry"""
-    try:
-        payload = parse_body(models.MoveEntryRequest, body)
-        result = await current_services().files.move_sandbox_entry(
-            current_caller(), sandbox_id, body=payload
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    payload = parse_body(models.MoveEntryRequest, body)
+    result = await current_services().files.move_sandbox_entry(
+        current_caller(), sandbox_id, body=payload
+    )
     return json_response(result, 200)

@@ -8,8 +8,7 @@ from typing import Any
 from starlette.responses import Response
 
 from corral import models
-from corral.errors import CorralError
-from corral.http.handler_support import current_caller, error_response, json_response, parse_body
+from corral.http.handler_support import current_caller, json_response, parse_body
 from corral.services import current_services
 
 
@@ -17,35 +16,26 @@ async def list_session_messages(
     session_id: str, page_size: int, direction: str, cursor: str | None = None
 ) -> Response:
     """GET /api/v1/sessions/{sessionId}/messages: List session messages"""
-    try:
-        result = await current_services().messages.list_session_messages(
-            current_caller(), session_id, page_size=page_size, cursor=cursor, direction=direction
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().messages.list_session_messages(
+        current_caller(), session_id, page_size=page_size, cursor=cursor, direction=direction
+    )
     return json_response(result, 200)
 
 
 async def send_session_message(session_id: str, body: Any = None) -> Response:
     """POST /api/v1/sessions/{sessionId}/messages: Send a user message (starts or queues a run)"""
-    try:
-        payload = parse_body(models.SendMessageRequest, body)
-        result = await current_services().messages.send_session_message(
-            current_caller(), session_id, body=payload
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    payload = parse_body(models.SendMessageRequest, body)
+    result = await current_services().messages.send_session_message(
+        current_caller(), session_id, body=payload
+    )
     return json_response(result, 202)
 
 
 async def get_session_message(session_id: str, message_id: str) -> Response:
     """GET /api/v1/sessions/{sessionId}/messages/{messageId}: Get one message"""
-    try:
-        result = await current_services().messages.get_session_message(
-            current_caller(), session_id, message_id
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().messages.get_session_message(
+        current_caller(), session_id, message_id
+    )
     return json_response(result, 200)
 
 
@@ -53,10 +43,7 @@ async def get_session_message_context(
     session_id: str, message_id: str, before: int, after: int
 ) -> Response:
     """GET /api/v1/sessions/{sessionId}/messages/{messageId}/context: A message with its neighbours"""
-    try:
-        result = await current_services().messages.get_session_message_context(
-            current_caller(), session_id, message_id, before=before, after=after
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().messages.get_session_message_context(
+        current_caller(), session_id, message_id, before=before, after=after
+    )
     return json_response(result, 200)

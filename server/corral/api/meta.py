@@ -5,78 +5,53 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from corral.errors import CorralError
-from corral.http.handler_support import current_caller, error_response, json_response, text_response
+from corral.http.handler_support import current_caller, json_response, text_response
 from corral.services import current_services
 
 
 async def get_api_index() -> Response:
     """GET /api/v1: API index"""
-    try:
-        result = await current_services().meta.get_api_index(current_caller())
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().meta.get_api_index(current_caller())
     return json_response(result, 200)
 
 
 async def get_system_profile() -> Response:
     """GET /api/v1/system/profile: System profile"""
-    try:
-        result = await current_services().meta.get_system_profile(current_caller())
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().meta.get_system_profile(current_caller())
     return json_response(result, 200)
 
 
 async def get_health() -> Response:
     """GET /healthz: Liveness and topology report"""
-    try:
-        result = await current_services().meta.get_health(current_caller())
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().meta.get_health(current_caller())
     return json_response(result, 200)
 
 
 async def get_readiness() -> Response:
     """GET /readyz: Readiness probe"""
-    try:
-        result = await current_services().meta.get_readiness(current_caller())
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().meta.get_readiness(current_caller())
     return json_response(result[1], result[0])
 
 
 async def get_metrics() -> Response:
     """GET /metrics: Prometheus metrics"""
-    try:
-        result = await current_services().meta.get_metrics(current_caller())
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().meta.get_metrics(current_caller())
     return text_response(result, "text/plain", 200)
 
 
 async def get_openapi_yaml() -> Response:
     """GET /openapi.yaml: This OpenAPI document (YAML)"""
-    try:
-        result = await current_services().meta.get_openapi_yaml(current_caller())
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().meta.get_openapi_yaml(current_caller())
     return text_response(result, "application/yaml", 200)
 
 
 async def get_openapi_json() -> Response:
     """GET /openapi.json: This OpenAPI document (JSON)"""
-    try:
-        result = await current_services().meta.get_openapi_json(current_caller())
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().meta.get_openapi_json(current_caller())
     return json_response(result, 200)
 
 
 async def get_docs() -> Response:
     """GET /docs: Human-readable API documentation"""
-    try:
-        result = await current_services().meta.get_docs(current_caller())
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().meta.get_docs(current_caller())
     return text_response(result, "text/html", 200)

@@ -8,68 +8,43 @@ from typing import Any
 from starlette.responses import Response
 
 from corral import models
-from corral.errors import CorralError
-from corral.http.handler_support import (
-    current_caller,
-    error_response,
-    json_response,
-    parse_body,
-    sse_response,
-)
+from corral.http.handler_support import current_caller, json_response, parse_body, sse_response
 from corral.services import current_services
 
 
 async def list_model_providers() -> Response:
     """GET /api/v1/model-providers: List supported model providers"""
-    try:
-        result = await current_services().models.list_model_providers(current_caller())
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().models.list_model_providers(current_caller())
     return json_response(result, 200)
 
 
 async def list_platform_models() -> Response:
     """GET /api/v1/platform-models: List platform models"""
-    try:
-        result = await current_services().models.list_platform_models(current_caller())
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().models.list_platform_models(current_caller())
     return json_response(result, 200)
 
 
 async def refresh_platform_models() -> Response:
     """POST /api/v1/platform-models/refresh: Reload platform models from disk"""
-    try:
-        result = await current_services().models.refresh_platform_models(current_caller())
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().models.refresh_platform_models(current_caller())
     return json_response(result, 200)
 
 
 async def stream_platform_model_events() -> Response:
     """GET /api/v1/platform-models/events: Platform model changes (SSE)"""
-    try:
-        result = await current_services().models.stream_platform_model_events(current_caller())
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().models.stream_platform_model_events(current_caller())
     return sse_response(result)
 
 
 async def generate_model_text(body: Any = None) -> Response:
     """POST /internal/v1/models/generate: Generate text with a platform model (loopback only)"""
-    try:
-        payload = parse_body(models.ModelGenerateRequest, body)
-        result = await current_services().models.generate_model_text(current_caller(), body=payload)
-    except CorralError as exc:
-        return error_response(exc)
+    payload = parse_body(models.ModelGenerateRequest, body)
+    result = await current_services().models.generate_model_text(current_caller(), body=payload)
     return json_response(result, 200)
 
 
 async def stream_model_text(body: Any = None) -> Response:
     """POST /internal/v1/models/stream: Stream text from a platform model (loopback only, SSE)"""
-    try:
-        payload = parse_body(models.ModelGenerateRequest, body)
-        result = await current_services().models.stream_model_text(current_caller(), body=payload)
-    except CorralError as exc:
-        return error_response(exc)
+    payload = parse_body(models.ModelGenerateRequest, body)
+    result = await current_services().models.stream_model_text(current_caller(), body=payload)
     return sse_response(result)

@@ -8,63 +8,44 @@ from typing import Any
 from starlette.responses import Response
 
 from corral import models
-from corral.errors import CorralError
-from corral.http.handler_support import current_caller, error_response, json_response, parse_body
+from corral.http.handler_support import current_caller, json_response, parse_body
 from corral.services import current_services
 
 
 async def get_run(run_id: str) -> Response:
     """GET /api/v1/runs/{runId}: Get a run"""
-    try:
-        result = await current_services().runs.get_run(current_caller(), run_id)
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().runs.get_run(current_caller(), run_id)
     return json_response(result, 200)
 
 
 async def list_run_steps(run_id: str, page_size: int, cursor: str | None = None) -> Response:
     """GET /api/v1/runs/{runId}/steps: List the steps of a run"""
-    try:
-        result = await current_services().runs.list_run_steps(
-            current_caller(), run_id, page_size=page_size, cursor=cursor
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().runs.list_run_steps(
+        current_caller(), run_id, page_size=page_size, cursor=cursor
+    )
     return json_response(result, 200)
 
 
 async def cancel_run(run_id: str) -> Response:
     """POST /api/v1/runs/{runId}/cancel: Request cancellation of a run"""
-    try:
-        result = await current_services().runs.cancel_run(current_caller(), run_id)
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().runs.cancel_run(current_caller(), run_id)
     return json_response(result, 202)
 
 
 async def guide_run(run_id: str) -> Response:
     """POST /api/v1/runs/{runId}/guide: Promote a queued follow-up run and interrupt the active one"""
-    try:
-        result = await current_services().runs.guide_run(current_caller(), run_id)
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().runs.guide_run(current_caller(), run_id)
     return json_response(result, 202)
 
 
 async def requeue_run(run_id: str) -> Response:
     """POST /api/v1/runs/{runId}/requeue: Manually requeue a failed or timed-out run"""
-    try:
-        result = await current_services().runs.requeue_run(current_caller(), run_id)
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().runs.requeue_run(current_caller(), run_id)
     return json_response(result, 202)
 
 
 async def requeue_runs(body: Any = None) -> Response:
     """POST /api/v1/runs/requeue: Requeue several runs"""
-    try:
-        payload = parse_body(models.RequeueRunsRequest, body)
-        result = await current_services().runs.requeue_runs(current_caller(), body=payload)
-    except CorralError as exc:
-        return error_response(exc)
+    payload = parse_body(models.RequeueRunsRequest, body)
+    result = await current_services().runs.requeue_runs(current_caller(), body=payload)
     return json_response(result, 200)

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from corral.errors import CorralError
 from corral.http.handler_support import (
     current_caller,
     empty_response,
-    error_response,
     json_response,
     request_stream,
 )
@@ -18,39 +16,27 @@ from corral.services import current_services
 
 async def list_runtimes() -> Response:
     """GET /api/v1/runtimes: List workspace runtimes"""
-    try:
-        result = await current_services().runtimes.list_runtimes(current_caller())
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().runtimes.list_runtimes(current_caller())
     return json_response(result, 200)
 
 
 async def upload_runtime(name: str, overwrite: bool) -> Response:
     """POST /api/v1/runtimes/upload: Upload a runtime zip"""
-    try:
-        result = await current_services().runtimes.upload_runtime(
-            current_caller(), name=name, overwrite=overwrite, body=request_stream()
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().runtimes.upload_runtime(
+        current_caller(), name=name, overwrite=overwrite, body=request_stream()
+    )
     return json_response(result, 201)
 
 
 async def replace_runtime(runtime_name: str) -> Response:
     """PUT /api/v1/runtimes/{runtimeName}: Replace an existing runtime"""
-    try:
-        result = await current_services().runtimes.replace_runtime(
-            current_caller(), runtime_name, body=request_stream()
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().runtimes.replace_runtime(
+        current_caller(), runtime_name, body=request_stream()
+    )
     return json_response(result, 200)
 
 
 async def delete_runtime(runtime_name: str) -> Response:
     """DELETE /api/v1/runtimes/{runtimeName}: Delete a runtime"""
-    try:
-        await current_services().runtimes.delete_runtime(current_caller(), runtime_name)
-    except CorralError as exc:
-        return error_response(exc)
+    await current_services().runtimes.delete_runtime(current_caller(), runtime_name)
     return empty_response(204)

@@ -8,25 +8,18 @@ from typing import Any
 from starlette.responses import Response
 
 from corral import models
-from corral.errors import CorralError
-from corral.http.handler_support import current_caller, error_response, json_response, parse_body
+from corral.http.handler_support import current_caller, json_response, parse_body
 from corral.services import current_services
 
 
 async def create_sandbox(body: Any = None) -> Response:
     """POST /api/v1/sandboxes: Get or create a sandbox"""
-    try:
-        payload = parse_body(models.CreateSandboxRequest, body)
-        result = await current_services().sandboxes.create_sandbox(current_caller(), body=payload)
-    except CorralError as exc:
-        return error_response(exc)
+    payload = parse_body(models.CreateSandboxRequest, body)
+    result = await current_services().sandboxes.create_sandbox(current_caller(), body=payload)
     return json_response(result[1], result[0])
 
 
 async def get_sandbox(sandbox_id: str) -> Response:
     """GET /api/v1/sandboxes/{sandboxId}: Get a sandbox"""
-    try:
-        result = await current_services().sandboxes.get_sandbox(current_caller(), sandbox_id)
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().sandboxes.get_sandbox(current_caller(), sandbox_id)
     return json_response(result, 200)

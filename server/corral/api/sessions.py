@@ -8,11 +8,9 @@ from typing import Any
 from starlette.responses import Response
 
 from corral import models
-from corral.errors import CorralError
 from corral.http.handler_support import (
     current_caller,
     empty_response,
-    error_response,
     json_response,
     parse_body,
     parse_optional_body,
@@ -26,54 +24,39 @@ async def list_workspace_sessions(
     workspace_id: str, page_size: int, cursor: str | None = None
 ) -> Response:
     """GET /api/v1/workspaces/{workspaceId}/sessions: List the sessions of a workspace"""
-    try:
-        result = await current_services().sessions.list_workspace_sessions(
-            current_caller(), workspace_id, page_size=page_size, cursor=cursor
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().sessions.list_workspace_sessions(
+        current_caller(), workspace_id, page_size=page_size, cursor=cursor
+    )
     return json_response(result, 200)
 
 
 async def create_session(workspace_id: str, body: Any = None) -> Response:
     """POST /api/v1/workspaces/{workspaceId}/sessions: Create a session"""
-    try:
-        payload = parse_optional_body(models.CreateSessionRequest, body)
-        result = await current_services().sessions.create_session(
-            current_caller(), workspace_id, body=payload
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    payload = parse_optional_body(models.CreateSessionRequest, body)
+    result = await current_services().sessions.create_session(
+        current_caller(), workspace_id, body=payload
+    )
     return json_response(result, 201)
 
 
 async def get_session(session_id: str) -> Response:
     """GET /api/v1/sessions/{sessionId}: Get a session"""
-    try:
-        result = await current_services().sessions.get_session(current_caller(), session_id)
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().sessions.get_session(current_caller(), session_id)
     return json_response(result, 200)
 
 
 async def delete_session(session_id: str) -> Response:
     """DELETE /api/v1/sessions/{sessionId}: Delete a session and its descendant child sessions"""
-    try:
-        await current_services().sessions.delete_session(current_caller(), session_id)
-    except CorralError as exc:
-        return error_response(exc)
+    await current_services().sessions.delete_session(current_caller(), session_id)
     return empty_response(204)
 
 
 async def update_session(session_id: str, body: Any = None) -> Response:
     """PATCH /api/v1/sessions/{sessionId}: Update a session"""
-    try:
-        payload = parse_body(models.UpdateSessionRequest, body)
-        result = await current_services().sessions.update_session(
-            current_caller(), session_id, body=payload
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    payload = parse_body(models.UpdateSessionRequest, body)
+    result = await current_services().sessions.update_session(
+        current_caller(), session_id, body=payload
+    )
     return json_response(result, 200)
 
 
@@ -81,44 +64,32 @@ async def list_session_children(
     session_id: str, page_size: int, cursor: str | None = None
 ) -> Response:
     """GET /api/v1/sessions/{sessionId}/children: List direct subagent child sessions"""
-    try:
-        result = await current_services().sessions.list_session_children(
-            current_caller(), session_id, page_size=page_size, cursor=cursor
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().sessions.list_session_children(
+        current_caller(), session_id, page_size=page_size, cursor=cursor
+    )
     return json_response(result, 200)
 
 
 async def list_session_runs(session_id: str, page_size: int, cursor: str | None = None) -> Response:
     """GET /api/v1/sessions/{sessionId}/runs: List the runs of a session"""
-    try:
-        result = await current_services().sessions.list_session_runs(
-            current_caller(), session_id, page_size=page_size, cursor=cursor
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().sessions.list_session_runs(
+        current_caller(), session_id, page_size=page_size, cursor=cursor
+    )
     return json_response(result, 200)
 
 
 async def get_session_queue(session_id: str) -> Response:
     """GET /api/v1/sessions/{sessionId}/queue: Follow-up runs waiting in the session queue"""
-    try:
-        result = await current_services().sessions.get_session_queue(current_caller(), session_id)
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().sessions.get_session_queue(current_caller(), session_id)
     return json_response(result, 200)
 
 
 async def compact_session(session_id: str, body: Any = None) -> Response:
     """POST /api/v1/sessions/{sessionId}/compact: Compact the session history now"""
-    try:
-        payload = parse_optional_body(models.CompactSessionRequest, body)
-        result = await current_services().sessions.compact_session(
-            current_caller(), session_id, body=payload
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    payload = parse_optional_body(models.CompactSessionRequest, body)
+    result = await current_services().sessions.compact_session(
+        current_caller(), session_id, body=payload
+    )
     return json_response(result, 200)
 
 
@@ -126,15 +97,12 @@ async def stream_session_events(
     session_id: str, follow: bool, run_id: str | None = None, cursor: str | None = None
 ) -> Response:
     """GET /api/v1/sessions/{sessionId}/events: Session event stream (SSE)"""
-    try:
-        result = await current_services().sessions.stream_session_events(
-            current_caller(),
-            session_id,
-            follow=follow,
-            run_id=run_id,
-            cursor=cursor,
-            last_event_id=request_header("Last-Event-ID"),
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().sessions.stream_session_events(
+        current_caller(),
+        session_id,
+        follow=follow,
+        run_id=run_id,
+        cursor=cursor,
+        last_event_id=request_header("Last-Event-ID"),
+    )
     return sse_response(result)

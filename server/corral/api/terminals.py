@@ -8,8 +8,7 @@ from typing import Any
 from starlette.responses import Response
 
 from corral import models
-from corral.errors import CorralError
-from corral.http.handler_support import current_caller, error_response, json_response, parse_body
+from corral.http.handler_support import current_caller, json_response, parse_body
 from corral.services import current_services
 
 
@@ -17,33 +16,24 @@ async def get_terminal_snapshot(
     session_id: str, terminal_id: str, max_bytes: int | None = None
 ) -> Response:
     """GET /api/v1/sessions/{sessionId}/terminals/{terminalId}: Snapshot of a background terminal"""
-    try:
-        result = await current_services().terminals.get_terminal_snapshot(
-            current_caller(), session_id, terminal_id, max_bytes=max_bytes
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().terminals.get_terminal_snapshot(
+        current_caller(), session_id, terminal_id, max_bytes=max_bytes
+    )
     return json_response(result, 200)
 
 
 async def send_terminal_input(session_id: str, terminal_id: str, body: Any = None) -> Response:
     """POST /api/v1/sessions/{sessionId}/terminals/{terminalId}/input: Write to a terminal's stdin"""
-    try:
-        payload = parse_body(models.TerminalInputRequest, body)
-        result = await current_services().terminals.send_terminal_input(
-            current_caller(), session_id, terminal_id, body=payload
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    payload = parse_body(models.TerminalInputRequest, body)
+    result = await current_services().terminals.send_terminal_input(
+        current_caller(), session_id, terminal_id, body=payload
+    )
     return json_response(result, 202)
 
 
 async def stop_terminal(session_id: str, terminal_id: str) -> Response:
     """POST /api/v1/sessions/{sessionId}/terminals/{terminalId}/stop: Stop a terminal's process"""
-    try:
-        result = await current_services().terminals.stop_terminal(
-            current_caller(), session_id, terminal_id
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().terminals.stop_terminal(
+        current_caller(), session_id, terminal_id
+    )
     return json_response(result, 202)

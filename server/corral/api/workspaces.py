@@ -8,76 +8,47 @@ from typing import Any
 from starlette.responses import Response
 
 from corral import models
-from corral.errors import CorralError
-from corral.http.handler_support import (
-    current_caller,
-    empty_response,
-    error_response,
-    json_response,
-    parse_body,
-)
+from corral.http.handler_support import current_caller, empty_response, json_response, parse_body
 from corral.services import current_services
 
 
 async def list_workspaces(page_size: int, cursor: str | None = None) -> Response:
     """GET /api/v1/workspaces: List workspaces"""
-    try:
-        result = await current_services().workspaces.list_workspaces(
-            current_caller(), page_size=page_size, cursor=cursor
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().workspaces.list_workspaces(
+        current_caller(), page_size=page_size, cursor=cursor
+    )
     return json_response(result, 200)
 
 
 async def create_workspace(body: Any = None) -> Response:
     """POST /api/v1/workspaces: Create a workspace from a runtime"""
-    try:
-        payload = parse_body(models.CreateWorkspaceRequest, body)
-        result = await current_services().workspaces.create_workspace(
-            current_caller(), body=payload
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    payload = parse_body(models.CreateWorkspaceRequest, body)
+    result = await current_services().workspaces.create_workspace(current_caller(), body=payload)
     return json_response(result, 201)
 
 
 async def import_workspace(body: Any = None) -> Response:
     """POST /api/v1/workspaces/import: Import an existing directory as a workspace"""
-    try:
-        payload = parse_body(models.ImportWorkspaceRequest, body)
-        result = await current_services().workspaces.import_workspace(
-            current_caller(), body=payload
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    payload = parse_body(models.ImportWorkspaceRequest, body)
+    result = await current_services().workspaces.import_workspace(current_caller(), body=payload)
     return json_response(result, 201)
 
 
 async def get_workspace(workspace_id: str) -> Response:
     """GET /api/v1/workspaces/{workspaceId}: Get a workspace"""
-    try:
-        result = await current_services().workspaces.get_workspace(current_caller(), workspace_id)
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().workspaces.get_workspace(current_caller(), workspace_id)
     return json_response(result, 200)
 
 
 async def delete_workspace(workspace_id: str) -> Response:
     """DELETE /api/v1/workspaces/{workspaceId}: Delete a workspace"""
-    try:
-        await current_services().workspaces.delete_workspace(current_caller(), workspace_id)
-    except CorralError as exc:
-        return error_response(exc)
+    await current_services().workspaces.delete_workspace(current_caller(), workspace_id)
     return empty_response(204)
 
 
 async def get_workspace_catalog(workspace_id: str) -> Response:
     """GET /api/v1/workspaces/{workspaceId}/catalog: Agents, models, actions, skills, tools and hooks of a workspace"""
-    try:
-        result = await current_services().workspaces.get_workspace_catalog(
-            current_caller(), workspace_id
-        )
-    except CorralError as exc:
-        return error_response(exc)
+    result = await current_services().workspaces.get_workspace_catalog(
+        current_caller(), workspace_id
+    )
     return json_response(result, 200)

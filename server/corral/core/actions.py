@@ -75,10 +75,10 @@ def _check_callable(action: ActionSpec, source: str) -> None:
     by_user = source == "user"
     if not (action.callable_by_user if by_user else action.callable_by_api):
         raise CorralError(
-            "action_not_callable_by_user" if by_user else "action_not_callable_by_api", 403,
+            "action_not_callable_by_user" if by_user else "action_not_callable_by_api",
             f"action {action.name!r} cannot be triggered by {source}",
             {"action": action.name, "triggerSource": source},
-        )  # fmt: skip
+        )
 
 
 def check_input(action: ActionSpec, value: Any) -> None:
@@ -89,15 +89,18 @@ def check_input(action: ActionSpec, value: Any) -> None:
     try:
         validator = jsonschema_rs.validator_for(action.input_schema)
     except ValueError as exc:  # jsonschema_rs.ValidationError included
-        raise CorralError("action_schema_invalid", 409,
-                          f"action {action.name!r} declares an invalid input schema: {exc}",
-                          ) from None  # fmt: skip
+        raise CorralError(
+            "action_schema_invalid",
+            f"action {action.name!r} declares an invalid input schema: {exc}",
+        ) from None
     errors = [f"{'/'.join(map(str, e.instance_path)) or '(input)'}: {e.message}"
               for e in validator.iter_errors(value)]  # fmt: skip
     if errors:
-        raise CorralError("action_input_invalid", 400,
-                          f"input does not match the input schema of {action.name!r}",
-                          {"errors": errors[:20]})  # fmt: skip
+        raise CorralError(
+            "action_input_invalid",
+            f"input does not match the input schema of {action.name!r}",
+            {"errors": errors[:20]},
+        )
 
 
 def _default_agent(catalog: Catalog) -> str:
@@ -114,10 +117,10 @@ def _action_session(
         session = access.session(tx, caller, session_id)
         if session.workspace_id != workspace_id:
             raise CorralError(
-                "session_workspace_mismatch", 409,
+                "session_workspace_mismatch",
                 f"session {session_id!r} belongs to another workspace",
                 {"sessionId": session_id, "workspaceId": workspace_id},
-            )  # fmt: skip
+            )
         return session
     now = clock.now()
     session = SessionRecord(

@@ -149,13 +149,11 @@ def resolve_agent(catalog: Catalog, name: str | None) -> AgentSpec:
         if agent is None:
             raise CorralError(
                 "missing_default_agent",
-                409,
                 "workspace defines no default agent and no 'assistant'",
             )
     if not agent.can_drive_session:
         raise CorralError(
             "invalid_session_agent_target",
-            409,
             f"agent {agent.name!r} is a subagent and cannot drive a session",
             {"agent": agent.name},
         )

@@ -51,10 +51,10 @@ class CommandsService:
                 session = access.session(tx, caller, body.session_id)
                 if session.workspace_id != ws.id:
                     raise CorralError(
-                        "session_workspace_mismatch", 409,
+                        "session_workspace_mismatch",
                         f"session {session.id} belongs to another workspace",
                         {"sessionId": session.id, "workspaceId": ws.id},
-                    )  # fmt: skip
+                    )
             return ws
 
         ws = _writable(await self.store.read(lookup))
@@ -147,7 +147,7 @@ class TerminalsService:
 def _writable(ws: WorkspaceRecord) -> WorkspaceRecord:
     if ws.read_only:
         raise CorralError(
-            "workspace_read_only", 403, f"workspace {ws.id} is read-only", {"workspaceId": ws.id}
+            "workspace_read_only", f"workspace {ws.id} is read-only", {"workspaceId": ws.id}
         )
     return ws
 

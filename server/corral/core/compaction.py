@@ -42,9 +42,11 @@ def start(
     many messages the summary would cover."""
     session = access.session(tx, caller, session_id)
     if tx.active_runs(session_id, include_cancel_requested=True) or tx.pending_runs(session_id):
-        raise CorralError("session_busy", 409,
-                          f"session {session_id!r} has a queued or running run",
-                          {"sessionId": session_id})  # fmt: skip
+        raise CorralError(
+            "session_busy",
+            f"session {session_id!r} has a queued or running run",
+            {"sessionId": session_id},
+        )
     now = clock.now()
     run = RunRecord(
         id=new_id("run"), workspace_id=session.workspace_id, session_id=session_id,
@@ -162,7 +164,7 @@ async def _summary(
     except ProviderError as exc:
         error = exc
         await store.write(lambda tx: fail(tx, run, error))
-        raise CorralError("model_stream_failed", 502, exc.message) from None
+        raise CorralError("model_stream_failed", exc.message) from None
     except BaseException as exc:
         ending = Ending("failed", getattr(exc, "code", "internal_error"), str(exc))
         await asyncio.shield(store.write(lambda tx: finish(tx, run.id, ending)))

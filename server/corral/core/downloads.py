@@ -36,9 +36,10 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 def _unsatisfiable(size: int) -> CorralError:
     return CorralError(
-        "range_not_satisfiable", 416, f"the range lies outside the file ({size} bytes)",
+        "range_not_satisfiable",
+        f"the range lies outside the file ({size} bytes)",
         {"sizeBytes": size},
-    )  # fmt: skip
+    )
 
 
 def etag_listed(header: str | None, etag: str) -> bool:

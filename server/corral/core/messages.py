@@ -36,9 +36,7 @@ def _content(body: models.SendMessageRequest) -> str | list[Any]:
     if isinstance(raw, str):
         text = raw.strip()
         if not text:
-            raise CorralError(
-                "invalid_request", 400, "content must not be blank", {"field": "content"}
-            )
+            raise CorralError("invalid_request", "content must not be blank", {"field": "content"})
         return text
     return list(raw)
 

@@ -91,7 +91,6 @@ def _workspace_key(
     if variable not in allowlist:
         raise CorralError(
             "model_key_not_allowed",
-            403,
             f"workspace model {model.name!r} would use the server variable {variable}, which "
             "model_key_env_allowlist does not list; give the model its own key",
             {"model": model.ref, "keyEnv": variable},
@@ -100,7 +99,6 @@ def _workspace_key(
     if not value or not value.strip():
         raise CorralError(
             "model_key_missing",
-            409,
             f"workspace model {model.name!r}: the variable {variable} is not set",
             {"model": model.ref, "keyEnv": variable},
         )

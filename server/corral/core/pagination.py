@@ -21,7 +21,7 @@ R = TypeVar("R")
 
 
 def invalid_cursor(cursor: str, message: str = "cursor is malformed") -> CorralError:
-    return CorralError("invalid_cursor", 400, message, {"cursor": cursor[:200]})
+    return CorralError("invalid_cursor", message, {"cursor": cursor[:200]})
 
 
 def decode_offset(cursor: str | None) -> int:

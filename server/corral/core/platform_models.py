@@ -153,7 +153,7 @@ class ModelRegistry:
             try:
                 provider = self._providers[key] = build_provider(config)
             except ValueError as exc:  # a workspace model the catalog let through
-                raise CorralError("model_config_invalid", 409, str(exc)) from None
+                raise CorralError("model_config_invalid", str(exc)) from None
         return provider
 
     async def aclose(self) -> None:

@@ -91,9 +91,7 @@ class ModelsService:
                     elif isinstance(event, Finish):
                         finish = event
         except ProviderError as exc:
-            raise CorralError(
-                "model_stream_failed", 502, exc.message, {"model": model.name}
-            ) from None
+            raise CorralError("model_stream_failed", exc.message, {"model": model.name}) from None
         return models.ModelGenerateResponse(
             model=model.name, text="".join(text), finish_reason=finish.reason,
             usage=_api_usage(finish.usage),

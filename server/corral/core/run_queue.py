@@ -180,12 +180,11 @@ def requeue(tx: Tx, run: RunRecord, requested_by: str) -> str:
     if run.status not in REQUEUABLE:
         raise CorralError(
             "run_requeue_invalid_status",
-            409,
             f"only failed or timed_out runs can be requeued; run {run.id} is {run.status}",
             {"runId": run.id, "status": run.status},
         )
     if (refusal := requeue_refusal(run)) is not None:
-        raise CorralError("run_requeue_not_supported", 409, refusal)
+        raise CorralError("run_requeue_not_supported", refusal)
     assert run.session_id is not None  # refused above otherwise
     previous, now = run.status, clock.now()
     metadata = dict(run.metadata or {})

@@ -24,7 +24,6 @@ def check_transition(run: RunRecord, target: str) -> None:
     if not can_transition(run.status, target):
         raise CorralError(
             "invalid_run_transition",
-            409,
             f"run {run.id} cannot go from {run.status} to {target}",
             {"runId": run.id, "from": run.status, "to": target},
         )

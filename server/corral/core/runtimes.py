@@ -65,7 +65,7 @@ async def spooled(body: AsyncIterator[bytes], directory: Path) -> AsyncIterator[
                 size += len(chunk)
                 out.write(chunk)  # page-cache writes of one chunk: cheaper than a thread hop
         if size == 0:
-            raise CorralError("empty_runtime_zip", 400, "the request body is empty; send a zip")
+            raise CorralError("empty_runtime_zip", "the request body is empty; send a zip")
         yield path
     finally:
         path.unlink(missing_ok=True)

@@ -127,9 +127,10 @@ class FilesService:
         rec = await self.store.read(lambda tx: access.workspace(tx, caller, sandbox_id))
         if writing and rec.read_only:
             raise CorralError(
-                "workspace_read_only", 403, f"workspace {rec.id!r} is read-only",
+                "workspace_read_only",
+                f"workspace {rec.id!r} is read-only",
                 {"workspaceId": rec.id},
-            )  # fmt: skip
+            )
         return rec
 
     async def list_sandbox_entries(

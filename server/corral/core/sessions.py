@@ -103,7 +103,6 @@ class SessionsService:
                 if tx.list_session_runs(rec.id, 0, 1):
                     raise CorralError(
                         "session_model_locked",
-                        409,
                         "the model of a session cannot change after its first run",
                         {"sessionId": rec.id},
                     )

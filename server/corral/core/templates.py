@@ -208,7 +208,7 @@ def _plan_members(
         raise _invalid_zip("archive has duplicate entries")
     files = {path for info, path in members if not info.is_dir()}
     if not files:
-        raise CorralError("empty_runtime_zip", 400, "the runtime archive contains no files")
+        raise CorralError("empty_runtime_zip", "the runtime archive contains no files")
     if files & _ancestors(paths):
         raise _invalid_zip("an entry is both a file and a directory")
     return _strip_common_folder(members)
@@ -298,16 +298,14 @@ def _check_name(name: str) -> None:
 
 
 def _invalid_zip(reason: str) -> CorralError:
-    return CorralError("invalid_runtime_zip", 400, f"invalid runtime archive: {reason}")
+    return CorralError("invalid_runtime_zip", f"invalid runtime archive: {reason}")
 
 
 def _already_exists(name: str) -> CorralError:
-    return CorralError(
-        "runtime_already_exists", 409, f"runtime {name!r} already exists", {"name": name}
-    )
+    return CorralError("runtime_already_exists", f"runtime {name!r} already exists", {"name": name})
 
 
 def _read_only(name: str) -> CorralError:
     return CorralError(
-        "runtime_read_only", 403, f"runtime {name!r} is built in and read-only", {"name": name}
+        "runtime_read_only", f"runtime {name!r} is built in and read-only", {"name": name}
     )

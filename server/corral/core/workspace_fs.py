@@ -86,7 +86,6 @@ def validate_import_root(path: str | Path) -> Path:
         pass
     raise CorralError(
         "workspace_path_not_found",
-        400,
         "rootPath must be an absolute path to an existing directory",
         {"rootPath": str(path)},
     )
@@ -141,14 +140,13 @@ def _refuse_symlinks(template_dir: Path) -> None:
         for entry in (*subdirs, *files):
             if os.path.islink(os.path.join(directory, entry)):
                 raise CorralError(
-                    "invalid_runtime", 500, f"runtime template {template_dir.name!r} contains links"
+                    "invalid_runtime", f"runtime template {template_dir.name!r} contains links"
                 )
 
 
 def _not_empty(root: Path) -> CorralError:
     return CorralError(
         "workspace_directory_not_empty",
-        409,
         "rootPath exists and is not an empty directory",
         {"rootPath": str(root)},
     )

@@ -37,7 +37,6 @@ class WorkspacePlaces:
                 return resolved
         raise CorralError(
             "workspace_path_not_allowed",
-            403,
             "rootPath lies outside the directories this server places workspaces in",
             {"rootPath": str(path)},
         )
@@ -143,7 +142,6 @@ def _refuse_overlap(tx: Tx, root: Path) -> None:
     if clash:
         raise CorralError(
             "workspace_path_not_allowed",
-            403,
             f"rootPath overlaps the directory of workspace {clash[0].id}",
             {"rootPath": str(root), "workspaceId": clash[0].id},
         )
@@ -158,6 +156,6 @@ def _absolute(raw: str) -> Path:
     path = Path(raw)
     if not path.is_absolute() or "\x00" in raw:
         raise CorralError(
-            "invalid_request", 400, "rootPath must be an absolute path", {"field": "rootPath"}
+            "invalid_request", "rootPath must be an absolute path", {"field": "rootPath"}
         )
     return path

@@ -1,4 +1,5 @@
-"""Map every failure Connexion or Starlette raises onto the error envelope."""
+"""Map every failure onto the error envelope: a domain error a handler raises, and whatever
+Connexion or Starlette raise."""
 
 from __future__ import annotations
 
@@ -48,7 +49,9 @@ def _first_paragraph(text: object) -> str:
     return str(text).split("\n\n", 1)[0].strip()
 
 
-def on_corral_error(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+async def on_corral_error(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """The one place a domain error a handler lets through becomes the envelope, with its
+    code's status. A coroutine: Connexion runs a plain function in a worker thread."""
     assert isinstance(exc, CorralError)
     return _response(exc.status, exc.code, exc.message, details=exc.details)
 

@@ -21,7 +21,6 @@ from corral.http.sse import sse_response
 __all__ = [
     "current_caller",
     "empty_response",
-    "error_response",
     "file_response",
     "json_response",
     "not_implemented_response",
@@ -43,9 +42,7 @@ def parse_body(model: type[M], body: Any) -> M:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise CorralError(
-            "invalid_request", 400, f"{where}: {first['msg']}", {"field": where}
-        ) from None
+        raise CorralError("invalid_request", f"{where}: {first['msg']}", {"field": where}) from None
 
 
 def parse_optional_body(model: type[M], body: Any) -> M | None:
@@ -60,7 +57,7 @@ async def request_stream() -> AsyncIterator[bytes]:
             yield chunk
     except ClientDisconnect:
         raise CorralError(
-            "client_disconnected", 499, "the client closed the connection mid-body"
+            "client_disconnected", "the client closed the connection mid-body"
         ) from None
 
 
@@ -131,10 +128,6 @@ def empty_response(status: int) -> Response:
 
 def text_response(text: str, media_type: str, status: int) -> Response:
     return Response(text, status, media_type=media_type)
-
-
-def error_response(exc: CorralError) -> Response:
-    return envelope_response(exc.status, exc.code, exc.message, exc.details)
 
 
 def not_implemented_response(operation_id: str) -> Response:

@@ -68,36 +68,36 @@ class Entry:
 
 
 def conflict(code: ErrorCode, message: str, virtual: str) -> CorralError:
-    return CorralError(code, 409, message, {"path": virtual})
+    return CorralError(code, message, {"path": virtual})
 
 
 def file_not_found(virtual: str) -> CorralError:
-    return CorralError("workspace_file_not_found", 404, f"{virtual} does not exist",
-                       {"path": virtual})  # fmt: skip
+    return CorralError("workspace_file_not_found", f"{virtual} does not exist", {"path": virtual})
 
 
 def precondition_failed(virtual: str, if_match: str) -> CorralError:
     return CorralError(
-        "workspace_precondition_failed", 412,
-        f"{virtual} does not match the etag {if_match}", {"path": virtual, "ifMatch": if_match},
-    )  # fmt: skip
+        "workspace_precondition_failed",
+        f"{virtual} does not match the etag {if_match}",
+        {"path": virtual, "ifMatch": if_match},
+    )
 
 
-_OS_ERRORS: dict[int, tuple[ErrorCode, int, str]] = {
-    errno.EEXIST: ("workspace_entry_exists", 409, "the target already exists"),
-    errno.ENOTEMPTY: ("workspace_directory_not_empty", 409, "the directory is not empty"),
-    errno.EISDIR: ("workspace_entry_conflict", 409, "a directory is in the way"),
-    errno.ENOTDIR: ("workspace_entry_conflict", 409, "a path component is not a directory"),
-    errno.EINVAL: ("workspace_entry_conflict", 409, "a directory cannot move into itself"),
-    errno.EXDEV: ("workspace_entry_conflict", 409, "source and target are on different mounts"),
-    errno.EBUSY: ("workspace_entry_conflict", 409, "the entry is in use"),
-    errno.ELOOP: ("invalid_sandbox_path", 400, "the path changed while it was used"),
-    errno.ENAMETOOLONG: ("invalid_sandbox_path", 400, "the name is too long"),
-    errno.EACCES: ("forbidden", 403, "the server may not access this entry"),
-    errno.EPERM: ("forbidden", 403, "the server may not change this entry"),
-    errno.EROFS: ("workspace_read_only", 403, "the workspace is on a read-only file system"),
-    errno.ENOSPC: ("insufficient_storage", 507, "no space left on the workspace's disk"),
-    errno.EDQUOT: ("insufficient_storage", 507, "the disk quota is exhausted"),
+_OS_ERRORS: dict[int, tuple[ErrorCode, str]] = {
+    errno.EEXIST: ("workspace_entry_exists", "the target already exists"),
+    errno.ENOTEMPTY: ("workspace_directory_not_empty", "the directory is not empty"),
+    errno.EISDIR: ("workspace_entry_conflict", "a directory is in the way"),
+    errno.ENOTDIR: ("workspace_entry_conflict", "a path component is not a directory"),
+    errno.EINVAL: ("workspace_entry_conflict", "a directory cannot move into itself"),
+    errno.EXDEV: ("workspace_entry_conflict", "source and target are on different mounts"),
+    errno.EBUSY: ("workspace_entry_conflict", "the entry is in use"),
+    errno.ELOOP: ("invalid_sandbox_path", "the path changed while it was used"),
+    errno.ENAMETOOLONG: ("invalid_sandbox_path", "the name is too long"),
+    errno.EACCES: ("forbidden", "the server may not access this entry"),
+    errno.EPERM: ("forbidden", "the server may not change this entry"),
+    errno.EROFS: ("workspace_read_only", "the workspace is on a read-only file system"),
+    errno.ENOSPC: ("insufficient_storage", "no space left on the workspace's disk"),
+    errno.EDQUOT: ("insufficient_storage", "the disk quota is exhausted"),
 }
 
 
@@ -112,8 +112,8 @@ def os_errors(virtual: str) -> Iterator[None]:
         known = _OS_ERRORS.get(exc.errno or 0)
         if known is None:
             raise
-        code, status, message = known
-        raise CorralError(code, status, f"{virtual}: {message}", {"path": virtual}) from exc
+        code, message = known
+        raise CorralError(code, f"{virtual}: {message}", {"path": virtual}) from exc
 
 
 def existing(target: Target) -> os.stat_result:

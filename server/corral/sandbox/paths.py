@@ -46,15 +46,11 @@ _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 
 def invalid_path(raw: str, reason: str) -> CorralError:
     shown = raw if len(raw) <= 200 else raw[:200] + "…"
-    return CorralError(
-        "invalid_sandbox_path", 400, f"invalid sandbox path: {reason}", {"path": shown}
-    )
+    return CorralError("invalid_sandbox_path", f"invalid sandbox path: {reason}", {"path": shown})
 
 
 def entry_not_found(virtual: str) -> CorralError:
-    return CorralError(
-        "workspace_entry_not_found", 404, f"{virtual} does not exist", {"path": virtual}
-    )
+    return CorralError("workspace_entry_not_found", f"{virtual} does not exist", {"path": virtual})
 
 
 @dataclass(slots=True)
@@ -202,9 +198,9 @@ def open_root(root: Path) -> Iterator[tuple[int, str]]:
     try:
         fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     except (FileNotFoundError, NotADirectoryError) as exc:
-        raise CorralError(
-            "workspace_path_not_found", 404, "the workspace directory is missing"
-        ) from exc
+        # A workspace whose directory is gone is not there to work in (a code of its own would be
+        # 404 too; `workspace_path_not_found` is the 400 of registering a missing directory).
+        raise CorralError("workspace_not_found", "the workspace directory is missing") from exc
     try:
         yield fd, os.path.realpath(f"/proc/self/fd/{fd}")
     finally:
@@ -263,9 +259,10 @@ def _walk(w: _Walker, pending: deque[str], *, follow: bool, create_parents: bool
         if not stat.S_ISDIR(st.st_mode):
             if create_parents:
                 raise CorralError(
-                    "workspace_entry_conflict", 409, f"{w.virtual(name)} is not a directory",
+                    "workspace_entry_conflict",
+                    f"{w.virtual(name)} is not a directory",
                     {"path": w.virtual(name)},
-                )  # fmt: skip
+                )
             raise entry_not_found(w.virtual(name))
         w.down(name)
     # The path ended on a directory already walked into ("", ".", "a/..", a link to a dir).

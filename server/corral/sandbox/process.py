@@ -160,7 +160,7 @@ def _locate(root: Path, cwd: str | None, program: str, path: str) -> Path:
         if exc.code != "workspace_entry_not_found":
             raise
         # A command cannot start in a missing directory: the request is at fault, not a lookup.
-        raise CorralError("invalid_sandbox_path", 400, exc.message, exc.details) from None
+        raise CorralError("invalid_sandbox_path", exc.message, exc.details) from None
     _check_executable(program, workdir, path)
     return workdir
 

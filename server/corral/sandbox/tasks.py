@@ -120,15 +120,16 @@ class TaskRegistry:
         """Start `command` through /bin/sh; with a session, its stdin stays open for input."""
         if self._running.total() >= self.max_running:
             raise CorralError(
-                "too_many_background_tasks", 409,
+                "too_many_background_tasks",
                 f"{self.max_running} background commands are already running",
-            )  # fmt: skip
+            )
         if self._running[workspace_id] >= self.max_per_workspace:
             raise CorralError(
-                "too_many_background_tasks", 409,
+                "too_many_background_tasks",
                 f"{self.max_per_workspace} background commands of this workspace are already "
-                "running", {"workspaceId": workspace_id},
-            )  # fmt: skip
+                "running",
+                {"workspaceId": workspace_id},
+            )
         task_id = new_id("task")
         output_path = f"{LOG_DIR}/{task_id}.log"
         self._running[workspace_id] += 1  # holds the slot across the awaits below
@@ -184,17 +185,18 @@ class TaskRegistry:
         live = self._live.get(task_id)
         if live is None or not self.input_writable(task_id):
             raise CorralError(
-                "terminal_input_closed", 409, f"terminal {task_id} does not accept input",
+                "terminal_input_closed",
+                f"terminal {task_id} does not accept input",
                 {"terminalId": task_id},
-            )  # fmt: skip
+            )
         stdin = live.started.process.stdin
         assert stdin is not None  # input_writable checked it
         if stdin.transport.get_write_buffer_size() + len(data) > MAX_PENDING_INPUT:
             raise CorralError(
-                "terminal_input_blocked", 409,
+                "terminal_input_blocked",
                 f"terminal {task_id} has not read its earlier input yet",
                 {"terminalId": task_id},
-            )  # fmt: skip
+            )
         stdin.write(data)
         live.record.updated_at = datetime.now(UTC)
         return live.record
