@@ -30,6 +30,7 @@ check: $(STAMP)
 	$(BIN)/python codegen/gen_client.py --check
 	$(BIN)/python clients/python/sdk/gen_sync.py --check
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

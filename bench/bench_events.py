@@ -163,15 +163,23 @@ async def run() -> int:
     print(f"session event stream: {MESSAGES} messages per latency case; load average "
           + " ".join(f"{x:.2f}" for x in os.getloadavg()), flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="corral-bench-") as tmp:
-        with corral_server(Path(tmp) / "latency", cpu=0, sse_ping_seconds=str(PING_S),
-                           http_max_connections_per_client=PER_CLIENT) as (base, _):
+        with corral_server(
+            Path(tmp) / "latency",
+            cpu=0,
+            sse_ping_seconds=str(PING_S),
+            http_max_connections_per_client=PER_CLIENT,
+        ) as (base, _):
             async with httpx.AsyncClient(base_url=base, timeout=60) as api:
                 print("first-event latency (createdAt in the core -> frame at the reader):")
                 one = report("1 reader", await latency_case(base, api, 1, MESSAGES, 0.05))
                 fan = report(f"{FANOUT} readers", await latency_case(
                     base, api, FANOUT, max(20, MESSAGES // 5), 0.25))  # fmt: skip
-        with corral_server(Path(tmp) / "idle", cpu=0, sse_ping_seconds=str(PING_S),
-                           http_max_connections_per_client=PER_CLIENT) as (base, pid):
+        with corral_server(
+            Path(tmp) / "idle",
+            cpu=0,
+            sse_ping_seconds=str(PING_S),
+            http_max_connections_per_client=PER_CLIENT,
+        ) as (base, pid):
             async with httpx.AsyncClient(base_url=base, timeout=60) as api:
                 before, after, get_ms = await idle_case(base, pid, api)
     per_stream_kib = (after - before) / IDLE / 1024

@@ -115,9 +115,14 @@ async def test_the_env_vars_point_a_keyless_config_at_the_fake(
 
 def test_openai_rejects_a_tool_call_left_without_its_result(fake_openai: FakeOpenAI):
     client = openai.OpenAI(api_key="sk-test", base_url=fake_openai.base_url, max_retries=0)
-    asked = {"role": "assistant", "content": None, "tool_calls": [
-        {"id": "call_a", "type": "function", "function": {"name": "LS", "arguments": "{}"}},
-        {"id": "call_b", "type": "function", "function": {"name": "LS", "arguments": "{}"}}]}
+    asked = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "call_a", "type": "function", "function": {"name": "LS", "arguments": "{}"}},
+            {"id": "call_b", "type": "function", "function": {"name": "LS", "arguments": "{}"}},
+        ],
+    }
     answered_a = {"role": "tool", "tool_call_id": "call_a", "content": "a.txt"}
 
     with pytest.raises(openai.BadRequestError) as raised:
@@ -138,8 +143,10 @@ def test_anthropic_rejects_a_tool_use_without_a_tool_result_right_after(
     fake_anthropic: FakeAnthropic,
 ):
     client = anthropic.Anthropic(api_key="k", base_url=fake_anthropic.base_url, max_retries=0)
-    asked = {"role": "assistant", "content": [
-        {"type": "tool_use", "id": "toolu_a", "name": "LS", "input": {}}]}
+    asked = {
+        "role": "assistant",
+        "content": [{"type": "tool_use", "id": "toolu_a", "name": "LS", "input": {}}],
+    }
     answered = {"role": "user", "content": [
         {"type": "tool_result", "tool_use_id": "toolu_a", "content": "a.txt"}]}  # fmt: skip
 

@@ -61,15 +61,21 @@ def test_a_switch_hands_the_rest_of_the_run_and_the_session_to_the_new_agent(
     kinds = [(s["stepType"], s["name"], s["agentName"]) for s in steps(api, run["id"])
              if s["stepType"] != "system"]  # fmt: skip
     model = kinds[0][1]
-    assert kinds == [("model_call", model, "planner"), ("tool_call", "AgentSwitch", "planner"),
-                     ("agent_switch", "builder", "planner"), ("model_call", model, "builder")]
+    assert kinds == [
+        ("model_call", model, "planner"),
+        ("tool_call", "AgentSwitch", "planner"),
+        ("agent_switch", "builder", "planner"),
+        ("model_call", model, "builder"),
+    ]
     by_type = {s["stepType"]: s for s in steps(api, run["id"])}
     assert by_type["agent_switch"]["status"] == "completed"
     assert by_type["agent_switch"]["output"] == {"switchCount": 1}
     assert by_type["tool_call"]["input"]["sourceType"] == "agent"
     calls = [s for s in steps(api, run["id"]) if s["stepType"] == "model_call"]
-    assert [c["input"]["tools"] for c in calls] == [["LS", "AgentSwitch"],
-                                                     ["Read", "Write", "AgentSwitch"]]
+    assert [c["input"]["tools"] for c in calls] == [
+        ["LS", "AgentSwitch"],
+        ["Read", "Write", "AgentSwitch"],
+    ]
 
     events = events_of(server, ses["id"], run["id"])
     names = [name for name, _ in events]

@@ -36,4 +36,3 @@ def stream_failure(provider: str, error_type: str | None, message: str) -> Provi
 def connection_failure(provider: str, *, timed_out: bool) -> ProviderError:
     what = "timed out" if timed_out else "could not be reached or dropped the connection"
     return ProviderError(f"{provider} {what}", retryable=True)
-

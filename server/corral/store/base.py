@@ -77,6 +77,7 @@ class Tx(Protocol):
     def workspaces_overlapping(self, root_path: str) -> list[WorkspaceRecord]:
         """Workspaces whose root is `root_path`, contains it, or lies inside it."""
         ...
+
     def delete_workspace(self, workspace_id: str) -> bool: ...
     def touch_workspace(self, workspace_id: str, at: datetime) -> bool: ...
 
@@ -121,11 +122,13 @@ class Tx(Protocol):
         """Live runs that are not pending; with the flag, also those asked to cancel but
         still executing (the session stays occupied until they end)."""
         ...
+
     def runs_by_status(self, statuses: Collection[str], limit: int) -> list[RunRecord]: ...
     def runnable_run_ids(self, limit: int) -> list[str]:
         """Queued runs that are their session's active run (not pending, not asked to cancel):
         the runs a worker may claim, oldest first."""
         ...
+
     def runs_to_stop(self, run_ids: Collection[str]) -> list[str]:
         """Those of `run_ids` that are asked to cancel or are no longer executing (ended, or
         gone with their session)."""
