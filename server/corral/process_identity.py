@@ -58,6 +58,13 @@ def _pid_space() -> str | None:
 PID_SPACE = _pid_space()
 
 
+def from_another_boot(pid_space: object) -> bool:
+    """Whether a recorded pid space belongs to an earlier boot of this machine (or another)."""
+    if PID_SPACE is None or not isinstance(pid_space, str):
+        return False
+    return pid_space.split("/", 1)[0] != PID_SPACE.split("/", 1)[0]
+
+
 def has_ended(pid: object, started: object, pid_space: object) -> bool:
     """Whether the process so named is known to be gone: its pid space is ours and its pid is
     free or held by a process that started at another time."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import resource
 import socket
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 
 from corral.testing.waiting import wait_for
 from tests.cli.processes import DEADLINE_S, corral_serve
@@ -59,6 +61,11 @@ def _healthz_seconds(url: str) -> float:
 
 
 def test_probes_answer_while_one_client_holds_thousands_of_slow_heads(tmp_path: Path) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < SLOW_CONNECTIONS + 256:  # this process holds the slow clients' sockets
+        if hard != resource.RLIM_INFINITY and hard < SLOW_CONNECTIONS + 256:
+            pytest.skip(f"this process may open {hard} files, fewer than the test's clients")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (SLOW_CONNECTIONS + 256, hard))
     settings = {"CORRAL_HTTP_MAX_CONNECTIONS_PER_CLIENT": str(SLOW_CONNECTIONS + 100),
                 "CORRAL_HTTP_HEAD_TIMEOUT_SECONDS": "60"}  # fmt: skip
     with (
@@ -66,7 +73,7 @@ def test_probes_answer_while_one_client_holds_thousands_of_slow_heads(tmp_path: 
         _slow_clients(_address(url), SLOW_CONNECTIONS, "127.0.0.2") as slow,
     ):
         wait_for(
-            lambda: _metric(url, "corral_http_connections") >= SLOW_CONNECTIONS,
+            lambda: _metric(url, "corral_http_connections") > SLOW_CONNECTIONS,  # + the scrape
             what="the server to hold every slow connection",
         )
         for round_ in range(3):  # the heads keep trickling in, a byte per connection per round
@@ -74,7 +81,7 @@ def test_probes_answer_while_one_client_holds_thousands_of_slow_heads(tmp_path: 
                 sock.sendall(b"X-Slow: " if round_ == 0 else b"a")
             # The issue's bound, for a probe on an otherwise idle server: 1 s.
             assert max(_healthz_seconds(url) for _ in range(3)) < 1.0
-        assert _metric(url, "corral_http_connections") >= SLOW_CONNECTIONS
+        assert _metric(url, "corral_http_connections") > SLOW_CONNECTIONS  # + the scrape
         assert _metric(url, "corral_http_connections_refused_total") == 0
 
 
@@ -105,7 +112,7 @@ def test_a_client_beyond_its_cap_is_turned_away_and_others_are_served(tmp_path: 
     with corral_serve(tmp_path, CORRAL_HTTP_MAX_CONNECTIONS_PER_CLIENT="10") as url:
         address = _address(url)
         with _slow_clients(address, 10, "127.0.0.2"):
-            wait_for(lambda: _metric(url, "corral_http_connections") >= 10, what="10 connections")
+            wait_for(lambda: _metric(url, "corral_http_connections") > 10, what="10 connections")
             with socket.create_connection(address, source_address=("127.0.0.2", 0)) as extra:
                 extra.settimeout(DEADLINE_S)
                 extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: corral\r\n\r\n")
@@ -141,3 +148,21 @@ def test_what_the_parser_rejects_comes_in_the_envelope(tmp_path: Path) -> None:
             assert head.startswith(b"HTTP/1.1 %d " % status), head
             assert b"content-type: application/json" in head
             assert orjson.loads(body)["error"]["code"] == code
+
+
+def test_a_header_that_never_ends_is_cut_off_at_the_size_cap(tmp_path: Path) -> None:
+    """The parser gathers an unterminated header without a limit of its own: the raw bytes of
+    an incomplete head count against the cap (plus one read's slack), long before the deadline."""
+    with corral_serve(tmp_path, CORRAL_HTTP_HEAD_TIMEOUT_SECONDS="600") as url:
+        with socket.create_connection(_address(url)) as sock:
+            sock.settimeout(DEADLINE_S)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(b"GET / HTTP/1.1\r\nX-Endless: ")
+                for _ in range(64):  # 4 MiB of one header value, never terminated
+                    sock.sendall(b"v" * 65536)
+            answer = b""
+            with contextlib.suppress(ConnectionResetError):
+                while chunk := sock.recv(65536):
+                    answer += chunk
+        assert answer.startswith(b"HTTP/1.1 431 "), answer[:80]
+        assert _healthz_seconds(url) < DEADLINE_S

@@ -6,7 +6,9 @@ starts again on the same data dir."""
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
+import subprocess
 import threading
 import uuid
 from contextlib import AbstractContextManager
@@ -14,21 +16,24 @@ from pathlib import Path
 
 import httpx
 
-from corral.process_identity import processes
+from corral.process_identity import PID_SPACE, processes, start_ticks
+from corral.sandbox.group_ledger import GroupLedger
 from corral.testing.processes import free_port
 from corral.testing.waiting import wait_for
 from tests.cli.processes import DEADLINE_S, Process, environment, running
 
 
-def _running_with(marker: str) -> list[int]:
-    found = []
+def _sleeping(marker: str) -> set[bytes]:
+    """The arguments of the running `sleep` processes whose argument starts with `marker` (not
+    the shells that started them, whose command lines hold the marker too)."""
+    found = set()
     for proc in processes():
         try:
-            cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+            argv = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if proc.state != b"Z" and marker.encode() in cmdline:
-            found.append(proc.pid)
+        if proc.state != b"Z" and argv[0] == b"sleep" and argv[1].startswith(marker.encode()):
+            found.add(argv[1])
     return found
 
 
@@ -56,19 +61,42 @@ def test_commands_of_a_killed_server_end_when_the_next_one_starts(tmp_path: Path
         sent = api.post(f"/api/v1/sessions/{session['id']}/messages",
                         json={"content": "go", "metadata": {"script": script}})  # fmt: skip
         assert sent.status_code == 202, sent.text
-        wait_for(lambda: len(_running_with(marker)) >= 4, what="the four commands to run")
+        every = {f"{marker}{i}".encode() for i in range(1, 5)}
+        wait_for(lambda: _sleeping(marker) == every, what="the four commands to run")
         first.popen.send_signal(signal.SIGKILL)
         first.popen.wait(DEADLINE_S)
         api.close()
 
-    survivors = _running_with(marker)
-    assert len(survivors) >= 4  # nothing ended them: without the ledger they would live on
+    assert _sleeping(marker) == every  # nothing ended them: without the ledger they would live on
     with _serve(tmp_path, free_port()) as second:
         second.expect("Application startup complete")
-        wait_for(lambda: not _running_with(marker), what="the orphans to be ended")
+        wait_for(lambda: not _sleeping(marker), what="the orphans to be ended")
         assert "left running by a server that died" in second.output
 
 
 def _post_ignoring_failure(api: httpx.Client, path: str, body: dict[str, str]) -> None:
     with contextlib.suppress(httpx.HTTPError):  # the server is killed under the request
         api.post(path, json=body)
+
+
+def test_a_group_number_reused_since_is_left_alone(tmp_path: Path) -> None:
+    """An entry whose group number now leads another process (its own start time differs from
+    the recorded leader's) names a group that is gone: reaping kills nothing."""
+    dead_owner = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, check=True)
+    owner_pid = int(dead_owner.stdout)
+    bystander = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    try:
+        started = start_ticks(bystander.pid)
+        assert started is not None
+        ledger = GroupLedger(tmp_path / "groups")
+        entry = {
+            "owner": {"pid": owner_pid, "started": 1, "pidSpace": PID_SPACE},
+            "leaderStarted": started - 1,  # an earlier process of the same number
+        }
+        (ledger.directory / f"{bystander.pid}.json").write_text(json.dumps(entry))
+        assert ledger.reap() == 0
+        assert bystander.poll() is None  # still running
+        assert not list(ledger.directory.iterdir())  # the stale entry is gone
+    finally:
+        bystander.kill()
+        bystander.wait()

@@ -64,6 +64,8 @@ class SandboxHost:
             return "API tokens limit callers to some workspaces"
         if not is_loopback(s.host):
             return f"the server listens on {s.host}, beyond this machine"
+        if s.trusted_proxies:
+            return "trusted_proxies are set: callers reach the server through a proxy"
         return None
 
     def _hidden_paths(self) -> list[Path]:

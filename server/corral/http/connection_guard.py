@@ -38,6 +38,7 @@ from corral.http.envelope import envelope_body
 
 log = logging.getLogger("corral.http")
 LOG_EVERY_S = 10.0
+READ_SLACK = 256 * 1024  # the most one read hands the protocol
 
 
 @dataclass(eq=False)  # hashable by identity: a prometheus registry keeps it in a dict
@@ -102,7 +103,8 @@ class GuardedProtocol(HttpToolsProtocol):
     _counted: str | None = None  # the client address counted for this connection
     _admitted = False
     _head_timer: asyncio.TimerHandle | None = None
-    _head_bytes = 0
+    _head_bytes = 0  # request line and headers parsed so far
+    _head_raw = 0  # bytes received while the head is incomplete
     _head_error: tuple[int, ErrorCode, str] | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -129,9 +131,21 @@ class GuardedProtocol(HttpToolsProtocol):
                     del self.guard.per_client[self._counted]
         super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # httptools gathers a header that never ends without a limit of its own, so while a head
+        # is still incomplete the raw bytes count too (plus one read's worth of slack, as a read
+        # may also carry the previous request's body).
+        if self._head_timer is not None and not self.transport.is_closing():
+            self._head_raw += len(data)
+            if self._head_raw > self.guard.max_head_bytes + READ_SLACK:
+                self._answer_and_close(
+                    431, "header_fields_too_large", "the request head is too large"
+                )
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._head_bytes = 0
+        self._head_bytes = self._head_raw = 0
         if self._head_timer is None:  # a kept-alive connection's next request
             self._start_head_timer()
 

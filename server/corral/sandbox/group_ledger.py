@@ -59,6 +59,9 @@ class GroupLedger:
             except (OSError, ValueError, KeyError, TypeError):
                 path.unlink(missing_ok=True)
                 continue
+            if process_identity.from_another_boot(owner["pidSpace"]):
+                path.unlink(missing_ok=True)  # nothing outlives a reboot
+                continue
             if not process_identity.has_ended(owner["pid"], owner["started"], owner["pidSpace"]):
                 continue
             killed += _kill_group(pgid, leader_started)
@@ -69,12 +72,21 @@ class GroupLedger:
 
 
 def _kill_group(pgid: int, leader_started: int | None) -> int:
+    """SIGKILL what is left of group (and session) `pgid`. The kernel never hands out a pid
+    while a group or session of that number has members, so: the number held by a process that
+    started at another time means ours is gone (kill nothing); free, or held by our leader, means
+    every member left is ours."""
     if leader_started is None:
         return 0  # the leader had ended before it could be recorded: nothing to tell it by
+    holder = process_identity.read_stat(pgid)
+    if holder is not None and holder.started != leader_started:
+        return 0
+    me = os.getpid()
+    ours = {me, os.getpgid(0), os.getsid(0)}
     killed = 0
     for proc in process_identity.processes():
         member = pgid in (proc.group, proc.session) and proc.state != b"Z"
-        if member and proc.started >= leader_started:
+        if member and proc.started >= leader_started and proc.pid != me and pgid not in ours:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(proc.pid, signal.SIGKILL)
                 killed += 1

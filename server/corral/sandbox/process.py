@@ -204,7 +204,12 @@ async def _spawn(
         launch.close()
     process = asyncio.subprocess.Process(transport, protocol, loop)
     if ledger is not None:
-        ledger.record(process.pid)  # its own group: the pid is the pgid
+        try:
+            ledger.record(process.pid)  # its own group: the pid is the pgid
+        except OSError:
+            signal_group(process.pid, signal.SIGKILL)  # never a command nothing would end
+            transport.close()
+            raise
     return Started(process, transport, protocol.exited, ledger)
 
 
