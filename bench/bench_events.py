@@ -18,6 +18,7 @@ and each figure against its target (p50 < 5 ms with one reader; 2,000 idle strea
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import sys
@@ -162,24 +163,20 @@ async def run() -> int:
         os.sched_setaffinity(0, {1})  # the readers, away from the server's CPU
     print(f"session event stream: {MESSAGES} messages per latency case; load average "
           + " ".join(f"{x:.2f}" for x in os.getloadavg()), flush=True)  # fmt: skip
+    server = functools.partial(
+        corral_server,
+        cpu=0,
+        sse_ping_seconds=str(PING_S),
+        http_max_connections_per_client=PER_CLIENT,
+    )
     with tempfile.TemporaryDirectory(prefix="corral-bench-") as tmp:
-        with corral_server(
-            Path(tmp) / "latency",
-            cpu=0,
-            sse_ping_seconds=str(PING_S),
-            http_max_connections_per_client=PER_CLIENT,
-        ) as (base, _):
+        with server(Path(tmp) / "latency") as (base, _):
             async with httpx.AsyncClient(base_url=base, timeout=60) as api:
                 print("first-event latency (createdAt in the core -> frame at the reader):")
                 one = report("1 reader", await latency_case(base, api, 1, MESSAGES, 0.05))
                 fan = report(f"{FANOUT} readers", await latency_case(
                     base, api, FANOUT, max(20, MESSAGES // 5), 0.25))  # fmt: skip
-        with corral_server(
-            Path(tmp) / "idle",
-            cpu=0,
-            sse_ping_seconds=str(PING_S),
-            http_max_connections_per_client=PER_CLIENT,
-        ) as (base, pid):
+        with server(Path(tmp) / "idle") as (base, pid):
             async with httpx.AsyncClient(base_url=base, timeout=60) as api:
                 before, after, get_ms = await idle_case(base, pid, api)
     per_stream_kib = (after - before) / IDLE / 1024

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 
-from corral.process_identity import PID_SPACE, processes, start_ticks
+from corral.process_identity import PID_SPACE, start_ticks
 from corral.sandbox.group_ledger import GroupLedger
-from corral.testing.processes import free_port
+from corral.testing.processes import free_port, running_processes
 from corral.testing.waiting import wait_for
 from tests.cli.processes import DEADLINE_S, Process, environment, running
 
@@ -26,15 +26,11 @@ from tests.cli.processes import DEADLINE_S, Process, environment, running
 def _sleeping(marker: str) -> set[bytes]:
     """The arguments of the running `sleep` processes whose argument starts with `marker` (not
     the shells that started them, whose command lines hold the marker too)."""
-    found = set()
-    for proc in processes():
-        try:
-            argv = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if proc.state != b"Z" and argv[0] == b"sleep" and argv[1].startswith(marker.encode()):
-            found.add(argv[1])
-    return found
+    return {
+        argv[1]
+        for _, argv in running_processes()
+        if argv[:1] == [b"sleep"] and len(argv) > 1 and argv[1].startswith(marker.encode())
+    }
 
 
 def _serve(data_dir: Path, port: int) -> AbstractContextManager[Process]:

@@ -15,6 +15,7 @@ import httpx
 
 from corral.config import Settings
 from corral.testing.live_server import live_server
+from corral.testing.processes import running_processes
 from corral_client import Client
 from corral_client.api.commands import (
     run_foreground_command,
@@ -119,20 +120,6 @@ def envelope(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
 # still finds those. What matters is that nothing *runs*: these helpers skip zombies.
 
 
-def _live_processes() -> Iterator[tuple[int, int, bytes]]:
-    """(pid, process group, command line) of every process that is not a zombie."""
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{name}/stat").read_bytes().rsplit(b")", 1)[1].split()
-            cmdline = Path(f"/proc/{name}/cmdline").read_bytes()
-        except (OSError, IndexError):
-            continue
-        if stat[0] != b"Z":
-            yield int(name), int(stat[2]), cmdline.replace(b"\0", b" ")
-
-
 def group_members(pgid: int) -> list[int]:
     """Running processes of the group (`os.killpg(pgid, 0)` first: no group at all is the
     ProcessLookupError case)."""
@@ -140,10 +127,10 @@ def group_members(pgid: int) -> list[int]:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return []
-    return [pid for pid, group, _ in _live_processes() if group == pgid]
+    return [proc.pid for proc, _ in running_processes() if proc.group == pgid]
 
 
 def running_with(marker: str) -> list[int]:
     """Running processes whose command line contains `marker` (seen from the host, so also
     inside bwrap's pid namespace)."""
-    return [pid for pid, _, cmdline in _live_processes() if marker.encode() in cmdline]
+    return [proc.pid for proc, argv in running_processes() if marker.encode() in b" ".join(argv)]

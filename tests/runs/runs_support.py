@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from corral.process_identity import read_stat
 from corral.testing.outbox import replayed_events as replayed
 from corral.testing.outbox import stored_events
 from corral.testing.waiting import wait_for_run
@@ -103,8 +103,5 @@ def tool_results(api: httpx.Client, session_id: str) -> list[dict[str, Any]]:
 
 def alive(pid: int) -> bool:
     """Whether the process runs (a zombie, ended but not reaped, does not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"
+    stat = read_stat(pid)
+    return stat is not None and stat.state != b"Z"

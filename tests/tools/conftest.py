@@ -4,7 +4,6 @@ way the agent loop does (through `registry.invoke`)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 
 from corral.sandbox.isolation import Isolation
 from corral.sandbox.process import Sandbox
+from corral.testing.processes import running_processes
 from corral.tools.base import ToolContext
 from corral.tools.registry import ToolOutcome, invoke, native_tools
 
@@ -76,12 +76,4 @@ async def error_of(ctx: ToolContext, name: str, input: dict[str, Any]) -> tuple[
 
 def live_group_members(pgid: int) -> list[int]:
     """Processes of the group that still run (this machine's init leaves zombies around)."""
-    members = []
-    for name in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            fields = Path(f"/proc/{name}/stat").read_bytes().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != b"Z":
-            members.append(int(name))
-    return members
+    return [proc.pid for proc, _ in running_processes() if proc.group == pgid]

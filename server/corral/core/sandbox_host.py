@@ -5,10 +5,10 @@ it for a `Sandbox` of a workspace root."""
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from pathlib import Path
 
+from corral.addresses import is_loopback
 from corral.config import Settings, config_file
 from corral.sandbox.group_ledger import GroupLedger
 from corral.sandbox.isolation import Isolation, choose_isolation
@@ -74,12 +74,3 @@ class SandboxHost:
         s = self.settings
         return [s.data_dir, Path.home(), config_file(), *s.workspace_roots,
                 *s.sandbox_hidden_paths]  # fmt: skip
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a name: it may resolve to anything

@@ -16,12 +16,12 @@ from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Scope
 
+from corral.addresses import is_loopback
 from corral.caller import ANONYMOUS, Caller
 from corral.http.context import bind_caller
 from corral.http.envelope import envelope_response
 
 OPEN_PATHS = frozenset({"/api/v1", "/api/v1/", "/api/v1/system/profile"})
-LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 class Auth:
@@ -40,7 +40,7 @@ class Auth:
         path: str = scope["path"]
         if path.startswith("/internal/"):
             client = scope.get("client")
-            if not client or client[0] not in LOOPBACK:
+            if not client or not is_loopback(client[0]):
                 return envelope_response(
                     403, "forbidden", "internal routes answer loopback callers only"
                 )
