@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     # processes) are looked for: events of followed sessions, and runs queued or cancels
     # requested elsewhere (in a worker); 0: never.
     sse_foreign_poll_seconds: float = Field(default=0.25, ge=0)
-    # Platform models (core/platform_models.py): YAML files in `models_dir`; without a
+    # Platform models (core/llm/platform_models.py): YAML files in `models_dir`; without a
     # `default` there, the default model follows the provider keys in the environment.
     models_dir: Path | None = None  # default: <data_dir>/models
     default_openai_model: str = "gpt-4.1"

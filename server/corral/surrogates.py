@@ -5,12 +5,12 @@ escaped `\\ud800` (the model SDKs' parsers do), the OS one of each byte of a fil
 not UTF-8 (`surrogateescape`). Kept, such text fails the write that stores it (a run failed as
 `internal_error`, or never ended) or the response that serves it (a 500). So it is replaced
 where it enters: model stream events and provider errors (`corral.providers.base`), tool
-outcomes (`corral.tools.registry`), listed workspace entries (`corral.core.sandboxes`) and
-catalog warnings (`corral.core.catalog`).
+outcomes (`corral.tools.registry`), listed workspace entries (`corral.core.services.sandboxes`) and
+catalog warnings (`corral.core.workspace.catalog`).
 
 Where text is parsed rather than streamed, surrogates are refused instead: request bodies and
-tool arguments (orjson refuses them) and workspace YAML (`corral.core.config_files`). Process
-output is decoded with `errors="replace"`.
+tool arguments (orjson refuses them) and workspace YAML
+(`corral.core.workspace.config_files`). Process output is decoded with `errors="replace"`.
 
 ASCII text, nearly all of it, is passed at the cost of `str.isascii` (constant time).
 """

@@ -17,7 +17,7 @@ from helpers import (
     send,
 )
 
-import corral.core.workspaces
+import corral.core.services.workspaces
 from corral.app import build_app
 from corral.config import Settings
 from corral.testing.live_server import LiveServer, live_server
@@ -164,7 +164,7 @@ class Tenancy:
 def tenancy(bearer: LiveServer) -> Iterator[Tenancy]:
     ids = iter([WS_A, WS_B])
     with pytest.MonkeyPatch.context() as patch, bearer.client(ADMIN) as admin:
-        patch.setattr(corral.core.workspaces, "new_id", lambda prefix: next(ids))
+        patch.setattr(corral.core.services.workspaces, "new_id", lambda prefix: next(ids))
         assert create_workspace(admin, "a")["id"] == WS_A
         assert create_workspace(admin, "b")["id"] == WS_B
     with bearer.client(ADMIN) as admin:
@@ -243,7 +243,7 @@ def test_batch_requeue_reports_denied_runs_per_item(
     start_server: Callable[..., LiveServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = iter([WS_A, WS_B])
-    monkeypatch.setattr(corral.core.workspaces, "new_id", lambda prefix: next(ids))
+    monkeypatch.setattr(corral.core.services.workspaces, "new_id", lambda prefix: next(ids))
     server = start_server(api_tokens=TOKENS, run_worker=True, sandbox_isolation="none")
     with server.client(ADMIN) as admin, server.client(LIMITED) as limited:
         runs = {}
@@ -319,7 +319,8 @@ def test_x_forwarded_for_is_believed_from_trusted_proxies_only(
 ) -> None:
     """A loopback caller claiming to forward a remote one is the loopback caller, unless the
     operator said it is a proxy: then the remote address is the client (and /internal refuses)."""
-    server = start_server(trusted_proxies=trusted)
+    # The proxy is what this checks, not confinement: unconfined, it starts without bwrap too.
+    server = start_server(trusted_proxies=trusted, sandbox_isolation="none")
     with server.client(server.core.internal_token) as caller:
         resp = caller.post("/internal/v1/models/generate", json={"prompt": "hi"},
                            headers={"X-Forwarded-For": "10.1.2.3"})  # fmt: skip

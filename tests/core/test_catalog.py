@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from corral.core.catalog import (
+from corral.core.workspace.catalog import (
     ENGINE_TOOLS,
     NATIVE_TOOLS,
     AgentSpec,
@@ -12,8 +12,8 @@ from corral.core.catalog import (
     load_settings,
     resolve_agent,
 )
-from corral.core.config_files import MAX_FILE_BYTES
-from corral.core.templates import BUILTIN_RUNTIMES_DIR
+from corral.core.workspace.config_files import MAX_FILE_BYTES
+from corral.core.workspace.runtime_library import BUILTIN_RUNTIMES_DIR
 from corral.errors import CorralError
 
 

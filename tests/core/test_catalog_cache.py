@@ -3,8 +3,8 @@ commands write to `.corral/tasks`, and never trusted for a `.corral/` too big to
 
 from pathlib import Path
 
-from corral.core import catalog_cache
-from corral.core.catalog_cache import MAX_ENTRIES, workspace_catalog
+from corral.core.workspace import catalog_cache
+from corral.core.workspace.catalog_cache import MAX_ENTRIES, workspace_catalog
 
 
 def _workspace(root: Path) -> Path:

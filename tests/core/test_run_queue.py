@@ -1,4 +1,4 @@
-"""The session queue of reference §7 (corral.core.run_queue) on a real SQLite store.
+"""The session queue of reference §7 (corral.core.runs.queue) on a real SQLite store.
 
 A session's single execution slot is held by a queued/running/waiting_tool run that is not
 pending, including a running run asked to cancel: it keeps executing until its worker ends it,
@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 
 from corral import clock
-from corral.core import run_queue
+from corral.core.runs import queue
 from corral.errors import CorralError
 from corral.store import MessageRecord, RunRecord, SessionRecord, Tx, WorkspaceRecord
 from corral.store.sqlite import SqliteStore
@@ -37,8 +37,8 @@ class Session:
         self.seen = 0  # cursor of the last event returned by events()
         self.queue: dict[str, Any] | None = None
 
-    async def send(self, n: int, *, interrupt: bool = False) -> run_queue.Delivery:
-        def fn(tx: Tx) -> run_queue.Delivery:
+    async def send(self, n: int, *, interrupt: bool = False) -> queue.Delivery:
+        def fn(tx: Tx) -> queue.Delivery:
             now = clock.now()
             run = RunRecord(
                 id=f"run_{n}", workspace_id="ws_1", session_id=self.id, status="queued",
@@ -49,7 +49,7 @@ class Session:
                 id=f"msg_{n}", session_id=self.id, run_id=run.id, role="user", content=f"m{n}",
                 origin="user", mode="prompt", created_at=now,
             )  # fmt: skip
-            return run_queue.submit(tx, run, message, interrupt)
+            return queue.submit(tx, run, message, interrupt)
 
         return await self.store.write(fn)
 
@@ -64,10 +64,10 @@ class Session:
         return await self.store.write(fn)
 
     async def cancel(self, n: int) -> None:
-        await self.apply(n, run_queue.cancel)
+        await self.apply(n, queue.cancel)
 
     async def guide(self, n: int) -> None:
-        await self.apply(n, run_queue.guide)
+        await self.apply(n, queue.guide)
 
     async def set_status(self, n: int, status: str) -> None:
         await self.apply(n, lambda tx, run: tx.update_run(_with_status(run, status)))
@@ -77,7 +77,7 @@ class Session:
 
         def fn(tx: Tx, run: RunRecord) -> str | None:
             tx.update_run(_with_status(run, status))
-            dispatched = run_queue.dispatch_next(tx, self.id)
+            dispatched = queue.dispatch_next(tx, self.id)
             return None if dispatched is None else dispatched.id
 
         return await self.apply(n, fn)
@@ -118,7 +118,7 @@ class Session:
 
 def _with_status(run: RunRecord, status: str) -> RunRecord:
     now = clock.now()
-    if status in run_queue.TERMINAL:
+    if status in queue.TERMINAL:
         return replace(run, status=status, ended_at=now)
     return replace(run, status=status, started_at=run.started_at or now)
 
@@ -130,12 +130,12 @@ def _label(event: str, data: dict[str, Any]) -> str:
     return f"{event} {run}"
 
 
-def active_run() -> run_queue.Delivery:
-    return run_queue.Delivery("active_run", None)
+def active_run() -> queue.Delivery:
+    return queue.Delivery("active_run", None)
 
 
-def queued_at(position: int) -> run_queue.Delivery:
-    return run_queue.Delivery("session_queue", position)
+def queued_at(position: int) -> queue.Delivery:
+    return queue.Delivery("session_queue", position)
 
 
 @pytest_asyncio.fixture
@@ -218,7 +218,7 @@ async def test_dispatch_waits_while_a_run_is_executing(ses: Session) -> None:
     await ses.events()
     for status in ("running", "waiting_tool"):
         await ses.set_status(1, status)
-        assert await ses.store.write(lambda tx: run_queue.dispatch_next(tx, SES)) is None
+        assert await ses.store.write(lambda tx: queue.dispatch_next(tx, SES)) is None
         assert await ses.pending() == ["run_2"]
     assert await ses.events() == []
 
@@ -371,7 +371,7 @@ async def test_requeue_while_another_run_is_active_puts_it_in_the_pending_queue(
     await ses.end(1, "failed")
     await start(ses, 2)
 
-    assert await ses.apply(1, lambda tx, run: run_queue.requeue(tx, run, "user:op")) == "failed"
+    assert await ses.apply(1, lambda tx, run: queue.requeue(tx, run, "user:op")) == "failed"
     run1 = await ses.run(1)
     assert run1.status == "queued" and run1.ended_at is None
     assert run1.metadata and run1.metadata["recovery"]["previousStatus"] == "failed"
@@ -384,7 +384,7 @@ async def test_requeue_on_an_idle_session_leaves_it_the_active_run(ses: Session)
     await start(ses, 1)
     await ses.end(1, "timed_out")
 
-    await ses.apply(1, lambda tx, run: run_queue.requeue(tx, run, "user:op"))
+    await ses.apply(1, lambda tx, run: queue.requeue(tx, run, "user:op"))
     assert await ses.pending() == []
     assert await ses.active() == ["run_1"]
     assert await ses.events() == ["run.queued 1"]
@@ -395,7 +395,7 @@ async def test_requeue_on_an_idle_session_leaves_it_the_active_run(ses: Session)
 async def test_requeue_refuses_a_run_that_did_not_fail(ses: Session) -> None:
     await start(ses, 1)
     with pytest.raises(CorralError) as raised:
-        await ses.apply(1, lambda tx, run: run_queue.requeue(tx, run, "user:op"))
+        await ses.apply(1, lambda tx, run: queue.requeue(tx, run, "user:op"))
     assert raised.value.code == "run_requeue_invalid_status"
     assert (await ses.run(1)).status == "running"
     assert await ses.events() == []
@@ -408,9 +408,9 @@ async def test_state_and_events_commit_or_roll_back_together(ses: Session) -> No
     await start(ses, 1)
 
     def end_then_crash(tx: Tx, run: RunRecord) -> None:
-        run_queue.cancel(tx, run)
+        queue.cancel(tx, run)
         tx.update_run(_with_status(run, "cancelled"))
-        run_queue.dispatch_next(tx, SES)
+        queue.dispatch_next(tx, SES)
         raise RuntimeError("worker crashed mid-transaction")
 
     await ses.send(2)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from corral.core.run_state import TERMINAL, can_transition, check_transition
+from corral.core.runs.state import TERMINAL, can_transition, check_transition
 from corral.errors import CorralError
 from corral.store import RunRecord
 

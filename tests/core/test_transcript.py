@@ -1,13 +1,13 @@
-"""What the model is shown of stored history (corral.core.transcript.model_messages): every tool
-call answered, even one whose run died mid-tool, since providers reject a call left without a
-result."""
+"""What the model is shown of stored history (corral.core.runs.transcript.model_messages):
+every tool call answered, even one whose run died mid-tool, since providers reject a call left
+without a result."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from corral import clock
-from corral.core.transcript import STOPPED_TOOL, model_messages
+from corral.core.runs.transcript import STOPPED_TOOL, model_messages
 from corral.store import MessageRecord
 
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from corral.core.worker_process import has_ended, identity
+from corral.core.runs.worker_process import has_ended, identity
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
 
 def _exited_worker() -> dict[str, object]:
     """The worker record of a process that has since ended (and been reaped)."""
-    code = "import json, corral.core.worker_process as w; print(json.dumps(w.identity()))"
+    code = "import json, corral.core.runs.worker_process as w; print(json.dumps(w.identity()))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
     return dict(json.loads(done.stdout))
 

@@ -15,7 +15,7 @@ import pytest_asyncio
 from corral.bus import LocalEventBus
 from corral.bus.subscription import Subscription
 from corral.caller import ANONYMOUS
-from corral.core.event_stream import (
+from corral.core.services.event_stream import (
     SessionEventStreams,
     SharedPages,
     StreamPolicy,

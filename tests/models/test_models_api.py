@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from corral import models
-from corral.core.event_stream import RETRY_MS
+from corral.core.services.event_stream import RETRY_MS
 from corral.testing.fake_anthropic import FakeAnthropic
 from corral.testing.fake_openai import FakeOpenAI
 from corral.testing.fake_provider import FakeReply, FakeUsage

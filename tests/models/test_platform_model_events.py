@@ -9,9 +9,9 @@ import pytest
 
 from corral.caller import ANONYMOUS, Caller
 from corral.config import Settings
-from corral.core.event_stream import RETRY_MS
-from corral.core.platform_models import ModelRegistry
-from corral.core.providers_catalog import ModelsService
+from corral.core.llm.platform_models import ModelRegistry
+from corral.core.services.event_stream import RETRY_MS
+from corral.core.services.models import ModelsService
 from corral.errors import CorralError
 from corral.models import PlatformModelSnapshot
 from corral.results import SseFrame

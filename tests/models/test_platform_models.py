@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from corral.config import Settings
-from corral.core.platform_models import ModelRegistry, PlatformModelSpec, Snapshot
+from corral.core.llm.platform_models import ModelRegistry, PlatformModelSpec, Snapshot
 from corral.errors import CorralError
 from corral.providers.config import ProviderConfig
 

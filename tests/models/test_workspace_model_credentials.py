@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from corral.config import Settings
-from corral.core.catalog import Catalog, load_catalog
-from corral.core.model_resolution import resolve_model
-from corral.core.platform_models import ModelRegistry
+from corral.core.llm.platform_models import ModelRegistry
+from corral.core.llm.resolution import resolve_model
+from corral.core.workspace.catalog import Catalog, load_catalog
 from corral.errors import CorralError
 from corral.providers.base import ModelRequest, TextDelta
 from corral.testing.fake_anthropic import FakeAnthropic

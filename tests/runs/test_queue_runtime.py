@@ -302,7 +302,7 @@ def test_batch_requeue_mixes_accepted_and_error_items(api: httpx.Client) -> None
     assert get_run(api, completed["id"]) == completed
     again = wait_for(
         lambda: (
-            (run := get_run(api, failed["id"]))["startedAt"] > failed["endedAt"]
+            (run := get_run(api, failed["id"])).get("startedAt", "") > failed["endedAt"]
             and run["status"] == "failed"
             and run
         ),

@@ -7,7 +7,7 @@ import io
 import httpx
 import pytest
 
-from corral.core.downloads import byte_range
+from corral.core.services.downloads import byte_range
 from corral.errors import CorralError
 from corral_client import AuthenticatedClient
 from corral_client.api.files import (

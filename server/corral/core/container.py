@@ -12,24 +12,26 @@ from prometheus_client import CollectorRegistry
 from corral.bus import LocalEventBus
 from corral.bus.foreign_commits import ForeignCommitPoller, event_publisher
 from corral.config import Settings
-from corral.core.actions import ActionsService
-from corral.core.commands import CommandsService, TerminalsService
-from corral.core.event_stream import SessionEventStreams, StreamPolicy
-from corral.core.messages import MessagesService
-from corral.core.meta import MetaService
-from corral.core.platform_models import ModelRegistry
-from corral.core.providers_catalog import ModelsService
-from corral.core.run_executor import ExecutorSettings, RunExecutor
-from corral.core.run_models import ModelResolver
-from corral.core.run_performer import RunPerformer
-from corral.core.runs import RunsService
-from corral.core.runtimes import RuntimesService
-from corral.core.sandbox_host import SandboxHost
-from corral.core.sandboxes import FilesService, SandboxesService
-from corral.core.sessions import SessionsService
-from corral.core.templates import BUILTIN_RUNTIMES_DIR, RuntimeLibrary
-from corral.core.worker_process import ProcessKind
-from corral.core.workspaces import WorkspacePlaces, WorkspacesService
+from corral.core.agent.performer import RunPerformer
+from corral.core.llm.platform_models import ModelRegistry
+from corral.core.llm.run_models import ModelResolver
+from corral.core.runs.executor import ExecutorSettings, RunExecutor
+from corral.core.runs.worker_process import ProcessKind
+from corral.core.services.actions import ActionsService
+from corral.core.services.commands import CommandsService
+from corral.core.services.event_stream import SessionEventStreams, StreamPolicy
+from corral.core.services.files import FilesService
+from corral.core.services.messages import MessagesService
+from corral.core.services.meta import MetaService
+from corral.core.services.models import ModelsService
+from corral.core.services.runs import RunsService
+from corral.core.services.runtimes import RuntimesService
+from corral.core.services.sandboxes import SandboxesService
+from corral.core.services.sessions import SessionsService
+from corral.core.services.terminals import TerminalsService
+from corral.core.services.workspaces import WorkspacePlaces, WorkspacesService
+from corral.core.workspace.runtime_library import BUILTIN_RUNTIMES_DIR, RuntimeLibrary
+from corral.core.workspace.sandbox_host import SandboxHost
 from corral.services import Services
 from corral.store import Store, open_store
 

@@ -21,7 +21,8 @@ Handler = Callable[[ToolContext, dict[str, Any]], Awaitable[ToolResult]]
 @dataclass(frozen=True, slots=True)
 class NativeTool:
     """A `Tool`: `handler` does the work; its input has been validated against the schema.
-    The engine tools (core/engine_tools.py) take this shape too, with their own source type."""
+    The engine tools (core/agent/engine_tools.py) take this shape too, with their own source
+    type."""
 
     name: str
     description: str
