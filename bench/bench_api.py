@@ -34,9 +34,16 @@ CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "50")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 UVICORN = [
     str(Path(sys.executable).with_name("uvicorn")),
-    "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-    "--log-level", "warning", "--workers", "1",
-]  # fmt: skip
+    "--loop",
+    "uvloop",
+    "--http",
+    "httptools",
+    "--no-access-log",
+    "--log-level",
+    "warning",
+    "--workers",
+    "1",
+]
 
 Figures = tuple[float, float, float]  # req/s, p50 ms, p99 ms
 

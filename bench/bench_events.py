@@ -80,10 +80,13 @@ class Reader(asyncio.Protocol):
 async def open_reader(base: str, session_id: str, latencies: list[float], since: float) -> Reader:
     host, port = base.removeprefix("http://").split(":")
     loop = asyncio.get_running_loop()
-    transport, reader = await loop.create_connection(lambda: Reader(latencies, since), host,
-                                                     int(port))  # fmt: skip
-    request = (f"GET /api/v1/sessions/{session_id}/events HTTP/1.1\r\nHost: {host}\r\n"
-               "Accept: text/event-stream\r\n\r\n")  # fmt: skip
+    transport, reader = await loop.create_connection(
+        lambda: Reader(latencies, since), host, int(port)
+    )
+    request = (
+        f"GET /api/v1/sessions/{session_id}/events HTTP/1.1\r\nHost: {host}\r\n"
+        "Accept: text/event-stream\r\n\r\n"
+    )
     transport.write(request.encode())
     await asyncio.wait_for(reader.connected, 60)
     return reader
@@ -104,8 +107,9 @@ async def send(api: httpx.AsyncClient, session_id: str) -> None:
     resp.raise_for_status()
 
 
-async def latency_case(base: str, api: httpx.AsyncClient, readers: int, messages: int,
-                       every_s: float) -> list[float]:  # fmt: skip
+async def latency_case(
+    base: str, api: httpx.AsyncClient, readers: int, messages: int, every_s: float
+) -> list[float]:
     """Open `readers` streams on a fresh session, send `messages`, one per `every_s`."""
     (session_id,) = await new_sessions(api, 1)
     latencies: list[float] = []
@@ -131,8 +135,10 @@ def pct(values: list[float], q: float) -> float:
 
 def report(name: str, latencies: list[float]) -> tuple[float, float]:
     p50, p99 = pct(latencies, 0.50) * 1000, pct(latencies, 0.99) * 1000
-    print(f"  {name:<22} p50 {p50:6.2f} ms   p99 {p99:7.2f} ms   ({len(latencies):,} deliveries)",
-          flush=True)  # fmt: skip
+    print(
+        f"  {name:<22} p50 {p50:6.2f} ms   p99 {p99:7.2f} ms   ({len(latencies):,} deliveries)",
+        flush=True,
+    )
     return p50, p99
 
 
@@ -144,8 +150,10 @@ async def idle_case(base: str, pid: int, api: httpx.AsyncClient) -> tuple[int, i
     started = time.time()
     readers = []
     for i in range(0, IDLE, 100):  # in batches: the listen backlog is finite
-        batch = [open_reader(base, sessions[(i + j) % IDLE_SESSIONS], [], started)
-                 for j in range(min(100, IDLE - i))]  # fmt: skip
+        batch = [
+            open_reader(base, sessions[(i + j) % IDLE_SESSIONS], [], started)
+            for j in range(min(100, IDLE - i))
+        ]
         readers += await asyncio.gather(*batch)
     # Every stream answers with a keep-alive while all of them are open: all are alive.
     await asyncio.wait_for(asyncio.gather(*(r.pinged.wait() for r in readers)), 4 * PING_S + 60)
@@ -161,8 +169,11 @@ async def idle_case(base: str, pid: int, api: httpx.AsyncClient) -> tuple[int, i
 async def run() -> int:
     if hasattr(os, "sched_setaffinity") and os.cpu_count() and os.cpu_count() > 1:  # type: ignore[operator]
         os.sched_setaffinity(0, {1})  # the readers, away from the server's CPU
-    print(f"session event stream: {MESSAGES} messages per latency case; load average "
-          + " ".join(f"{x:.2f}" for x in os.getloadavg()), flush=True)  # fmt: skip
+    print(
+        f"session event stream: {MESSAGES} messages per latency case; load average "
+        + " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        flush=True,
+    )
     server = functools.partial(
         corral_server,
         cpu=0,
@@ -174,22 +185,31 @@ async def run() -> int:
             async with httpx.AsyncClient(base_url=base, timeout=60) as api:
                 print("first-event latency (createdAt in the core -> frame at the reader):")
                 one = report("1 reader", await latency_case(base, api, 1, MESSAGES, 0.05))
-                fan = report(f"{FANOUT} readers", await latency_case(
-                    base, api, FANOUT, max(20, MESSAGES // 5), 0.25))  # fmt: skip
+                fan = report(
+                    f"{FANOUT} readers",
+                    await latency_case(base, api, FANOUT, max(20, MESSAGES // 5), 0.25),
+                )
         with server(Path(tmp) / "idle") as (base, pid):
             async with httpx.AsyncClient(base_url=base, timeout=60) as api:
                 before, after, get_ms = await idle_case(base, pid, api)
     per_stream_kib = (after - before) / IDLE / 1024
-    print(f"idle streams: {IDLE:,} open over {IDLE_SESSIONS} sessions, each pinged while all "
-          f"stay open; a GET /healthz meanwhile took {get_ms:.1f} ms")  # fmt: skip
-    print(f"  RSS {before / MiB:.0f} MB before, {after / MiB:.0f} MB with the streams "
-          f"({per_stream_kib:.1f} KiB per stream)")  # fmt: skip
-    print(f"ratio p50 {FANOUT} readers / 1 reader: {fan[0] / one[0]:.1f}; "
-          f"p99: {fan[1] / one[1]:.1f}")  # fmt: skip
+    print(
+        f"idle streams: {IDLE:,} open over {IDLE_SESSIONS} sessions, each pinged while all "
+        f"stay open; a GET /healthz meanwhile took {get_ms:.1f} ms"
+    )
+    print(
+        f"  RSS {before / MiB:.0f} MB before, {after / MiB:.0f} MB with the streams "
+        f"({per_stream_kib:.1f} KiB per stream)"
+    )
+    print(
+        f"ratio p50 {FANOUT} readers / 1 reader: {fan[0] / one[0]:.1f}; p99: {fan[1] / one[1]:.1f}"
+    )
     latency_ok = "met" if one[0] < 5 else "MISSED"
     memory_ok = "met" if after < 300 * MiB else "MISSED"
-    print(f"targets: p50 with 1 reader {one[0]:.2f} ms (< 5 ms: {latency_ok}); RSS with "
-          f"{IDLE:,} idle streams {after / MiB:.0f} MB (< 300 MB: {memory_ok})")  # fmt: skip
+    print(
+        f"targets: p50 with 1 reader {one[0]:.2f} ms (< 5 ms: {latency_ok}); RSS with "
+        f"{IDLE:,} idle streams {after / MiB:.0f} MB (< 300 MB: {memory_ok})"
+    )
     return 0
 
 

@@ -106,8 +106,10 @@ def pct(values: list[float], q: float) -> float:
 
 def line(name: str, latencies: list[float], wall: float) -> None:
     ms = [v * 1000 for v in latencies]
-    print(f"  {name:<26} {len(ms) / wall:8.1f} runs/s   p50 {pct(ms, 0.5):7.2f} ms"
-          f"   p99 {pct(ms, 0.99):7.2f} ms")  # fmt: skip
+    print(
+        f"  {name:<26} {len(ms) / wall:8.1f} runs/s   p50 {pct(ms, 0.5):7.2f} ms"
+        f"   p99 {pct(ms, 0.99):7.2f} ms"
+    )
 
 
 async def bench(base: str, pid: int) -> None:
@@ -160,8 +162,10 @@ async def bench(base: str, pid: int) -> None:
         f"harness overhead per run p50 {overhead_p50:.2f} ms "
         f"({overhead_p50 / post_p50:.1f}x the POST alone; target < 5 ms)"
     )
-    print(f"server CPU per run: {cpu_one / SERIAL * 1000:.2f} ms (1 x {SERIAL}), "
-          f"{cpu_wide / WIDE * 1000:.2f} ms ({WIDE} x 1; {cpu_wide:.2f} s in all)")  # fmt: skip
+    print(
+        f"server CPU per run: {cpu_one / SERIAL * 1000:.2f} ms (1 x {SERIAL}), "
+        f"{cpu_wide / WIDE * 1000:.2f} ms ({WIDE} x 1; {cpu_wide:.2f} s in all)"
+    )
     print(f"load average {os.getloadavg()[0]:.2f}")
 
 

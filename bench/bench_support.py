@@ -58,8 +58,9 @@ def corral_server(
     `CORRAL_<NAME>` settings; yields its base URL and pid once it answers."""
     port = free_port()
     env = clean_environ()
-    env.update(CORRAL_DATA_DIR=str(data_dir), CORRAL_SANDBOX_ISOLATION="none",
-               CORRAL_LOG_LEVEL="warning")  # fmt: skip
+    env.update(
+        CORRAL_DATA_DIR=str(data_dir), CORRAL_SANDBOX_ISOLATION="none", CORRAL_LOG_LEVEL="warning"
+    )
     env.update({f"CORRAL_{name.upper()}": value for name, value in settings.items()})
     command = [sys.executable, "-m", "corral", "serve", "--port", str(port)]
     if cpu is not None:

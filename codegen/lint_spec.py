@@ -54,8 +54,11 @@ ANY_STATUS = {"http_error"}  # the edge's code for a status no other code names
 def error_codes(doc: dict) -> list[str]:
     codes = set(doc["components"]["schemas"]["ErrorCode"]["enum"])
     documented = documented_statuses(doc)
-    mentioned = {(code, int(status)) for text in _descriptions(doc)
-                 for status, code in STATUS_AND_CODE.findall(text)}  # fmt: skip
+    mentioned = {
+        (code, int(status))
+        for text in _descriptions(doc)
+        for status, code in STATUS_AND_CODE.findall(text)
+    }
     named = set(documented) | {code for code, _ in mentioned}
     problems = [
         f"error code `{c}` is named but not listed in ErrorCode" for c in sorted(named - codes)

@@ -67,8 +67,9 @@ class Seeder:
     """The API calls `seed` makes; any answer but a 2xx ends the script with that answer."""
 
     def __init__(self, url: str) -> None:
-        self.api = httpx.Client(base_url=url, timeout=30,
-                                headers={"Authorization": f"Bearer {TOKEN}"})  # fmt: skip
+        self.api = httpx.Client(
+            base_url=url, timeout=30, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         resp = self.api.request(method, f"/api/v1{path}", **kwargs)
@@ -88,8 +89,13 @@ class Seeder:
         archive = io.BytesIO()
         with zipfile.ZipFile(archive, "w") as zf:
             zf.writestr("AGENTS.md", f"# {name}\n")
-        self.call("POST", "/runtimes/upload", params={"name": name}, content=archive.getvalue(),
-                  headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+        self.call(
+            "POST",
+            "/runtimes/upload",
+            params={"name": name},
+            content=archive.getvalue(),
+            headers={"Content-Type": "application/octet-stream"},
+        )
         return name
 
     def file(self, workspace_id: str, path: str) -> str:
@@ -184,8 +190,11 @@ def main() -> int:
         log = log_path.open("wb")
         server = subprocess.Popen(
             [sys.executable, "-m", "corral", "serve", "--port", str(port)],
-            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             wait_ready(url, server)
             config = seeded_config(seed(url), Path(data_dir))

@@ -40,8 +40,7 @@ def build_wheel(work: Path) -> Path:
         else:
             shutil.copy2(path, source / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
-    subprocess.run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", work, source],
-                   check=True)  # fmt: skip
+    subprocess.run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", work, source], check=True)
     (wheel,) = work.glob("corral-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         shipped = archive.read("corral/openapi.yaml")
@@ -55,12 +54,28 @@ def install(wheel: Path, place: Path) -> Path:
     venv.create(place, with_pip=False)
     python = place / "bin" / "python"
     subprocess.run(
-        [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet",
-         "--python", python, "install", "-c", ROOT / "constraints.txt", wheel],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--python",
+            python,
+            "install",
+            "-c",
+            ROOT / "constraints.txt",
+            wheel,
+        ],
         check=True,
-    )  # fmt: skip
-    found = subprocess.run([python, "-c", "import corral; print(corral.__file__)"],
-                           capture_output=True, text=True, check=True, cwd=place)  # fmt: skip
+    )
+    found = subprocess.run(
+        [python, "-c", "import corral; print(corral.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=place,
+    )
     if not Path(found.stdout.strip()).is_relative_to(place):
         sys.exit(f"the clean venv imports corral from {found.stdout.strip()}, not the wheel")
     return place / "bin" / "corral"
@@ -90,8 +105,9 @@ def exercise(url: str, spec_text: str) -> None:
         if "swagger-ui" not in docs.text:
             raise RuntimeError("/docs is not the Swagger UI page")
         http.get("/docs/assets/swagger-ui-bundle.js").raise_for_status()
-        http.post("/api/v1/workspaces", json={"name": "wheel", "runtime": "default"}
-                  ).raise_for_status()  # fmt: skip
+        http.post(
+            "/api/v1/workspaces", json={"name": "wheel", "runtime": "default"}
+        ).raise_for_status()
 
 
 def serve(corral: Path, work: Path) -> None:
@@ -103,8 +119,13 @@ def serve(corral: Path, work: Path) -> None:
     env.pop("PYTHONPATH", None)
     log = work / "server.log"
     with log.open("wb") as output:
-        server = subprocess.Popen([corral, "serve", "--port", url.rsplit(":", 1)[1]], env=env,
-                                  cwd=work, stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
+        server = subprocess.Popen(
+            [corral, "serve", "--port", url.rsplit(":", 1)[1]],
+            env=env,
+            cwd=work,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
         try:
             wait_until_it_answers(url, server)
             exercise(url, (work / "source" / "openapi.yaml").read_text())
@@ -125,8 +146,10 @@ def main() -> int:
         work = Path(temp)
         wheel = build_wheel(work)
         serve(install(wheel, work / "venv"), work)
-        print(f"wheel check: {wheel.name}, alone in a clean venv, serves /openapi.json, /docs "
-              "and the default runtime")  # fmt: skip
+        print(
+            f"wheel check: {wheel.name}, alone in a clean venv, serves /openapi.json, /docs "
+            "and the default runtime"
+        )
     return 0
 
 

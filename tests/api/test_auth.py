@@ -53,10 +53,12 @@ PROBES = ["/healthz", "/readyz", "/metrics", "/openapi.json", "/openapi.yaml", "
 @pytest.fixture(scope="module")
 def bearer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     settings = Settings(
-        data_dir=tmp_path_factory.mktemp("bearer"), validate_responses=True, api_tokens=TOKENS,
+        data_dir=tmp_path_factory.mktemp("bearer"),
+        validate_responses=True,
+        api_tokens=TOKENS,
         run_worker=False,  # runs stay where the queue put them (tests/conftest.py)
         sandbox_isolation="none",  # a limited token wants bwrap, else none on purpose
-    )  # fmt: skip
+    )
     with live_server(settings) as live:
         yield live
 
@@ -306,8 +308,11 @@ def test_internal_routes_want_the_internal_token_or_a_token_for_every_workspace(
 def test_standalone_internal_routes_want_the_process_token(server: LiveServer) -> None:
     """Without `internal_token` the secret is random: only what is handed it gets through."""
     with server.client() as anonymous:
-        assert_error(anonymous.post("/internal/v1/models/generate", json={"prompt": "hi"}),
-                     401, "unauthorized")  # fmt: skip
+        assert_error(
+            anonymous.post("/internal/v1/models/generate", json={"prompt": "hi"}),
+            401,
+            "unauthorized",
+        )
     with server.client(server.core.internal_token) as trusted:
         resp = trusted.post("/internal/v1/models/generate", json={"prompt": "hi"})
     assert resp.status_code == 200, resp.text
@@ -322,8 +327,11 @@ def test_x_forwarded_for_is_believed_from_trusted_proxies_only(
     # The proxy is what this checks, not confinement: unconfined, it starts without bwrap too.
     server = start_server(trusted_proxies=trusted, sandbox_isolation="none")
     with server.client(server.core.internal_token) as caller:
-        resp = caller.post("/internal/v1/models/generate", json={"prompt": "hi"},
-                           headers={"X-Forwarded-For": "10.1.2.3"})  # fmt: skip
+        resp = caller.post(
+            "/internal/v1/models/generate",
+            json={"prompt": "hi"},
+            headers={"X-Forwarded-For": "10.1.2.3"},
+        )
     if status == 403:
         assert_error(resp, 403, "forbidden")
     else:

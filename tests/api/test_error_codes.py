@@ -40,9 +40,19 @@ def test_a_code_the_contract_does_not_list_fails_the_type_check() -> None:
     for call in CALLS:
         lines += [call.format(code="session_busy"), call.format(code="session_busy_now")]
     report, _, status = mypy.run(
-        ["--strict", "--no-incremental", "--follow-imports", "silent", "--config-file", "",
-         "--python-version", "3.11", "-c", "\n".join(lines)]
-    )  # fmt: skip
+        [
+            "--strict",
+            "--no-incremental",
+            "--follow-imports",
+            "silent",
+            "--config-file",
+            "",
+            "--python-version",
+            "3.11",
+            "-c",
+            "\n".join(lines),
+        ]
+    )
     rejected = [line for line in report.splitlines() if ": error: " in line]
     expected = [n for n, line in enumerate(lines, 1) if "session_busy_now" in line]
     assert status == 1 and [int(line.split(":")[1]) for line in rejected] == expected, report

@@ -28,8 +28,9 @@ def server(shared_server: LiveServer) -> LiveServer:
 
 
 def upload(api: httpx.Client, name: str, archive: bytes, **params: Any) -> httpx.Response:
-    return api.post(f"{RUNTIMES}/upload", params={"name": name, **params}, content=archive,
-                    headers=OCTET)  # fmt: skip
+    return api.post(
+        f"{RUNTIMES}/upload", params={"name": name, **params}, content=archive, headers=OCTET
+    )
 
 
 def runtime_names(api: httpx.Client) -> list[str]:

@@ -257,8 +257,16 @@ def test_catalog_of_the_default_runtime(api: httpx.Client, workspace: dict[str, 
     assert "debugging" in {s["name"] for s in catalog["skills"]}
     # only what the server offers: none of OAH's tools it does not implement
     assert catalog["nativeTools"] == [
-        "Bash", "Read", "Write", "Edit", "MultiEdit", "LS", "Glob", "Grep", "TodoWrite",
-    ]  # fmt: skip
+        "Bash",
+        "Read",
+        "Write",
+        "Edit",
+        "MultiEdit",
+        "LS",
+        "Glob",
+        "Grep",
+        "TodoWrite",
+    ]
     assert catalog["engineTools"] == ["run_action", "Skill", "AgentSwitch", "SubAgent"]
     assert "warnings" not in catalog  # every file of the runtime loads
 

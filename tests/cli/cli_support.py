@@ -6,10 +6,12 @@ import json
 from typing import Any
 
 WRITE_THEN_ANSWER = [
-    {"text": "Writing it.",
-     "toolCalls": [{"name": "Write", "input": {"file_path": "note.txt", "content": "hi"}}]},
+    {
+        "text": "Writing it.",
+        "toolCalls": [{"name": "Write", "input": {"file_path": "note.txt", "content": "hi"}}],
+    },
     "Wrote note.txt.",
-]  # fmt: skip
+]
 
 
 def metadata(turns: list[Any]) -> str:

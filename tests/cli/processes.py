@@ -31,9 +31,14 @@ class Process:
 
     def __init__(self, *args: str, env: dict[str, str]) -> None:
         self.popen = subprocess.Popen(
-            [CORRAL, *args], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, encoding="utf-8",
-        )  # fmt: skip
+            [CORRAL, *args],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+        )
         self.output = ""
         self._chunks: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()

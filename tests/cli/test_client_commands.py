@@ -18,8 +18,14 @@ Cli = Callable[..., Result]
 
 def test_chat_streams_the_answer_and_shows_tool_calls(cli: Cli, corral: Corral) -> None:
     ws = corral.workspaces.create(name="cli")
-    done = cli("chat", "--workspace", ws.id, "--metadata", metadata(WRITE_THEN_ANSWER),
-               input="write a note\n")  # fmt: skip
+    done = cli(
+        "chat",
+        "--workspace",
+        ws.id,
+        "--metadata",
+        metadata(WRITE_THEN_ANSWER),
+        input="write a note\n",
+    )
     assert done.exit_code == 0, done.output
     out = done.output
     assert out.index("Writing it.") < out.index("⚙ Write") < out.index("✓ Write")
@@ -102,8 +108,9 @@ def test_the_token_comes_from_the_option_or_the_environment(
     runner = CliRunner()
     denied = runner.invoke(app, ["workspaces", "list", "--url", server.url])
     assert denied.exit_code == 1 and "unauthorized" in denied.output
-    allowed = runner.invoke(app, ["workspaces", "list", "--url", server.url,
-                                  "--token", "cli-secret-token"])  # fmt: skip
+    allowed = runner.invoke(
+        app, ["workspaces", "list", "--url", server.url, "--token", "cli-secret-token"]
+    )
     assert allowed.exit_code == 0, allowed.output
     env = {"CORRAL_URL": server.url, "CORRAL_TOKEN": "cli-secret-token"}
     from_env = runner.invoke(app, ["workspaces", "list"], env=env)

@@ -66,8 +66,10 @@ def test_probes_answer_while_one_client_holds_thousands_of_slow_heads(tmp_path: 
         if hard != resource.RLIM_INFINITY and hard < SLOW_CONNECTIONS + 256:
             pytest.skip(f"this process may open {hard} files, fewer than the test's clients")
         resource.setrlimit(resource.RLIMIT_NOFILE, (SLOW_CONNECTIONS + 256, hard))
-    settings = {"CORRAL_HTTP_MAX_CONNECTIONS_PER_CLIENT": str(SLOW_CONNECTIONS + 100),
-                "CORRAL_HTTP_HEAD_TIMEOUT_SECONDS": "60"}  # fmt: skip
+    settings = {
+        "CORRAL_HTTP_MAX_CONNECTIONS_PER_CLIENT": str(SLOW_CONNECTIONS + 100),
+        "CORRAL_HTTP_HEAD_TIMEOUT_SECONDS": "60",
+    }
     with (
         corral_serve(tmp_path, **settings) as url,
         _slow_clients(_address(url), SLOW_CONNECTIONS, "127.0.0.2") as slow,
@@ -134,8 +136,10 @@ def test_what_the_parser_rejects_comes_in_the_envelope(tmp_path: Path) -> None:
         b"zz\r\n": (400, "invalid_request"),
         b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: c\r\n\r\n": (414, "uri_too_long"),
         b"GET / HTTP/1.1\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n": (
-            431, "header_fields_too_large"),
-    }  # fmt: skip
+            431,
+            "header_fields_too_large",
+        ),
+    }
     with corral_serve(tmp_path) as url:
         for request, (status, code) in cases.items():
             with socket.create_connection(_address(url)) as sock:

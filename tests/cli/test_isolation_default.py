@@ -47,9 +47,12 @@ def _serve(tmp_path: Path, path: str, *args: str, **settings: str) -> tuple[int 
     ],
 )
 def test_auto_refuses_to_start_exposed_without_a_working_bwrap(
-    tmp_path: Path, broken_bwrap: str, args: tuple[str, ...], settings: dict[str, str],
+    tmp_path: Path,
+    broken_bwrap: str,
+    args: tuple[str, ...],
+    settings: dict[str, str],
     exposure: str,
-) -> None:  # fmt: skip
+) -> None:
     code, output = _serve(tmp_path, broken_bwrap, *args, **settings)
     assert code not in (None, 0)
     assert exposure in output
@@ -58,8 +61,9 @@ def test_auto_refuses_to_start_exposed_without_a_working_bwrap(
 
 
 def test_an_explicit_none_starts_and_warns(tmp_path: Path, broken_bwrap: str) -> None:
-    code, output = _serve(tmp_path, broken_bwrap, CORRAL_API_TOKENS=LIMITED,
-                          CORRAL_SANDBOX_ISOLATION="none")  # fmt: skip
+    code, output = _serve(
+        tmp_path, broken_bwrap, CORRAL_API_TOKENS=LIMITED, CORRAL_SANDBOX_ISOLATION="none"
+    )
     assert code is None
     assert "sandbox_isolation is none: commands run as plain processes" in output
 

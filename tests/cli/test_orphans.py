@@ -49,13 +49,21 @@ def test_commands_of_a_killed_server_end_when_the_next_one_starts(tmp_path: Path
         session = api.post(f"/api/v1/workspaces/{ws['id']}/sessions", json={}).json()
         commands = f"/api/v1/sandboxes/{ws['id']}/commands"
         # Foreground: the request waits on it, so it is sent from a thread of its own.
-        threading.Thread(target=_post_ignoring_failure, daemon=True, args=(
-            api, f"{commands}/foreground", {"command": f"sleep {marker}1 & sleep {marker}2"},
-        )).start()  # fmt: skip
+        threading.Thread(
+            target=_post_ignoring_failure,
+            daemon=True,
+            args=(
+                api,
+                f"{commands}/foreground",
+                {"command": f"sleep {marker}1 & sleep {marker}2"},
+            ),
+        ).start()
         assert api.post(f"{commands}/background", json={"command": f"sleep {marker}3"}).is_success
         script = [{"toolCalls": [{"name": "Bash", "input": {"command": f"sleep {marker}4"}}]}, "ok"]
-        sent = api.post(f"/api/v1/sessions/{session['id']}/messages",
-                        json={"content": "go", "metadata": {"script": script}})  # fmt: skip
+        sent = api.post(
+            f"/api/v1/sessions/{session['id']}/messages",
+            json={"content": "go", "metadata": {"script": script}},
+        )
         assert sent.status_code == 202, sent.text
         every = {f"{marker}{i}".encode() for i in range(1, 5)}
         wait_for(lambda: _sleeping(marker) == every, what="the four commands to run")

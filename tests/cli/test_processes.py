@@ -16,11 +16,14 @@ from corral.testing.waiting import wait_for
 from corral_sdk import Corral
 
 GATED = [
-    {"text": "Waiting for the gate.",
-     "toolCalls": [{"name": "Bash",
-                    "input": {"command": "while [ ! -e gate ]; do sleep 0.02; done"}}]},
+    {
+        "text": "Waiting for the gate.",
+        "toolCalls": [
+            {"name": "Bash", "input": {"command": "while [ ! -e gate ]; do sleep 0.02; done"}}
+        ],
+    },
     "Through the gate.",
-]  # fmt: skip
+]
 
 
 def test_chat_against_a_served_api(tmp_path: Path) -> None:
@@ -69,8 +72,12 @@ def test_a_worker_executes_the_runs_an_api_only_server_queues(tmp_path: Path) ->
         session = corral.workspaces.create(name="split").sessions.create()
         queued = session.submit("hello", metadata={"script": ["Done by the worker."]})
         assert corral.runs.get(queued.run_id).status.value == "queued"  # nobody executes it
-        worker_env = environment(CORRAL_DATA_DIR=str(data), CORRAL_SANDBOX_ISOLATION="none",
-                                 CORRAL_RUN_WORKER="false", **fast)  # fmt: skip
+        worker_env = environment(
+            CORRAL_DATA_DIR=str(data),
+            CORRAL_SANDBOX_ISOLATION="none",
+            CORRAL_RUN_WORKER="false",
+            **fast,
+        )
         with running("worker", env=worker_env) as worker:  # a worker ignores run_worker=false
             wait_for(
                 lambda: corral.runs.get(queued.run_id).status.value == "completed",

@@ -13,8 +13,9 @@ from corral.testing.processes import free_port
 
 def test_sigint_with_open_event_streams_shuts_down_cleanly(tmp_path: Path) -> None:
     port = free_port()
-    env = environment(CORRAL_DATA_DIR=str(tmp_path), CORRAL_SANDBOX_ISOLATION="none",
-                      CORRAL_LOG_JSON="true")  # fmt: skip
+    env = environment(
+        CORRAL_DATA_DIR=str(tmp_path), CORRAL_SANDBOX_ISOLATION="none", CORRAL_LOG_JSON="true"
+    )
     url = f"http://127.0.0.1:{port}"
     with (
         running("serve", "--port", str(port), env=env) as server,

@@ -71,9 +71,10 @@ class Box:
 
     def process(self, executable: str, *args: str, **body: Any) -> CommandResult:
         result = run_process_command.sync(
-            self.id, client=self.client,
+            self.id,
+            client=self.client,
             body=ProcessCommandRequest(executable=executable, args=list(args), **body),
-        )  # fmt: skip
+        )
         assert isinstance(result, CommandResult), result
         return result
 
@@ -88,9 +89,10 @@ class Box:
     def post(self, route: str, body: dict[str, Any]) -> httpx.Response:
         # json.dumps escapes lone surrogates (`\\ud800`), which hostile clients do send.
         return self.http.post(
-            f"/api/v1/sandboxes/{self.id}/commands/{route}", content=json.dumps(body),
+            f"/api/v1/sandboxes/{self.id}/commands/{route}",
+            content=json.dumps(body),
             headers={"content-type": "application/json"},
-        )  # fmt: skip
+        )
 
     def terminal(self, terminal_id: str, action: str = "", **kwargs: Any) -> httpx.Response:
         url = f"/api/v1/sessions/{self.session_id}/terminals/{terminal_id}"

@@ -79,8 +79,9 @@ def test_timeout_kills_the_whole_group(none_box: Box) -> None:
 
 def test_timeout_kills_everything_inside_bwrap(bwrap_box: Box) -> None:
     marker = f"8{uuid.uuid4().int % 10**6:06d}"
-    result = bwrap_box.sh(f"(sleep {marker} &); setsid sleep {marker} & sleep {marker}",
-                          timeout_ms=300)  # fmt: skip
+    result = bwrap_box.sh(
+        f"(sleep {marker} &); setsid sleep {marker} & sleep {marker}", timeout_ms=300
+    )
     assert result.timed_out is True and result.exit_code == 124
     # Even a process that left the group (setsid) dies with bwrap's pid namespace.
     wait_for(lambda: not running_with(f"sleep {marker}"))
@@ -137,8 +138,20 @@ def test_environment_is_scrubbed(box: Box, monkeypatch: pytest.MonkeyPatch) -> N
     assert variables["GREETING"] == "hi there"
     assert variables[VISIBLE] == "let through by configuration"
     assert variables["HOME"] == str(box.root)
-    assert set(variables) <= {"PATH", "HOME", "LANG", "TERM", "TMPDIR", "SHELL", "PWD", "SHLVL",
-                              "_", "GREETING", "LD_PRELOAD", VISIBLE}  # fmt: skip
+    assert set(variables) <= {
+        "PATH",
+        "HOME",
+        "LANG",
+        "TERM",
+        "TMPDIR",
+        "SHELL",
+        "PWD",
+        "SHLVL",
+        "_",
+        "GREETING",
+        "LD_PRELOAD",
+        VISIBLE,
+    }
 
 
 def test_request_env_may_override_the_base(box: Box) -> None:
@@ -159,8 +172,10 @@ MISSING_CWDS = ["missing", "/workspace/missing/deeper"]
 
 def test_cwd_outside_or_missing_is_a_400(box: Box) -> None:
     for cwd in ESCAPING_CWDS + MISSING_CWDS:
-        for route, body in (("foreground", {"command": "touch escaped"}),
-                            ("process", {"executable": "touch", "args": ["escaped"]})):  # fmt: skip
+        for route, body in (
+            ("foreground", {"command": "touch escaped"}),
+            ("process", {"executable": "touch", "args": ["escaped"]}),
+        ):
             envelope(box.post(route, {**body, "cwd": cwd}), 400, "invalid_sandbox_path")
     assert not (box.root.parent / "escaped").exists()
     assert not list(box.root.rglob("escaped"))
@@ -208,9 +223,11 @@ def test_read_only_workspace_refuses_commands(fresh_box: Box) -> None:
     with closing(sqlite3.connect(box.data_dir / "corral.db", timeout=10)) as conn:
         conn.execute("UPDATE workspaces SET read_only = 1 WHERE id = ?", (box.id,))
         conn.commit()
-    for route, body in (("foreground", {"command": "touch nope"}),
-                        ("process", {"executable": "touch", "args": ["nope"]}),
-                        ("background", {"command": "touch nope"})):  # fmt: skip
+    for route, body in (
+        ("foreground", {"command": "touch nope"}),
+        ("process", {"executable": "touch", "args": ["nope"]}),
+        ("background", {"command": "touch nope"}),
+    ):
         envelope(box.post(route, body), 403, "workspace_read_only")
     assert not (box.root / "nope").exists()
 

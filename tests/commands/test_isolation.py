@@ -56,9 +56,11 @@ def test_bwrap_has_no_network(bwrap_box: Box, listener: int) -> None:
 
 @pytest.mark.usefixtures("working_bwrap")
 def test_bwrap_network_can_be_allowed(tmp_path: Path, listener: int) -> None:
-    with serving(tmp_path, sandbox_isolation="bwrap", sandbox_network=True) as served, \
-            httpx.Client(base_url=served.url, timeout=30) as http, \
-            Client(base_url=served.url) as client:  # fmt: skip
+    with (
+        serving(tmp_path, sandbox_isolation="bwrap", sandbox_network=True) as served,
+        httpx.Client(base_url=served.url, timeout=30) as http,
+        Client(base_url=served.url) as client,
+    ):
         box = new_box(served, http, client)
         assert box.process("python3", "-c", CONNECT, str(listener)).exit_code == 0
 
@@ -126,5 +128,6 @@ def test_masks_above_the_workspace_come_before_its_bind(tmp_path: Path) -> None:
     assert "--unshare-net" not in options and "--share-net" not in options  # unshare-all
     assert {"--unshare-all", "--cap-drop", "--die-with-parent", "--disable-userns"} <= set(options)
     assert options[options.index("--setenv") + 1 : options.index("--setenv") + 3] == [
-        "SECRET", "value"
-    ]  # fmt: skip
+        "SECRET",
+        "value",
+    ]

@@ -54,8 +54,9 @@ def test_background_output_goes_to_a_file_the_files_api_reads(box: Box) -> None:
     log = box.root / started.output_path.removeprefix("/workspace/")
 
     def content() -> str:
-        resp = box.http.get(f"/api/v1/sandboxes/{box.id}/files/content",
-                            params={"path": started.output_path})  # fmt: skip
+        resp = box.http.get(
+            f"/api/v1/sandboxes/{box.id}/files/content", params={"path": started.output_path}
+        )
         return str(resp.json().get("content", "")) if resp.status_code == 200 else ""
 
     assert wait_for(lambda: "and stderr" in content())
@@ -68,9 +69,11 @@ def test_terminal_input_snapshot_and_stop(box: Box) -> None:
     terminal = started.task_id
 
     accepted = send_terminal_input.sync(
-        box.session_id, terminal, client=box.client,
+        box.session_id,
+        terminal,
+        client=box.client,
         body=TerminalInputRequest(input_="hello", append_newline=True),
-    )  # fmt: skip
+    )
     assert isinstance(accepted, TerminalInputAccepted)
     assert accepted.input_written is True and accepted.status == TerminalStatus.RUNNING
     assert accepted.input_writable is True
@@ -156,10 +159,12 @@ def test_background_session_must_exist_in_the_same_workspace(box: Box) -> None:
 
 
 def test_background_refuses_what_foreground_refuses(box: Box) -> None:
-    envelope(box.post("background", {"command": "true", "cwd": "../.."}), 400,
-             "invalid_sandbox_path")  # fmt: skip
-    envelope(box.post("background", {"command": "true", "env": {"A=B": "x"}}), 400,
-             "invalid_request")  # fmt: skip
+    envelope(
+        box.post("background", {"command": "true", "cwd": "../.."}), 400, "invalid_sandbox_path"
+    )
+    envelope(
+        box.post("background", {"command": "true", "env": {"A=B": "x"}}), 400, "invalid_request"
+    )
     envelope(box.post("background", {"command": "a\u0000b"}), 400, "invalid_request")
 
 
@@ -168,8 +173,11 @@ def test_limits_and_shutdown(tmp_path: Path) -> None:
     and stopping the server ends its tasks, which a restarted server reports as stopped."""
     marker = f"5{uuid.uuid4().int % 10**6:06d}"
     limits = {"sandbox_max_background_tasks": 2, "sandbox_task_log_bytes": 1000}
-    with serving(tmp_path, **limits) as served, httpx.Client(base_url=served.url) as http, \
-            Client(base_url=served.url) as client:  # fmt: skip
+    with (
+        serving(tmp_path, **limits) as served,
+        httpx.Client(base_url=served.url) as http,
+        Client(base_url=served.url) as client,
+    ):
         box = new_box(served, http, client)
         chatty = box.background("head -c 5000 /dev/zero | tr '\\0' z")
         assert ended(box, chatty.task_id)["truncated"] is True
@@ -189,15 +197,22 @@ def test_one_workspace_cannot_take_every_background_slot(tmp_path: Path) -> None
     """Per-workspace quota below the server's pool: a full workspace gets 409, another still
     starts; a task that outlives its maximum lifetime is stopped, and its slot comes back."""
     marker = f"6{uuid.uuid4().int % 10**6:06d}"
-    limits = {"sandbox_max_background_tasks": 4, "sandbox_max_background_tasks_per_workspace": 2,
-              "sandbox_background_max_seconds": 2}  # fmt: skip
-    with serving(tmp_path, **limits) as served, httpx.Client(base_url=served.url) as http, \
-            Client(base_url=served.url) as client:  # fmt: skip
+    limits = {
+        "sandbox_max_background_tasks": 4,
+        "sandbox_max_background_tasks_per_workspace": 2,
+        "sandbox_background_max_seconds": 2,
+    }
+    with (
+        serving(tmp_path, **limits) as served,
+        httpx.Client(base_url=served.url) as http,
+        Client(base_url=served.url) as client,
+    ):
         greedy = new_box(served, http, client, "greedy")
         other = new_box(served, http, client, "other")
         hogs = [greedy.background(f"sleep {marker}") for _ in range(2)]
-        refused = envelope(greedy.post("background", {"command": "true"}), 409,
-                           "too_many_background_tasks")  # fmt: skip
+        refused = envelope(
+            greedy.post("background", {"command": "true"}), 409, "too_many_background_tasks"
+        )
         assert refused["details"] == {"workspaceId": greedy.id}
         assert ended(other, other.background("true").task_id)["status"] == "completed"
         # The lifetime ends the hogs (stopped, whole group gone) and frees the workspace's slots.
@@ -213,12 +228,21 @@ def test_one_workspace_cannot_take_every_background_slot(tmp_path: Path) -> None
 async def test_a_task_whose_end_was_never_recorded_is_unknown(tmp_path: Path) -> None:
     task_id = "task_" + uuid.uuid4().hex
     record = {
-        "id": task_id, "workspace_id": "ws_x", "session_id": "ses_x", "command": "sleep 1",
-        "description": None, "output_path": f"/workspace/.corral/tasks/{task_id}.log",
-        "pid": 1234, "status": "running", "created_at": "2026-01-01T00:00:00+00:00",
-        "updated_at": "2026-01-01T00:00:00+00:00", "ended_at": None, "exit_code": None,
-        "signal": None, "output_truncated": False,
-    }  # fmt: skip
+        "id": task_id,
+        "workspace_id": "ws_x",
+        "session_id": "ses_x",
+        "command": "sleep 1",
+        "description": None,
+        "output_path": f"/workspace/.corral/tasks/{task_id}.log",
+        "pid": 1234,
+        "status": "running",
+        "created_at": "2026-01-01T00:00:00+00:00",
+        "updated_at": "2026-01-01T00:00:00+00:00",
+        "ended_at": None,
+        "exit_code": None,
+        "signal": None,
+        "output_truncated": False,
+    }
     (tmp_path / f"{task_id}.json").write_text(json.dumps(record))
     registry = TaskRegistry(tmp_path, log_limit=100, max_running=1)
     found = await registry.get(task_id)

@@ -101,8 +101,11 @@ def test_reads_every_kind_of_declaration(tmp_path: Path) -> None:
     assert plain.system_prompt == "No front matter at all."
     fast, local = catalog.models
     assert (fast.ref, fast.provider, fast.model_name, fast.url) == (
-        "workspace/fast", "openai-compatible", "gpt-x", "http://llm",
-    )  # fmt: skip
+        "workspace/fast",
+        "openai-compatible",
+        "gpt-x",
+        "http://llm",
+    )
     assert fast.api_key_env == "LLM_KEY"
     assert (local.model_name, local.api_key) == ("local", "sk-secret")
     assert "sk-secret" not in repr(local)
@@ -110,15 +113,20 @@ def test_reads_every_kind_of_declaration(tmp_path: Path) -> None:
     assert (deploy.name, deploy.command, deploy.timeout_seconds) == ("deploy", "make deploy", 60)
     assert deploy.input_schema == {"type": "object"}
     assert (deploy.callable_by_api, deploy.callable_by_user, deploy.expose_to_llm) == (
-        True, False, True,
-    )  # fmt: skip
+        True,
+        False,
+        True,
+    )
     assert deploy.retry_policy == "safe"
     (notes,) = catalog.skills
     assert (notes.name, notes.content, notes.expose_to_llm) == ("notes", "Take notes.", False)
     (hook,) = catalog.hooks
     assert (hook.name, hook.handler_type, hook.events, hook.matcher) == (
-        "audit", "command", ("tool.started",), "Bash|Edit",
-    )  # fmt: skip
+        "audit",
+        "command",
+        ("tool.started",),
+        "Bash|Edit",
+    )
     assert (hook.command, hook.timeout_seconds, hook.options) == ("./audit.sh", 5, {"note": "kept"})
     assert hook.fires_on("tool.started", "Edit") and not hook.fires_on("tool.started", "Edits")
     assert not hook.fires_on("tool.completed", "Bash")

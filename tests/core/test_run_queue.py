@@ -41,14 +41,27 @@ class Session:
         def fn(tx: Tx) -> queue.Delivery:
             now = clock.now()
             run = RunRecord(
-                id=f"run_{n}", workspace_id="ws_1", session_id=self.id, status="queued",
-                trigger_type="message", trigger_ref=f"msg_{n}", agent_name="assistant",
-                effective_agent_name="assistant", initiator_ref="user:alice", created_at=now,
-            )  # fmt: skip
+                id=f"run_{n}",
+                workspace_id="ws_1",
+                session_id=self.id,
+                status="queued",
+                trigger_type="message",
+                trigger_ref=f"msg_{n}",
+                agent_name="assistant",
+                effective_agent_name="assistant",
+                initiator_ref="user:alice",
+                created_at=now,
+            )
             message = MessageRecord(
-                id=f"msg_{n}", session_id=self.id, run_id=run.id, role="user", content=f"m{n}",
-                origin="user", mode="prompt", created_at=now,
-            )  # fmt: skip
+                id=f"msg_{n}",
+                session_id=self.id,
+                run_id=run.id,
+                role="user",
+                content=f"m{n}",
+                origin="user",
+                mode="prompt",
+                created_at=now,
+            )
             return queue.submit(tx, run, message, interrupt)
 
         return await self.store.write(fn)
@@ -149,9 +162,12 @@ async def ses(tmp_path: Path) -> AsyncIterator[Session]:
         tx.insert_workspace(WorkspaceRecord(id="ws_1", name="ws", root_path="/w", **stamps))
         for ses_id in (SES, OTHER):
             record = SessionRecord(
-                id=ses_id, workspace_id="ws_1", subject_ref="user:alice",
-                active_agent_name="assistant", **stamps,
-            )  # fmt: skip
+                id=ses_id,
+                workspace_id="ws_1",
+                subject_ref="user:alice",
+                active_agent_name="assistant",
+                **stamps,
+            )
             tx.insert_session(record)
 
     try:

@@ -12,11 +12,16 @@ from corral.store import RunRecord
 
 STATUSES = ["queued", "running", "waiting_tool", "completed", "failed", "cancelled", "timed_out"]
 ALLOWED = {
-    ("queued", "running"), ("queued", "cancelled"), ("queued", "failed"),
-    *{(a, b) for a in ("running", "waiting_tool")
-      for b in ("running", "waiting_tool", "completed", "failed", "cancelled", "timed_out")},
+    ("queued", "running"),
+    ("queued", "cancelled"),
+    ("queued", "failed"),
+    *{
+        (a, b)
+        for a in ("running", "waiting_tool")
+        for b in ("running", "waiting_tool", "completed", "failed", "cancelled", "timed_out")
+    },
     *{(s, s) for s in STATUSES},
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("current", STATUSES)
@@ -31,9 +36,14 @@ def test_terminal_statuses_lead_nowhere_else() -> None:
 
 
 def test_an_illegal_transition_is_a_409() -> None:
-    run = RunRecord(id="run_1", workspace_id="ws_1", trigger_type="message",
-                    effective_agent_name="assistant", status="completed",
-                    created_at=datetime.now(UTC))  # fmt: skip
+    run = RunRecord(
+        id="run_1",
+        workspace_id="ws_1",
+        trigger_type="message",
+        effective_agent_name="assistant",
+        status="completed",
+        created_at=datetime.now(UTC),
+    )
     with pytest.raises(CorralError) as raised:
         check_transition(run, "running")
     assert raised.value.status == 409 and raised.value.code == "invalid_run_transition"

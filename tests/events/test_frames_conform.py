@@ -37,18 +37,25 @@ TOKEN = "frames-token-0123456789"  # with auth on, Schemathesis also checks it i
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SLOW = [{"text": "thinking slowly", "delayMs": 30_000}]  # ended by an interrupt or a timeout
 TOOLS = [
-    {"reasoning": "Let me look around.", "text": "Looking.",
-     "toolCalls": [{"name": "LS", "input": {}}, {"name": "NoSuchTool", "input": {}}]},
+    {
+        "reasoning": "Let me look around.",
+        "text": "Looking.",
+        "toolCalls": [{"name": "LS", "input": {}}, {"name": "NoSuchTool", "input": {}}],
+    },
     "Done.",
-]  # fmt: skip
+]
 MODEL_DOWN = [{"error": {"message": "the model is down", "retryable": False}}]
 ENGINE_TOOLS = [
-    {"toolCalls": [{"name": "Skill", "input": {"name": "debugging"}},
-                   {"name": "SubAgent", "input": {"agent": "reviewer", "prompt": "Review."}},
-                   {"name": "SubAgent", "input": {"agent": "lost", "prompt": "Fail."}}]},
+    {
+        "toolCalls": [
+            {"name": "Skill", "input": {"name": "debugging"}},
+            {"name": "SubAgent", "input": {"agent": "reviewer", "prompt": "Review."}},
+            {"name": "SubAgent", "input": {"agent": "lost", "prompt": "Fail."}},
+        ]
+    },
     {"toolCalls": [{"name": "AgentSwitch", "input": {"agent": "assistant"}}]},
     "Done.",
-]  # fmt: skip
+]
 FILES = {
     ".corral/agents/hasty.md": "---\nname: hasty\nrunTimeoutSeconds: 0.5\n---\nBe quick.\n",
     ".corral/agents/lead.md": "---\n---\nEvery tool.\n",
@@ -60,8 +67,13 @@ FILES = {
 }
 
 MAX_FRAMES = 1000  # more than any history here holds
-AGENT_EVENTS = ("agent.switch.requested", "agent.switched", "agent.delegate.started",
-                "agent.delegate.completed", "agent.delegate.failed")  # fmt: skip
+AGENT_EVENTS = (
+    "agent.switch.requested",
+    "agent.switched",
+    "agent.delegate.started",
+    "agent.delegate.completed",
+    "agent.delegate.failed",
+)
 Event = dict[str, Any]
 # Every event the server emits today, in each of the shapes it takes.
 EXPECTED: dict[str, Callable[[str, Event], bool]] = {
@@ -119,8 +131,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with pytest.MonkeyPatch.context() as env:
         for name in CALLER_VARIABLES:  # the default model is the scripted one
             env.delenv(name, raising=False)
-        settings = Settings(data_dir=tmp_path_factory.mktemp("frames"), validate_responses=True,
-                            api_tokens=[{"token": TOKEN}], sandbox_isolation="none")  # fmt: skip
+        settings = Settings(
+            data_dir=tmp_path_factory.mktemp("frames"),
+            validate_responses=True,
+            api_tokens=[{"token": TOKEN}],
+            sandbox_isolation="none",
+        )
         with live_server(settings) as served:
             yield served
 
@@ -173,8 +189,9 @@ def ended(api: httpx.Client, run_id: str, status: str) -> None:
 def build_history(api: httpx.Client) -> str:
     ws = post(api, "/workspaces", {"name": "frames", "runtime": "default"}, 201)
     for path, content in FILES.items():
-        resp = api.put(f"/sandboxes/{ws['id']}/files/content",
-                       json={"path": path, "content": content})  # fmt: skip
+        resp = api.put(
+            f"/sandboxes/{ws['id']}/files/content", json={"path": path, "content": content}
+        )
         assert resp.status_code in (200, 201), resp.text
     session_id = str(post(api, f"/workspaces/{ws['id']}/sessions", {}, 201)["id"])
 
@@ -193,8 +210,9 @@ def build_history(api: httpx.Client) -> str:
 
     for action, status in (("list-files", "completed"), ("broken", "failed")):
         body = {"input": {}, "sessionId": session_id}
-        ended(api, post(api, f"/workspaces/{ws['id']}/actions/{action}/runs", body)["runId"],
-              status)  # fmt: skip
+        ended(
+            api, post(api, f"/workspaces/{ws['id']}/actions/{action}/runs", body)["runId"], status
+        )
 
     assert post(api, f"/sessions/{session_id}/compact", {}, 200)["compacted"] is True
 
@@ -213,8 +231,11 @@ def test_every_frame_the_server_emits_conforms_to_the_spec(
 ) -> None:
     session_id = build_history(api)
     stored = stored_events(server.settings.data_dir, session_id)
-    missing = [shape for shape, seen in EXPECTED.items()
-               if not any(seen(e["event"], e["data"]) for e in stored)]  # fmt: skip
+    missing = [
+        shape
+        for shape, seen in EXPECTED.items()
+        if not any(seen(e["event"], e["data"]) for e in stored)
+    ]
     assert not missing, f"the history lacks {missing}"
 
     assert validate_history(frames, server, session_id) == len(stored)
@@ -258,5 +279,7 @@ def rewrite_stored(
             (session_id, event),
         ).fetchall()
         with db:
-            db.execute("UPDATE session_events SET data = ? WHERE session_id = ? AND cursor = ?",
-                       (json.dumps(corrupt(json.loads(data))), session_id, cursor))  # fmt: skip
+            db.execute(
+                "UPDATE session_events SET data = ? WHERE session_id = ? AND cursor = ?",
+                (json.dumps(corrupt(json.loads(data))), session_id, cursor),
+            )

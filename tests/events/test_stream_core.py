@@ -134,10 +134,12 @@ async def test_replay_pages_hand_over_to_live_and_the_run_filter_holds(
 ) -> None:
     events = streams(store, page_size=2)
     await append(store, "run_a", "run_b", "run_a", "run_b", "run_b", "run_a", "run_b")
-    every = await events.open(ANONYMOUS, "ses_1", run_id=None, cursor=None,
-                              last_event_id=None, follow=True)  # fmt: skip
-    of_a = await events.open(ANONYMOUS, "ses_1", run_id="run_a", cursor="1",
-                             last_event_id=None, follow=True)  # fmt: skip
+    every = await events.open(
+        ANONYMOUS, "ses_1", run_id=None, cursor=None, last_event_id=None, follow=True
+    )
+    of_a = await events.open(
+        ANONYMOUS, "ses_1", run_id="run_a", cursor="1", last_event_id=None, follow=True
+    )
 
     replayed = await take(every, 7)
     assert [f.id for f in replayed] == [str(c) for c in range(1, 8)]
@@ -156,8 +158,9 @@ async def test_a_burst_of_commits_does_not_cut_a_reader_that_keeps_up(
     store: SqliteStore,
 ) -> None:
     events = streams(store, max_lag_events=3, page_size=4)
-    frames = await events.open(ANONYMOUS, "ses_1", run_id=None, cursor=None,
-                               last_event_id=None, follow=True)  # fmt: skip
+    frames = await events.open(
+        ANONYMOUS, "ses_1", run_id=None, cursor=None, last_event_id=None, follow=True
+    )
     reading = asyncio.ensure_future(take(frames, 21))
     await caught_up(events)
     await append(store, *["run_a"] * 21)  # far more than the lag, in one commit
@@ -168,8 +171,9 @@ async def test_a_burst_of_commits_does_not_cut_a_reader_that_keeps_up(
 
 async def test_a_reader_that_does_not_take_its_frame_is_cut_off(store: SqliteStore) -> None:
     events = streams(store, max_lag_events=3)
-    frames = await events.open(ANONYMOUS, "ses_1", run_id=None, cursor=None,
-                               last_event_id=None, follow=True)  # fmt: skip
+    frames = await events.open(
+        ANONYMOUS, "ses_1", run_id=None, cursor=None, last_event_id=None, follow=True
+    )
     waiting = asyncio.ensure_future(take(frames, 1))
     sub = await caught_up(events)
     await append(store, "run_a")
@@ -187,23 +191,26 @@ async def test_a_reader_that_does_not_take_its_frame_is_cut_off(store: SqliteSto
 async def test_closing_the_bus_ends_streams_and_refuses_new_ones(store: SqliteStore) -> None:
     events = streams(store, ping_seconds=GUARD_S)
     await append(store, "run_a")
-    frames = await events.open(ANONYMOUS, "ses_1", run_id=None, cursor=None,
-                               last_event_id=None, follow=True)  # fmt: skip
+    frames = await events.open(
+        ANONYMOUS, "ses_1", run_id=None, cursor=None, last_event_id=None, follow=True
+    )
     await take(frames, 1)
     rest = asyncio.ensure_future(take(frames, 1))
     await caught_up(events)  # waiting for live events
     events.bus.close()
     with pytest.raises(StopAsyncIteration):
         await rest
-    later = await events.open(ANONYMOUS, "ses_1", run_id=None, cursor=None,
-                              last_event_id=None, follow=True)  # fmt: skip
+    later = await events.open(
+        ANONYMOUS, "ses_1", run_id=None, cursor=None, last_event_id=None, follow=True
+    )
     assert [f async for f in later] == []
 
 
 async def test_an_unknown_session_fails_before_a_stream_exists(store: SqliteStore) -> None:
     with pytest.raises(CorralError) as err:
-        await streams(store).open(ANONYMOUS, "ses_nope", run_id=None, cursor=None,
-                                  last_event_id=None, follow=True)  # fmt: skip
+        await streams(store).open(
+            ANONYMOUS, "ses_nope", run_id=None, cursor=None, last_event_id=None, follow=True
+        )
     assert (err.value.status, err.value.code) == (404, "session_not_found")
 
 

@@ -128,8 +128,11 @@ def test_run_filter_forwards_one_run_only(
     session_id = new_session(shared_api)
     first = send(shared_api, session_id)
     send(shared_api, session_id)
-    of_first = [e["cursor"] for e in stored_events(shared_server.settings.data_dir, session_id)
-                if e["runId"] == first]  # fmt: skip
+    of_first = [
+        e["cursor"]
+        for e in stored_events(shared_server.settings.data_dir, session_id)
+        if e["runId"] == first
+    ]
 
     params = {"follow": "false", "runId": first}
     with stream(shared_server.url, session_id, params=params) as reader:

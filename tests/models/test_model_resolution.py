@@ -56,8 +56,10 @@ def test_a_platform_model(tmp_path: Path) -> None:
     resolved = resolve_model("platform/gpt", Catalog(), registry(tmp_path))
 
     assert (resolved.name, resolved.model_name, resolved.context_window_tokens) == (
-        "gpt", "gpt-4.1", 1000,
-    )  # fmt: skip
+        "gpt",
+        "gpt-4.1",
+        1000,
+    )
     script = resolve_model("platform/script", None, registry(tmp_path)).provider_config
     assert (script.provider, script.options) == ("scripted", {"script": [{"text": "hi"}]})
 
@@ -88,8 +90,11 @@ def test_a_workspace_model_with_its_own_key(tmp_path: Path) -> None:
     assert (resolved.ref, resolved.source, resolved.name) == ("workspace/fast", "workspace", "fast")
     config = resolved.provider_config
     assert (config.provider, config.model_name, config.base_url, config.api_key) == (
-        "openai", "gpt-mini", "http://x/v1", "sk-own",
-    )  # fmt: skip
+        "openai",
+        "gpt-mini",
+        "http://x/v1",
+        "sk-own",
+    )
 
 
 def test_a_workspace_key_variable_must_be_allowed(tmp_path: Path) -> None:
@@ -122,8 +127,9 @@ def test_a_keyless_workspace_model_gets_no_key_and_a_sealed_client(
     for allowlist in ([], ["OPENAI_API_KEY"]):  # listing it allows naming it, not a fallback
         config = resolve_model("workspace/sneaky", catalog, registry(tmp_path, allowlist))
         assert (config.provider_config.api_key, config.provider_config.sdk_env_fallbacks) == (
-            None, False,
-        )  # fmt: skip
+            None,
+            False,
+        )
 
 
 def test_the_sdk_variable_is_a_key_variable_like_any_other(tmp_path: Path) -> None:
@@ -132,8 +138,9 @@ def test_the_sdk_variable_is_a_key_variable_like_any_other(tmp_path: Path) -> No
     error = refused("workspace/named", catalog, registry(tmp_path))
 
     assert (error.code, error.details) == (
-        "model_key_not_allowed", {"model": "workspace/named", "keyEnv": "OPENAI_API_KEY"},
-    )  # fmt: skip
+        "model_key_not_allowed",
+        {"model": "workspace/named", "keyEnv": "OPENAI_API_KEY"},
+    )
     allowed = resolve_model("workspace/named", catalog, registry(tmp_path, ["OPENAI_API_KEY"]))
     assert allowed.provider_config.api_key == "sk-platform"
 
@@ -154,9 +161,11 @@ def test_platform_models_of_openai_and_anthropic_alone_use_the_sdk_variables(
     }
 
     assert fallbacks == {
-        "platform/gpt": True, "platform/claude": True,
-        "platform/local": False, "platform/script": False,
-    }  # fmt: skip
+        "platform/gpt": True,
+        "platform/claude": True,
+        "platform/local": False,
+        "platform/script": False,
+    }
 
 
 @pytest.mark.parametrize(

@@ -93,15 +93,38 @@ def test_lists_platform_models_without_their_keys(api: httpx.Client) -> None:
     assert resp.status_code == 200, resp.text
     assert "sk-never-shown" not in resp.text
     assert resp.json()["items"] == [
-        {"id": "broken", "provider": "scripted", "modelName": "broken", "hasKey": False,
-         "isDefault": False},
-        {"id": "echo", "provider": "scripted", "modelName": "echo", "hasKey": False,
-         "contextWindowTokens": 4096, "metadata": {"tier": "demo"}, "isDefault": False},
-        {"id": "scripted", "provider": "scripted", "modelName": "scripted", "hasKey": False,
-         "isDefault": True},
-        {"id": "secret", "provider": "openai", "modelName": "gpt-4.1", "url": "http://127.0.0.1:9/v1",
-         "hasKey": True, "isDefault": False},
-    ]  # fmt: skip
+        {
+            "id": "broken",
+            "provider": "scripted",
+            "modelName": "broken",
+            "hasKey": False,
+            "isDefault": False,
+        },
+        {
+            "id": "echo",
+            "provider": "scripted",
+            "modelName": "echo",
+            "hasKey": False,
+            "contextWindowTokens": 4096,
+            "metadata": {"tier": "demo"},
+            "isDefault": False,
+        },
+        {
+            "id": "scripted",
+            "provider": "scripted",
+            "modelName": "scripted",
+            "hasKey": False,
+            "isDefault": True,
+        },
+        {
+            "id": "secret",
+            "provider": "openai",
+            "modelName": "gpt-4.1",
+            "url": "http://127.0.0.1:9/v1",
+            "hasKey": True,
+            "isDefault": False,
+        },
+    ]
 
 
 def test_without_models_the_default_is_the_scripted_model(
@@ -111,8 +134,15 @@ def test_without_models_the_default_is_the_scripted_model(
         items = api.get("/api/v1/platform-models").json()["items"]
         reply = api.post(GENERATE, json={"prompt": "ping"}).json()
 
-    assert items == [{"id": "default", "provider": "scripted", "modelName": "scripted",
-                      "hasKey": False, "isDefault": True}]  # fmt: skip
+    assert items == [
+        {
+            "id": "default",
+            "provider": "scripted",
+            "modelName": "scripted",
+            "hasKey": False,
+            "isDefault": True,
+        }
+    ]
     assert reply["model"] == "default"
     assert reply["text"].endswith("You said: ping")
 
@@ -167,20 +197,29 @@ def test_generate_with_the_default_model(api: httpx.Client) -> None:
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert (body["model"], body["text"], body["finishReason"]) == (
-        "scripted", "Bonjour tout le monde !", "stop",
-    )  # fmt: skip
+        "scripted",
+        "Bonjour tout le monde !",
+        "stop",
+    )
     usage = body["usage"]
     assert usage["inputTokens"] > 0 and usage["outputTokens"] > 0
     assert usage["totalTokens"] == usage["inputTokens"] + usage["outputTokens"]
 
 
 def test_generate_with_chat_messages(api: httpx.Client) -> None:
-    resp = api.post(GENERATE, json={"model": "echo", "messages": [
-        {"role": "system", "content": "You are terse."},
-        {"role": "user", "content": "first"},
-        {"role": "assistant", "content": "ok"},
-        {"role": "user", "content": "second"},
-    ], "prompt": "third"})  # fmt: skip
+    resp = api.post(
+        GENERATE,
+        json={
+            "model": "echo",
+            "messages": [
+                {"role": "system", "content": "You are terse."},
+                {"role": "user", "content": "first"},
+                {"role": "assistant", "content": "ok"},
+                {"role": "user", "content": "second"},
+            ],
+            "prompt": "third",
+        },
+    )
 
     assert resp.status_code == 200, resp.text
     assert resp.json()["model"] == "echo"
@@ -247,15 +286,18 @@ def test_an_openai_platform_model_at_its_url(
 
     assert generated.status_code == 200, generated.text
     assert generated.json() == {
-        "model": "gpt", "text": "Bonjour !", "finishReason": "stop",
+        "model": "gpt",
+        "text": "Bonjour !",
+        "finishReason": "stop",
         "usage": {"inputTokens": 14, "outputTokens": 3, "totalTokens": 17},
-    }  # fmt: skip
+    }
     sent = fake.requests[0]
     assert sent.headers["authorization"] == "Bearer sk-test"
     assert sent.body["model"] == "gpt-fake"
     assert sent.body["messages"] == [
-        {"role": "system", "content": "Be terse."}, {"role": "user", "content": "Hello"},
-    ]  # fmt: skip
+        {"role": "system", "content": "Be terse."},
+        {"role": "user", "content": "Hello"},
+    ]
     assert (sent.body["temperature"], sent.body["max_completion_tokens"]) == (0.5, 32)
     deltas = [json.loads(f["data"])["delta"] for f in frames if f["event"] == "text.delta"]
     assert "".join(deltas) == "Salut"
@@ -285,11 +327,23 @@ def test_the_default_model_follows_the_provider_key_in_the_environment(
             listed = api.get("/api/v1/platform-models").json()["items"]
             generated = api.post(GENERATE, json={"prompt": "Hi"})
 
-    provider, model_name = ("openai", "gpt-env") if fake_server is FakeOpenAI else (
-        "anthropic", "claude-env",
-    )  # fmt: skip
-    assert listed == [{"id": "default", "provider": provider, "modelName": model_name,
-                       "hasKey": True, "isDefault": True}]  # fmt: skip
+    provider, model_name = (
+        ("openai", "gpt-env")
+        if fake_server is FakeOpenAI
+        else (
+            "anthropic",
+            "claude-env",
+        )
+    )
+    assert listed == [
+        {
+            "id": "default",
+            "provider": provider,
+            "modelName": model_name,
+            "hasKey": True,
+            "isDefault": True,
+        }
+    ]
     assert generated.json()["text"] == "From the environment's provider."
     assert fake.requests[0].body["model"] == model_name
 

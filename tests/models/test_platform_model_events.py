@@ -37,8 +37,9 @@ async def test_keepalives_while_idle_then_the_update(tmp_path: Path) -> None:
     update = next(f for f in after if f.event)  # a keep-alive may come first
     assert (update.event, update.id, update.retry_ms) == ("platform-models.updated", "1", None)
     assert [m.id for m in PlatformModelSnapshot.model_validate_json(update.data).items] == [
-        "default", "gpt",
-    ]  # fmt: skip
+        "default",
+        "gpt",
+    ]
 
 
 async def test_only_unrestricted_callers_reload(tmp_path: Path) -> None:

@@ -49,16 +49,23 @@ def test_reads_every_field_of_a_model(tmp_path: Path) -> None:
     assert snapshot.revision == 0
     assert names(snapshot) == ["claude", "default", "gpt", "local"]
     assert snapshot.get("gpt") == PlatformModelSpec(
-        name="gpt", provider="openai", model_name="gpt-4.1", api_key="sk-inline", has_key=True,
-        context_window_tokens=128000, metadata={"tier": "fast"},
-    )  # fmt: skip
+        name="gpt",
+        provider="openai",
+        model_name="gpt-4.1",
+        api_key="sk-inline",
+        has_key=True,
+        context_window_tokens=128000,
+        metadata={"tier": "fast"},
+    )
     local = snapshot.get("local")
     assert local is not None and (local.api_key, local.has_key) == ("sk-local", True)
     assert local.url == "http://127.0.0.1:11434/v1"
     config = local.provider_config()
     assert (config.provider, config.model_name, config.base_url) == (
-        "openai-compatible", "local", "http://127.0.0.1:11434/v1",
-    )  # fmt: skip
+        "openai-compatible",
+        "local",
+        "http://127.0.0.1:11434/v1",
+    )
     assert (config.api_key, config.options) == ("sk-local", {"timeoutSeconds": 30})
     claude = snapshot.get("claude")
     assert claude is not None and (claude.api_key, claude.has_key) == (None, False)

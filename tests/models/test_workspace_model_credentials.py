@@ -37,9 +37,11 @@ ANTHROPIC_SOURCES: dict[str, tuple[str, ...]] = {
     "token": ("ANTHROPIC_AUTH_TOKEN",),
     "profile": ("ANTHROPIC_PROFILE", "ANTHROPIC_CONFIG_DIR"),
     "federation": (
-        "ANTHROPIC_FEDERATION_RULE_ID", "ANTHROPIC_ORGANIZATION_ID", "ANTHROPIC_IDENTITY_TOKEN",
+        "ANTHROPIC_FEDERATION_RULE_ID",
+        "ANTHROPIC_ORGANIZATION_ID",
+        "ANTHROPIC_IDENTITY_TOKEN",
     ),
-}  # fmt: skip
+}
 CASES = [
     ("openai", "all"),
     ("openai-compatible", "all"),

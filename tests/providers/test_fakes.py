@@ -134,8 +134,10 @@ def test_openai_rejects_a_tool_call_left_without_its_result(fake_openai: FakeOpe
         "message": "An assistant message with 'tool_calls' must be followed by tool messages "
         "responding to each 'tool_call_id'. The following tool_call_ids did not have response "
         "messages: call_b",
-        "type": "invalid_request_error", "param": None, "code": None,
-    }  # fmt: skip
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
     assert accepted.choices[0].message.content == "Fake reply to: Weather in Paris?"
 
 
@@ -147,16 +149,22 @@ def test_anthropic_rejects_a_tool_use_without_a_tool_result_right_after(
         "role": "assistant",
         "content": [{"type": "tool_use", "id": "toolu_a", "name": "LS", "input": {}}],
     }
-    answered = {"role": "user", "content": [
-        {"type": "tool_result", "tool_use_id": "toolu_a", "content": "a.txt"}]}  # fmt: skip
+    answered = {
+        "role": "user",
+        "content": [{"type": "tool_result", "tool_use_id": "toolu_a", "content": "a.txt"}],
+    }
 
     with pytest.raises(anthropic.BadRequestError) as raised:
         client.messages.create(model="m", max_tokens=5, messages=[*USER, asked, *USER])
     accepted = client.messages.create(model="m", max_tokens=5, messages=[*USER, asked, answered])
 
-    assert raised.value.body == {"type": "error", "error": {
-        "type": "invalid_request_error",
-        "message": "messages.1: `tool_use` ids were found without `tool_result` blocks "
-        "immediately after: toolu_a. Each `tool_use` block must have a corresponding "
-        "`tool_result` block in the next message."}}  # fmt: skip
+    assert raised.value.body == {
+        "type": "error",
+        "error": {
+            "type": "invalid_request_error",
+            "message": "messages.1: `tool_use` ids were found without `tool_result` blocks "
+            "immediately after: toolu_a. Each `tool_use` block must have a corresponding "
+            "`tool_result` block in the next message.",
+        },
+    }
     assert accepted.stop_reason == "end_turn"

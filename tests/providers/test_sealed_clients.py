@@ -56,8 +56,11 @@ async def test_a_sealed_openai_client_reads_no_variable(provider: ProviderName) 
 
     assert client.api_key == PLACEHOLDER_KEY
     assert {attr: getattr(client, attr) for attr in list(OPENAI_VARIABLES.values())[1:]} == {
-        "admin_api_key": "", "organization": "", "project": "", "webhook_secret": "",
-    }  # fmt: skip
+        "admin_api_key": "",
+        "organization": "",
+        "project": "",
+        "webhook_secret": "",
+    }
     assert SECRET not in str(sent_headers(client))
     assert sent_headers(client)["Authorization"] == f"Bearer {PLACEHOLDER_KEY}"
     await client.close()

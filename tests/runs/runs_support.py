@@ -26,8 +26,14 @@ def new_session(api: httpx.Client, workspace_id: str, **body: Any) -> dict[str, 
     return resp.json()
 
 
-def send(api: httpx.Client, session_id: str, content: Any = "hello", *,
-         script: list[Any] | None = None, **extra: Any) -> dict[str, Any]:  # fmt: skip
+def send(
+    api: httpx.Client,
+    session_id: str,
+    content: Any = "hello",
+    *,
+    script: list[Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     body: dict[str, Any] = {"content": content, **extra}
     if script is not None:
         body["metadata"] = {"script": script}
@@ -55,8 +61,9 @@ def messages(api: httpx.Client, session_id: str) -> list[dict[str, Any]]:
 
 
 def write_file(api: httpx.Client, workspace_id: str, path: str, content: str) -> None:
-    resp = api.put(f"/api/v1/sandboxes/{workspace_id}/files/content",
-                   json={"path": path, "content": content})  # fmt: skip
+    resp = api.put(
+        f"/api/v1/sandboxes/{workspace_id}/files/content", json={"path": path, "content": content}
+    )
     assert resp.status_code in (200, 201), resp.text
 
 
@@ -92,8 +99,9 @@ def replayed_events(api: httpx.Client, session_id: str) -> list[tuple[str, dict[
 
 def events_of(server: Any, session_id: str, run_id: str) -> list[tuple[str, dict[str, Any]]]:
     """(event, data) of one run, in commit order."""
-    return [(e["event"], e["data"]) for e in server_events(server, session_id)
-            if e["runId"] == run_id]  # fmt: skip
+    return [
+        (e["event"], e["data"]) for e in server_events(server, session_id) if e["runId"] == run_id
+    ]
 
 
 def tool_results(api: httpx.Client, session_id: str) -> list[dict[str, Any]]:

@@ -125,16 +125,19 @@ def test_cancel_of_a_running_action_ends_its_command_and_its_step(
     ws = _workspace_with(api, {".corral/actions/sleeper.yaml": sleeper})
     accepted = _trigger(api, ws["id"], "sleeper").json()
     root = Path(ws["rootPath"])
-    wait_for(lambda: (root / "child.pid").exists()
-             and (root / "shell.pid").exists(), what="the command's processes")  # fmt: skip
+    wait_for(
+        lambda: (root / "child.pid").exists() and (root / "shell.pid").exists(),
+        what="the command's processes",
+    )
     pids = [int((root / n).read_text()) for n in ("child.pid", "shell.pid")]
     api.post(f"/api/v1/runs/{accepted['runId']}/cancel")
     assert wait_status(api, accepted["runId"])["status"] == "cancelled"
     wait_for(lambda: not any(alive(p) for p in pids), what="the process group to be gone")
     tool_step = next(s for s in steps(api, accepted["runId"]) if s["stepType"] == "tool_call")
     assert tool_step["status"] == "cancelled"
-    tool_events = [e for e in server_events(server, accepted["sessionId"])
-                   if e["event"].startswith("tool.")]  # fmt: skip
+    tool_events = [
+        e for e in server_events(server, accepted["sessionId"]) if e["event"].startswith("tool.")
+    ]
     assert [e["event"] for e in tool_events] == ["tool.started", "tool.failed"]
     failed = tool_events[1]["data"]
     assert failed["errorCode"] == "tool_cancelled" and failed["toolName"] == "sleeper"

@@ -47,11 +47,18 @@ def test_tool_calls_run_in_the_workspace_and_feed_back(api: httpx.Client) -> Non
     ws = new_workspace(api)
     ses = new_session(api, ws["id"])
     script = [
-        {"text": "Writing it.", "toolCalls": [
-            {"name": "Write", "input": {"file_path": "notes/hello.txt", "content": "hi there\n"}}]},
+        {
+            "text": "Writing it.",
+            "toolCalls": [
+                {
+                    "name": "Write",
+                    "input": {"file_path": "notes/hello.txt", "content": "hi there\n"},
+                }
+            ],
+        },
         {"toolCalls": [{"name": "Read", "input": {"file_path": "notes/hello.txt"}}]},
         "All done.",
-    ]  # fmt: skip
+    ]
     run = wait_status(api, send(api, ses["id"], "write a file", script=script)["runId"])
     assert run["status"] == "completed", run
     assert read_file(api, ws["id"], "notes/hello.txt") == "hi there\n"
@@ -88,10 +95,15 @@ def test_several_tool_calls_of_one_turn_run_in_parallel(api: httpx.Client) -> No
     ws = new_workspace(api)
     ses = new_session(api, ws["id"])
     # Each command waits for the other's marker: they can only both finish if they overlap.
-    script = [{"toolCalls": [
-        {"name": "Bash", "input": {"command": _meet("a", "b")}},
-        {"name": "Bash", "input": {"command": _meet("b", "a")}},
-    ]}, "both ran"]  # fmt: skip
+    script = [
+        {
+            "toolCalls": [
+                {"name": "Bash", "input": {"command": _meet("a", "b")}},
+                {"name": "Bash", "input": {"command": _meet("b", "a")}},
+            ]
+        },
+        "both ran",
+    ]
     run = wait_status(api, send(api, ses["id"], "go", script=script)["runId"])
     assert run["status"] == "completed", run
     tool_steps = [s for s in steps(api, run["id"]) if s["stepType"] == "tool_call"]
@@ -102,11 +114,16 @@ def test_several_tool_calls_of_one_turn_run_in_parallel(api: httpx.Client) -> No
 def test_a_failing_or_unknown_tool_is_an_error_result_not_a_failed_run(api: httpx.Client) -> None:
     ws = new_workspace(api)
     ses = new_session(api, ws["id"])
-    script = [{"toolCalls": [
-        {"name": "Read", "input": {"file_path": "../../etc/passwd"}},
-        {"name": "Teleport", "input": {}},
-        {"name": "Read", "input": {"nope": 1}},
-    ]}, "recovered"]  # fmt: skip
+    script = [
+        {
+            "toolCalls": [
+                {"name": "Read", "input": {"file_path": "../../etc/passwd"}},
+                {"name": "Teleport", "input": {}},
+                {"name": "Read", "input": {"nope": 1}},
+            ]
+        },
+        "recovered",
+    ]
     run = wait_status(api, send(api, ses["id"], "try", script=script)["runId"])
     assert run["status"] == "completed", run
     results = [m["content"][0] for m in messages(api, ses["id"]) if m["role"] == "tool"]
@@ -127,8 +144,12 @@ def test_a_model_failure_fails_the_run_with_the_providers_message(api: httpx.Cli
 
 def test_max_steps_stops_the_loop(api: httpx.Client) -> None:
     ws = new_workspace(api)
-    write_file(api, ws["id"], ".corral/agents/brief.md",
-               "---\nname: brief\nmaxSteps: 2\n---\nYou are brief.\n")  # fmt: skip
+    write_file(
+        api,
+        ws["id"],
+        ".corral/agents/brief.md",
+        "---\nname: brief\nmaxSteps: 2\n---\nYou are brief.\n",
+    )
     ses = new_session(api, ws["id"], agentName="brief")
     loop = {"toolCalls": [{"name": "LS", "input": {}}]}
     run = wait_status(api, send(api, ses["id"], "loop", script=[loop, loop, loop, "end"])["runId"])
@@ -163,8 +184,12 @@ def test_an_agent_whose_model_does_not_exist_fails_the_run_with_its_reason(
     api: httpx.Client,
 ) -> None:
     ws = new_workspace(api)
-    write_file(api, ws["id"], ".corral/agents/lost.md",
-               "---\nname: lost\nmodel: platform/nowhere\n---\nYou are lost.\n")  # fmt: skip
+    write_file(
+        api,
+        ws["id"],
+        ".corral/agents/lost.md",
+        "---\nname: lost\nmodel: platform/nowhere\n---\nYou are lost.\n",
+    )
     ses = new_session(api, ws["id"], agentName="lost")
     run = wait_status(api, send(api, ses["id"], "hi")["runId"])
     assert run["status"] == "failed"

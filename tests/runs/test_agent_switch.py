@@ -56,10 +56,15 @@ def test_a_switch_hands_the_rest_of_the_run_and_the_session_to_the_new_agent(
 
     assert run["status"] == "completed", run
     assert (run["agentName"], run["effectiveAgentName"], run["switchCount"]) == (
-        "planner", "builder", 1,
-    )  # fmt: skip
-    kinds = [(s["stepType"], s["name"], s["agentName"]) for s in steps(api, run["id"])
-             if s["stepType"] != "system"]  # fmt: skip
+        "planner",
+        "builder",
+        1,
+    )
+    kinds = [
+        (s["stepType"], s["name"], s["agentName"])
+        for s in steps(api, run["id"])
+        if s["stepType"] != "system"
+    ]
     model = kinds[0][1]
     assert kinds == [
         ("model_call", model, "planner"),
@@ -81,21 +86,43 @@ def test_a_switch_hands_the_rest_of_the_run_and_the_session_to_the_new_agent(
     names = [name for name, _ in events]
     agent_events = [(n, d) for n, d in events if n.startswith("agent.")]
     assert agent_events == [
-        ("agent.switch.requested", {"runId": run["id"], "sessionId": ses["id"],
-                                    "fromAgent": "planner", "toAgent": "builder"}),
-        ("agent.switched", {"runId": run["id"], "sessionId": ses["id"], "fromAgent": "planner",
-                            "toAgent": "builder", "switchCount": 1}),
-    ]  # fmt: skip
-    assert names.index("tool.started") < names.index("agent.switched") < names.index(
-        "tool.completed") < names.index("run.completed")  # fmt: skip
+        (
+            "agent.switch.requested",
+            {
+                "runId": run["id"],
+                "sessionId": ses["id"],
+                "fromAgent": "planner",
+                "toAgent": "builder",
+            },
+        ),
+        (
+            "agent.switched",
+            {
+                "runId": run["id"],
+                "sessionId": ses["id"],
+                "fromAgent": "planner",
+                "toAgent": "builder",
+                "switchCount": 1,
+            },
+        ),
+    ]
+    assert (
+        names.index("tool.started")
+        < names.index("agent.switched")
+        < names.index("tool.completed")
+        < names.index("run.completed")
+    )
     tool_events = [d for n, d in events if n.startswith("tool.")]
     assert {d["sourceType"] for d in tool_events} == {"agent"}
 
     msgs = messages(api, ses["id"])
     assert [(m["role"], part_types(m)) for m in msgs] == [
-        ("user", ["text"]), ("assistant", ["text"]), ("assistant", ["tool-call"]),
-        ("tool", ["tool-result"]), ("assistant", ["text"]),
-    ]  # fmt: skip
+        ("user", ["text"]),
+        ("assistant", ["text"]),
+        ("assistant", ["tool-call"]),
+        ("tool", ["tool-result"]),
+        ("assistant", ["text"]),
+    ]
     assert "builder answers from here on" in msgs[3]["content"][0]["output"]["value"]
     assert text_of(msgs[-1]) == "Builder here."
 
@@ -103,8 +130,10 @@ def test_a_switch_hands_the_rest_of_the_run_and_the_session_to_the_new_agent(
     assert (session["agentName"], session["activeAgentName"]) == ("planner", "builder")
     after = wait_status(api, send(api, ses["id"], "and now?", script=["Still me."])["runId"])
     assert (after["agentName"], after["effectiveAgentName"], after["switchCount"]) == (
-        "builder", "builder", 0,
-    )  # fmt: skip
+        "builder",
+        "builder",
+        0,
+    )
 
 
 def test_a_switch_the_workspace_cannot_make_is_an_error_result_and_changes_nothing(
@@ -112,10 +141,16 @@ def test_a_switch_the_workspace_cannot_make_is_an_error_result_and_changes_nothi
 ) -> None:
     ses = planner_session(api)
     script = [
-        {"toolCalls": [switch("nobody"), switch("reviewer"), switch("planner"),
-                       switch("unreachable")]},
+        {
+            "toolCalls": [
+                switch("nobody"),
+                switch("reviewer"),
+                switch("planner"),
+                switch("unreachable"),
+            ]
+        },
         "Still the planner.",
-    ]  # fmt: skip
+    ]
     run = wait_status(api, send(api, ses["id"], "switch", script=script)["runId"])
 
     assert run["status"] == "completed", run
@@ -123,9 +158,11 @@ def test_a_switch_the_workspace_cannot_make_is_an_error_result_and_changes_nothi
     events = events_of(server, ses["id"], run["id"])
     failures = [(d["errorCode"], d["errorMessage"]) for n, d in events if n == "tool.failed"]
     assert [code for code, _ in failures] == [
-        "agent_not_found", "invalid_agent_switch_target", "invalid_agent_switch_target",
+        "agent_not_found",
+        "invalid_agent_switch_target",
+        "invalid_agent_switch_target",
         "model_not_found",
-    ]  # fmt: skip
+    ]
     assert "agents you can switch to: assistant, builder, unreachable" in failures[0][1]
     assert "reviewer" in failures[1][1] and "SubAgent" in failures[1][1]
     assert "you already are 'planner'" in failures[2][1]
@@ -140,8 +177,10 @@ def test_a_run_that_switched_and_then_failed_leaves_the_session_agent_alone(
     api: httpx.Client,
 ) -> None:
     ses = planner_session(api)
-    script = [{"toolCalls": [switch("builder")]},
-              {"error": {"message": "the model is down", "retryable": False}}]  # fmt: skip
+    script = [
+        {"toolCalls": [switch("builder")]},
+        {"error": {"message": "the model is down", "retryable": False}},
+    ]
     run = wait_status(api, send(api, ses["id"], "switch then fail", script=script)["runId"])
 
     assert run["status"] == "failed" and run["errorCode"] == "model_stream_failed", run
@@ -152,8 +191,9 @@ def test_a_run_that_switched_and_then_failed_leaves_the_session_agent_alone(
 def test_agents_hand_over_at_most_a_bounded_number_of_times(api: httpx.Client) -> None:
     ses = planner_session(api)
     back_and_forth = [{"toolCalls": [switch(agent)]} for agent in ["builder", "planner"] * 5]
-    run = wait_status(api, send(api, ses["id"], "ping-pong",
-                                script=[*back_and_forth, "Enough."])["runId"])  # fmt: skip
+    run = wait_status(
+        api, send(api, ses["id"], "ping-pong", script=[*back_and_forth, "Enough."])["runId"]
+    )
 
     assert run["status"] == "completed", run
     assert run["switchCount"] == 8
@@ -173,8 +213,10 @@ def openai_api(runner: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> A
 
 def test_the_provider_is_sent_the_new_agents_instructions_and_tools(openai_api: Any) -> None:
     fake, api = openai_api
-    fake.reply(FakeReply(tool_calls=[FakeToolCall("AgentSwitch", {"agent": "builder"})]),
-               FakeReply(text="Builder here."))  # fmt: skip
+    fake.reply(
+        FakeReply(tool_calls=[FakeToolCall("AgentSwitch", {"agent": "builder"})]),
+        FakeReply(text="Builder here."),
+    )
     ses = planner_session(api)
     run = wait_status(api, send(api, ses["id"], "build it")["runId"])
 
@@ -186,6 +228,7 @@ def test_the_provider_is_sent_the_new_agents_instructions_and_tools(openai_api: 
     assert [t["function"]["name"] for t in first["tools"]] == ["LS", "AgentSwitch"]
     assert [t["function"]["name"] for t in second["tools"]] == ["Read", "Write", "AgentSwitch"]
     switch_tool = first["tools"][1]["function"]
-    assert "- builder" in switch_tool["description"] and "reviewer" not in switch_tool[
-        "description"]  # fmt: skip
+    assert (
+        "- builder" in switch_tool["description"] and "reviewer" not in switch_tool["description"]
+    )
     assert get_run(api, run["id"])["effectiveAgentName"] == "builder"

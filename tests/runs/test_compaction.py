@@ -51,8 +51,10 @@ def test_compaction_summarises_and_later_runs_see_only_the_summary(fake_and_api:
     summary_request = fake.requests[-1].body
     assert "apples" in str(summary_request["messages"])
     assert "Mention every fruit." in str(summary_request["messages"][0]["content"])
-    kinds = [(m["role"], (m.get("metadata") or {}).get("runtimeKind")) for m in
-             messages(api, ses["id"])[-2:]]  # fmt: skip
+    kinds = [
+        (m["role"], (m.get("metadata") or {}).get("runtimeKind"))
+        for m in messages(api, ses["id"])[-2:]
+    ]
     assert kinds == [("system", "compact_boundary"), ("system", "compact_summary")]
     assert api.get(f"/api/v1/runs/{result['runId']}").json()["triggerRef"] == "compact"
 
@@ -103,8 +105,9 @@ def test_a_compaction_outliving_the_stale_timeout_is_not_recovered(
     leaves the compaction alone: the API process keeps its heartbeat fresh."""
     data_dir, beat = tmp_path / "shared", {"run_heartbeat_seconds": 0.1}
     api_server = start_server(data_dir=data_dir, run_worker=False, **beat)
-    start_server(data_dir=data_dir, run_worker=True, sandbox_isolation="none",
-                 run_stale_seconds=0.5, **beat)  # fmt: skip
+    start_server(
+        data_dir=data_dir, run_worker=True, sandbox_isolation="none", run_stale_seconds=0.5, **beat
+    )
     with api_server.client() as api:
         api.timeout = httpx.Timeout(30)
         ses = _session_with_history(api)

@@ -45,22 +45,34 @@ def test_the_model_runs_exposed_actions_and_reads_exposed_skills(
     server: Any, api: httpx.Client
 ) -> None:
     ses = session_of(api, "doer")
-    script = [{"toolCalls": [
-        call("run_action", name="echo", input={"word": "hi"}),
-        call("run_action", name="echo", input={"word": 7}),
-        call("run_action", name="list-files"),  # the runtime's, not exposed to the model
-        call("run_action", name="broken"),
-        call("Skill", name="style"),
-        call("Skill", name="secret"),
-    ]}, "Done."]  # fmt: skip
+    script = [
+        {
+            "toolCalls": [
+                call("run_action", name="echo", input={"word": "hi"}),
+                call("run_action", name="echo", input={"word": 7}),
+                call("run_action", name="list-files"),  # the runtime's, not exposed to the model
+                call("run_action", name="broken"),
+                call("Skill", name="style"),
+                call("Skill", name="secret"),
+            ]
+        },
+        "Done.",
+    ]
     run = wait_status(api, send(api, ses["id"], "go", script=script)["runId"])
     assert run["status"] == "completed", run
 
     msgs = messages(api, ses["id"])
-    results = {m["content"][0]["toolCallId"]: m["content"][0]["output"]
-               for m in msgs if m["role"] == "tool"}  # fmt: skip
-    calls = [p["toolCallId"] for m in msgs for p in m["content"]
-             if isinstance(p, dict) and p["type"] == "tool-call"]  # fmt: skip
+    results = {
+        m["content"][0]["toolCallId"]: m["content"][0]["output"]
+        for m in msgs
+        if m["role"] == "tool"
+    }
+    calls = [
+        p["toolCallId"]
+        for m in msgs
+        for p in m["content"]
+        if isinstance(p, dict) and p["type"] == "tool-call"
+    ]
     # the calls ran side by side: their results are matched to them by id
     echoed, bad_input, hidden_action, broken, skill, hidden_skill = (results[c] for c in calls)
     assert echoed["type"] == "json" and echoed["value"]["exitCode"] == 0
@@ -71,14 +83,21 @@ def test_the_model_runs_exposed_actions_and_reads_exposed_skills(
     assert skill == {"type": "text", "value": "Write short lines."}
     assert hidden_skill["value"] == "there is no skill named 'secret'; skills: debugging, style"
 
-    ends = {e["data"]["toolCallId"]: e["data"] for e in server_events(server, ses["id"])
-            if e["event"] in ("tool.completed", "tool.failed")}  # fmt: skip
-    assert [(ends[c]["toolName"], ends[c]["sourceType"], ends[c].get("errorCode"))
-            for c in calls] == [
-        ("run_action", "action", None), ("run_action", "action", "action_input_invalid"),
-        ("run_action", "action", "action_not_found"), ("run_action", "action", "action_failed"),
-        ("Skill", "skill", None), ("Skill", "skill", "skill_not_found"),
-    ]  # fmt: skip
+    ends = {
+        e["data"]["toolCallId"]: e["data"]
+        for e in server_events(server, ses["id"])
+        if e["event"] in ("tool.completed", "tool.failed")
+    }
+    assert [
+        (ends[c]["toolName"], ends[c]["sourceType"], ends[c].get("errorCode")) for c in calls
+    ] == [
+        ("run_action", "action", None),
+        ("run_action", "action", "action_input_invalid"),
+        ("run_action", "action", "action_not_found"),
+        ("run_action", "action", "action_failed"),
+        ("Skill", "skill", None),
+        ("Skill", "skill", "skill_not_found"),
+    ]
     offered = next(s for s in steps(api, run["id"]) if s["stepType"] == "model_call")
     assert offered["input"]["tools"] == ["run_action", "Skill"]
 
@@ -90,15 +109,15 @@ def test_an_agent_without_a_tool_list_is_offered_every_tool_that_applies(
     run = wait_status(api, send(api, ses["id"], "hi", script=["Hello."])["runId"])
 
     offered = next(s for s in steps(api, run["id"]) if s["stepType"] == "model_call")
-    assert offered["input"]["tools"] == [*NATIVE, "run_action", "Skill", "AgentSwitch",
-                                         "SubAgent"]  # fmt: skip
+    assert offered["input"]["tools"] == [*NATIVE, "run_action", "Skill", "AgentSwitch", "SubAgent"]
 
 
 def test_engine_tools_with_nothing_to_act_on_are_not_offered(api: httpx.Client) -> None:
     ws = new_workspace(api)
     for path in (".corral/agents/reviewer.md", ".corral/skills/debugging"):
-        resp = api.delete(f"/api/v1/sandboxes/{ws['id']}/files/entry",
-                          params={"path": path, "recursive": "true"})  # fmt: skip
+        resp = api.delete(
+            f"/api/v1/sandboxes/{ws['id']}/files/entry", params={"path": path, "recursive": "true"}
+        )
         assert resp.status_code == 200, resp.text
     write_file(api, ws["id"], ".corral/agents/alone.md", "---\n---\nAlone.\n")
     ses = new_session(api, ws["id"], agentName="alone")

@@ -46,8 +46,11 @@ def hook_steps(api: httpx.Client, run_id: str) -> list[dict[str, Any]]:
 
 
 def notices(server: Any, session_id: str, run_id: str) -> list[dict[str, Any]]:
-    return [e["data"] for e in server_events(server, session_id)
-            if e["event"] == "hook.notice" and e["data"]["runId"] == run_id]  # fmt: skip
+    return [
+        e["data"]
+        for e in server_events(server, session_id)
+        if e["event"] == "hook.notice" and e["data"]["runId"] == run_id
+    ]
 
 
 def test_a_command_hook_gets_the_event_as_json_on_stdin(api: httpx.Client) -> None:
@@ -57,17 +60,29 @@ def test_a_command_hook_gets_the_event_as_json_on_stdin(api: httpx.Client) -> No
 
     assert run["status"] == "completed", run
     assert json.loads(read_file(api, ws["id"], "payload.json") or "") == {
-        "eventName": "run.completed", "hookName": "record", "runId": run["id"],
-        "sessionId": run["sessionId"], "workspaceId": ws["id"], "agentName": "assistant",
+        "eventName": "run.completed",
+        "hookName": "record",
+        "runId": run["id"],
+        "sessionId": run["sessionId"],
+        "workspaceId": ws["id"],
+        "agentName": "assistant",
         "status": "completed",
-    }  # fmt: skip
+    }
     assert read_file(api, ws["id"], "env.txt") == "run.completed record\n"
     (step,) = hook_steps(api, run["id"])
     assert (step["name"], step["status"]) == ("record", "completed")
-    assert step["input"] == {"eventName": "run.completed", "handlerType": "command",
-                             "command": command}  # fmt: skip
-    assert step["output"] == {"exitCode": 0, "timedOut": False, "stdout": "", "stderr": "",
-                              "truncated": False}  # fmt: skip
+    assert step["input"] == {
+        "eventName": "run.completed",
+        "handlerType": "command",
+        "command": command,
+    }
+    assert step["output"] == {
+        "exitCode": 0,
+        "timedOut": False,
+        "stdout": "",
+        "stderr": "",
+        "truncated": False,
+    }
 
 
 def test_a_failing_hook_gives_a_notice_and_the_run_still_completes(
@@ -78,43 +93,67 @@ def test_a_failing_hook_gives_a_notice_and_the_run_still_completes(
     run = run_in(api, ws, ["All done."])
 
     assert run["status"] == "completed", run
-    assert notices(server, run["sessionId"], run["id"]) == [{
-        "runId": run["id"], "sessionId": run["sessionId"], "hookName": "audit",
-        "eventName": "run.completed", "handlerType": "command", "errorCode": "hook_failed",
-        "errorMessage": "the hook exited with 4: no audit log",
-    }]  # fmt: skip
+    assert notices(server, run["sessionId"], run["id"]) == [
+        {
+            "runId": run["id"],
+            "sessionId": run["sessionId"],
+            "hookName": "audit",
+            "eventName": "run.completed",
+            "handlerType": "command",
+            "errorCode": "hook_failed",
+            "errorMessage": "the hook exited with 4: no audit log",
+        }
+    ]
     (step,) = hook_steps(api, run["id"])
     assert step["status"] == "failed"
     assert (step["output"]["exitCode"], step["output"]["stderr"]) == (4, "no audit log\n")
     # An end hook runs once the final answer is committed and before the run's end is.
-    order = [e["event"] for e in server_events(server, run["sessionId"])
-             if e["event"] in ("hook.notice", "run.completed")
-             or (e["event"] == "message.completed" and "finishReason" in e["data"])]  # fmt: skip
+    order = [
+        e["event"]
+        for e in server_events(server, run["sessionId"])
+        if e["event"] in ("hook.notice", "run.completed")
+        or (e["event"] == "message.completed" and "finishReason" in e["data"])
+    ]
     assert order == ["message.completed", "hook.notice", "run.completed"]
 
 
 def test_tool_hooks_follow_the_matcher_and_end_before_the_tool_starts(
     api: httpx.Client,
 ) -> None:
-    ws = workspace_with(api, {
-        "before-bash": hook_file(events=["tool.started"], matcher="Bash",
-                                 command="cat > before-bash.json"),
-        "tool-log": hook_file(events=["tool.completed", "tool.failed"],
-                              command='echo "$CORRAL_HOOK_EVENT" >> tool-log.txt'),
-    })  # fmt: skip
-    calls = [{"name": "Bash", "input": {"command": "cat before-bash.json"}},
-             {"name": "Read", "input": {"file_path": "missing.txt"}},
-             {"name": "NoSuchTool", "input": {}}]  # fmt: skip
+    ws = workspace_with(
+        api,
+        {
+            "before-bash": hook_file(
+                events=["tool.started"], matcher="Bash", command="cat > before-bash.json"
+            ),
+            "tool-log": hook_file(
+                events=["tool.completed", "tool.failed"],
+                command='echo "$CORRAL_HOOK_EVENT" >> tool-log.txt',
+            ),
+        },
+    )
+    calls = [
+        {"name": "Bash", "input": {"command": "cat before-bash.json"}},
+        {"name": "Read", "input": {"file_path": "missing.txt"}},
+        {"name": "NoSuchTool", "input": {}},
+    ]
     run = run_in(api, ws, [{"toolCalls": calls}, "Done."])
 
     assert run["status"] == "completed", run
     payload = json.loads(read_file(api, ws["id"], "before-bash.json") or "")
     assert (payload["eventName"], payload["toolName"], payload["sourceType"]) == (
-        "tool.started", "Bash", "native",
-    )  # fmt: skip
+        "tool.started",
+        "Bash",
+        "native",
+    )
     assert payload["input"] == {"command": "cat before-bash.json"}
-    bash_result = next(part for m in messages(api, run["sessionId"]) if m["role"] == "tool"
-                       for part in m["content"] if part["toolName"] == "Bash")  # fmt: skip
+    bash_result = next(
+        part
+        for m in messages(api, run["sessionId"])
+        if m["role"] == "tool"
+        for part in m["content"]
+        if part["toolName"] == "Bash"
+    )
     assert payload["toolCallId"] == bash_result["toolCallId"]
     assert '"eventName": "tool.started"' in bash_result["output"]["value"]  # the hook ran first
     # Read completed nothing and failed; a tool the agent lacks fires no hooks.
@@ -125,8 +164,9 @@ def test_tool_hooks_follow_the_matcher_and_end_before_the_tool_starts(
 
 
 def test_a_hook_out_of_time_is_killed_and_noticed(server: Any, api: httpx.Client) -> None:
-    slow = hook_file(events=["run.completed"], timeoutSeconds=0.5,
-                     command="echo $$ > hook.pid; exec sleep 300")  # fmt: skip
+    slow = hook_file(
+        events=["run.completed"], timeoutSeconds=0.5, command="echo $$ > hook.pid; exec sleep 300"
+    )
     ws = workspace_with(api, {"slow": slow})
     run = run_in(api, ws, ["All done."])
 
@@ -143,16 +183,23 @@ def test_a_hook_out_of_time_is_killed_and_noticed(server: Any, api: httpx.Client
 
 
 def test_cancelling_a_run_kills_its_running_hook(api: httpx.Client) -> None:
-    ws = workspace_with(api, {
-        "slow-start": hook_file(events=["run.started"], command=(
-            "sleep 300 & echo $! > child.pid; echo $$ > shell.pid; wait")),
-        "on-cancel": hook_file(events=["run.cancelled"], command="cat > cancelled.json"),
-    })  # fmt: skip
+    ws = workspace_with(
+        api,
+        {
+            "slow-start": hook_file(
+                events=["run.started"],
+                command=("sleep 300 & echo $! > child.pid; echo $$ > shell.pid; wait"),
+            ),
+            "on-cancel": hook_file(events=["run.cancelled"], command="cat > cancelled.json"),
+        },
+    )
     session = new_session(api, ws["id"])
     run_id = send(api, session["id"], script=["never reached"])["runId"]
     root = Path(ws["rootPath"])
-    wait_for(lambda: (root / "child.pid").exists()
-             and (root / "shell.pid").exists(), what="the hook's processes")  # fmt: skip
+    wait_for(
+        lambda: (root / "child.pid").exists() and (root / "shell.pid").exists(),
+        what="the hook's processes",
+    )
     pids = [int((root / n).read_text()) for n in ("child.pid", "shell.pid")]
 
     assert api.post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
@@ -166,21 +213,26 @@ def test_cancelling_a_run_kills_its_running_hook(api: httpx.Client) -> None:
 
 
 def test_handlers_not_run_say_so_once_per_run(server: Any, api: httpx.Client) -> None:
-    ws = workspace_with(api, {
-        "notify": hook_file("http", events=["run.started", "run.completed"],
-                            url="http://127.0.0.1:9/"),
-        "judge": hook_file("prompt", events=["run.completed"], prompt="Was it good?"),
-    })  # fmt: skip
+    ws = workspace_with(
+        api,
+        {
+            "notify": hook_file(
+                "http", events=["run.started", "run.completed"], url="http://127.0.0.1:9/"
+            ),
+            "judge": hook_file("prompt", events=["run.completed"], prompt="Was it good?"),
+        },
+    )
     session = new_session(api, ws["id"])
     for _ in range(2):
         run = wait_status(api, send(api, session["id"], script=["Fine."])["runId"])
         assert run["status"] == "completed", run
         told = sorted(notices(server, session["id"], run["id"]), key=lambda n: n["hookName"])
-        assert [(n["hookName"], n["eventName"], n["handlerType"], n["errorCode"])
-                for n in told] == [
+        assert [
+            (n["hookName"], n["eventName"], n["handlerType"], n["errorCode"]) for n in told
+        ] == [
             ("judge", "run.completed", "prompt", "hook_handler_unsupported"),
             ("notify", "run.started", "http", "hook_handler_unsupported"),
-        ]  # fmt: skip
+        ]
         assert "URL" in told[1]["errorMessage"]
         assert hook_steps(api, run["id"]) == []
 
@@ -196,13 +248,17 @@ def test_an_action_run_fires_its_hooks_in_order(api: httpx.Client) -> None:
     assert resp.status_code == 202, resp.text
     assert wait_status(api, resp.json()["runId"])["status"] == "completed"
     assert (read_file(api, ws["id"], "hooks.log") or "").split() == [
-        "run.started", "tool.started", "tool.completed", "run.completed",
-    ]  # fmt: skip
+        "run.started",
+        "tool.started",
+        "tool.completed",
+        "run.completed",
+    ]
 
 
 def test_a_run_out_of_time_fires_its_failed_hooks(api: httpx.Client) -> None:
-    ws = workspace_with(api, {"on-fail": hook_file(events=["run.failed"],
-                                                   command="cat > failed.json")})  # fmt: skip
+    ws = workspace_with(
+        api, {"on-fail": hook_file(events=["run.failed"], command="cat > failed.json")}
+    )
     hasty = "---\nname: hasty\nrunTimeoutSeconds: 0.5\n---\nBe quick.\n"
     write_file(api, ws["id"], ".corral/agents/hasty.md", hasty)
     session = new_session(api, ws["id"], agentName="hasty")
@@ -210,6 +266,8 @@ def test_a_run_out_of_time_fires_its_failed_hooks(api: httpx.Client) -> None:
     assert wait_status(api, sent["runId"])["status"] == "timed_out"
     failed = json.loads(read_file(api, ws["id"], "failed.json") or "")
     assert (failed["eventName"], failed["status"], failed["errorCode"]) == (
-        "run.failed", "timed_out", "run_timed_out",
-    )  # fmt: skip
+        "run.failed",
+        "timed_out",
+        "run_timed_out",
+    )
     assert "time limit" in failed["errorMessage"]

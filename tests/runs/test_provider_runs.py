@@ -37,8 +37,9 @@ FAKES: dict[str, Callable[[], FakeProviderServer]] = {
 
 
 @pytest.fixture(params=sorted(FAKES))
-def fake_and_server(request: pytest.FixtureRequest, runner: Callable[..., Any],
-                    monkeypatch: pytest.MonkeyPatch) -> Any:  # fmt: skip
+def fake_and_server(
+    request: pytest.FixtureRequest, runner: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> Any:
     with FAKES[request.param]() as fake:
         for name, value in fake.env().items():
             monkeypatch.setenv(name, value)
@@ -63,12 +64,16 @@ def test_the_environment_key_selects_the_provider(fake_and_api: Any) -> None:
 def test_a_tool_loop_through_the_providers_wire(fake_and_api: Any) -> None:
     provider, fake, api = fake_and_api
     fake.reply(
-        FakeReply(text="Let me write it.",
-                  tool_calls=[FakeToolCall("Write", {"file_path": "out.txt", "content": "42\n"}),
-                              FakeToolCall("LS", {})],
-                  usage=FakeUsage(input_tokens=100, output_tokens=20, cache_read_tokens=30)),
+        FakeReply(
+            text="Let me write it.",
+            tool_calls=[
+                FakeToolCall("Write", {"file_path": "out.txt", "content": "42\n"}),
+                FakeToolCall("LS", {}),
+            ],
+            usage=FakeUsage(input_tokens=100, output_tokens=20, cache_read_tokens=30),
+        ),
         FakeReply(text="Wrote out.txt.", usage=FakeUsage(input_tokens=150, output_tokens=5)),
-    )  # fmt: skip
+    )
     ws = new_workspace(api)
     ses = new_session(api, ws["id"])
     run = wait_status(api, send(api, ses["id"], "write 42 to out.txt")["runId"])
@@ -185,14 +190,18 @@ def test_arguments_that_are_not_json_are_an_error_result_the_model_can_retry(
     run = wait_status(api, send(api, ses["id"], "write 42 to out.txt")["runId"])
     assert run["status"] == "completed", run
     assert read_file(api, ws["id"], "out.txt") == "42\n"
-    call, result = [m["content"][0] for m in messages(api, ses["id"])
-                    if m["role"] in ("tool", "assistant")][:2]  # fmt: skip
+    call, result = [
+        m["content"][0] for m in messages(api, ses["id"]) if m["role"] in ("tool", "assistant")
+    ][:2]
     assert call["toolCallId"] == result["toolCallId"] == "call_cut"
     assert call["input"] == '{"file_path": "out.txt", "cont'
     assert result["output"]["type"] == "error-text"
     assert "not a JSON object (unexpected end of data" in result["output"]["value"]
-    failed = next(e["data"] for e in server_events(fake_and_server[2], ses["id"])
-                  if e["event"] == "tool.failed")  # fmt: skip
+    failed = next(
+        e["data"]
+        for e in server_events(fake_and_server[2], ses["id"])
+        if e["event"] == "tool.failed"
+    )
     assert failed["errorCode"] == "invalid_tool_input" and failed["toolCallId"] == "call_cut"
     # the model was shown its call and the error, and called again
     assert "unexpected end of data" in str(fake.requests[1].body["messages"])
@@ -264,10 +273,11 @@ def test_a_lone_surrogate_in_the_stream_becomes_a_replacement_character(
     broken_arguments = FakeToolCall("LS", {}, id="call_args", arguments='{"path": "a\ud800"}')
     broken_name = FakeToolCall("L\udfffS", {"path": "."}, id="call_\udc80")
     fake.reply(
-        FakeReply(text="a\ud800b", reasoning="thinking \udbff",
-                  tool_calls=[broken_arguments, broken_name]),
+        FakeReply(
+            text="a\ud800b", reasoning="thinking \udbff", tool_calls=[broken_arguments, broken_name]
+        ),
         FakeReply(text="Done \udfff."),
-    )  # fmt: skip
+    )
     session_id = new_session(api, new_workspace(api)["id"])["id"]
     run = wait_status(api, send(api, session_id, "list")["runId"])
     assert run["status"] == "completed", run
@@ -276,16 +286,24 @@ def test_a_lone_surrogate_in_the_stream_becomes_a_replacement_character(
     reasoning = next(p for p in parts if p["type"] == "reasoning")
     assert reasoning["text"] == "thinking \ufffd"
     assert next(p for p in parts if p["type"] == "text")["text"] == "a\ufffdb"
-    calls = [p for m in msgs if m["role"] == "assistant" for p in m["content"]
-             if p["type"] == "tool-call"]  # fmt: skip
+    calls = [
+        p
+        for m in msgs
+        if m["role"] == "assistant"
+        for p in m["content"]
+        if p["type"] == "tool-call"
+    ]
     assert [(c["toolCallId"], c["toolName"]) for c in calls] == [
         ("call_args", "LS"),
         ("call_\ufffd", "L\ufffdS"),
     ]
     # arguments the model spoilt are its own text, with an error result it can act on
     assert calls[0]["input"] == '{"path": "a\ufffd"}'
-    results = {m["content"][0]["toolCallId"]: m["content"][0]["output"] for m in msgs
-               if m["role"] == "tool"}  # fmt: skip
+    results = {
+        m["content"][0]["toolCallId"]: m["content"][0]["output"]
+        for m in msgs
+        if m["role"] == "tool"
+    }
     assert results["call_args"]["type"] == results["call_\ufffd"]["type"] == "error-text"
     assert "surrogate" in results["call_args"]["value"]
     assert "L\ufffdS" in results["call_\ufffd"]["value"]
@@ -293,8 +311,9 @@ def test_a_lone_surrogate_in_the_stream_becomes_a_replacement_character(
     replayed = replayed_events(api, session_id)
     stored = server_events(fake_and_server[2], session_id)
     assert replayed == [(e["event"], e["data"]) for e in stored]
-    deltas = [json.dumps(data, ensure_ascii=False) for event, data in replayed
-              if event == "message.delta"]  # fmt: skip
+    deltas = [
+        json.dumps(data, ensure_ascii=False) for event, data in replayed if event == "message.delta"
+    ]
     assert any("a\ufffdb" in d for d in deltas) and replayed[-1][0] == "run.completed"
     # the model was shown the calls as stored
     assert "L\ufffdS" in json.dumps(fake.requests[1].body, ensure_ascii=False)
@@ -308,9 +327,13 @@ def test_a_provider_error_message_with_a_lone_surrogate_fails_the_run_with_its_m
     # after the first text delta, so the failure is not retried
     first_text = {"openai": 2, "anthropic": 4}[provider]
     fake.reply(
-        FakeReply(text="one two", fail_after_chunks=first_text,
-                  error_type="invalid_request_error", error_message="bad \ud800 model")
-    )  # fmt: skip
+        FakeReply(
+            text="one two",
+            fail_after_chunks=first_text,
+            error_type="invalid_request_error",
+            error_message="bad \ud800 model",
+        )
+    )
     session_id = new_session(api, new_workspace(api)["id"])["id"]
     run = wait_status(api, send(api, session_id, "hi")["runId"])
     assert run["status"] == "failed" and run["errorCode"] == "model_stream_failed", run

@@ -80,15 +80,21 @@ def test_runs_of_a_session_are_serial_and_follow_ups_wait(api: httpx.Client) -> 
     assert b["startedAt"] >= a["endedAt"]
     texts = [(m["role"], m["runId"]) for m in messages(api, ses["id"])]
     # the follow-up's user message counts from its dispatch: after the first answer
-    assert texts == [("user", a["id"]), ("assistant", a["id"]), ("user", b["id"]),
-                     ("assistant", b["id"])]  # fmt: skip
+    assert texts == [
+        ("user", a["id"]),
+        ("assistant", a["id"]),
+        ("user", b["id"]),
+        ("assistant", b["id"]),
+    ]
 
 
 def test_runs_of_different_sessions_overlap(api: httpx.Client) -> None:
     ws = new_workspace(api)
     sessions = [new_session(api, ws["id"]) for _ in range(3)]
-    runs = [send(api, s["id"], "go", script=[{"text": "ok", "delayMs": 1500}])["runId"]
-            for s in sessions]  # fmt: skip
+    runs = [
+        send(api, s["id"], "go", script=[{"text": "ok", "delayMs": 1500}])["runId"]
+        for s in sessions
+    ]
     ended = [wait_status(api, r) for r in runs]
     assert {r["status"] for r in ended} == {"completed"}
     assert max(r["startedAt"] for r in ended) < min(r["endedAt"] for r in ended)
@@ -107,8 +113,9 @@ def test_cancel_of_a_running_run_stops_the_model(server: Any, api: httpx.Client)
     assert [s["status"] for s in model_steps] == ["cancelled"]
     answer = messages(api, ses["id"])[-1]
     assert answer["role"] == "assistant" and answer["content"] == [{"type": "text", "text": "one "}]
-    completed = [e["data"] for e in server_events(server, ses["id"])
-                 if e["event"] == "message.completed"]  # fmt: skip
+    completed = [
+        e["data"] for e in server_events(server, ses["id"]) if e["event"] == "message.completed"
+    ]
     assert [(c["messageId"], c["content"]) for c in completed] == [
         (answer["id"], answer["content"])
     ]
@@ -118,12 +125,24 @@ def test_cancel_kills_the_running_tools_process_group(
     server: Any, api: httpx.Client, tmp_path: Path
 ) -> None:
     ws, ses = _session(api)
-    script = [{"toolCalls": [{"name": "Bash", "input": {
-        "command": "sleep 300 & echo $! > child.pid; echo $$ > shell.pid; wait"}}]}]  # fmt: skip
+    script = [
+        {
+            "toolCalls": [
+                {
+                    "name": "Bash",
+                    "input": {
+                        "command": "sleep 300 & echo $! > child.pid; echo $$ > shell.pid; wait"
+                    },
+                }
+            ]
+        }
+    ]
     run_id = send(api, ses["id"], "sleep", script=script)["runId"]
     root = Path(ws["rootPath"])
-    wait_for(lambda: (root / "child.pid").exists()
-             and (root / "shell.pid").exists(), what="the tool's processes")  # fmt: skip
+    wait_for(
+        lambda: (root / "child.pid").exists() and (root / "shell.pid").exists(),
+        what="the tool's processes",
+    )
     pids = [int((root / n).read_text()) for n in ("child.pid", "shell.pid")]
     api.post(f"/api/v1/runs/{run_id}/cancel")
     assert wait_status(api, run_id)["status"] == "cancelled"
@@ -320,8 +339,10 @@ def test_agent_run_timeout_ends_the_run_timed_out(api: httpx.Client) -> None:
 
 def test_tool_timeout_is_a_tool_timed_out_result(server: Any, api: httpx.Client) -> None:
     _, ses = _session(api)
-    script = [{"toolCalls": [{"name": "Bash", "input": {"command": "sleep 30", "timeout": 300}}]},
-              "gave up"]  # fmt: skip
+    script = [
+        {"toolCalls": [{"name": "Bash", "input": {"command": "sleep 30", "timeout": 300}}]},
+        "gave up",
+    ]
     run = wait_status(api, send(api, ses["id"], "x", script=script)["runId"])
     assert run["status"] == "completed"
     result = next(m for m in messages(api, ses["id"]) if m["role"] == "tool")["content"][0]

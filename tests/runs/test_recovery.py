@@ -32,12 +32,20 @@ def _server_process(
 ) -> Iterator[tuple[subprocess.Popen[bytes], httpx.Client]]:
     port = free_port()
     env = clean_environ()
-    env.update({"CORRAL_DATA_DIR": str(data_dir), "CORRAL_SANDBOX_ISOLATION": "none",
-                **(provider_env or {}),
-                **{f"CORRAL_{k.upper()}": v for k, v in settings.items()}})  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "corral", "serve", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    env.update(
+        {
+            "CORRAL_DATA_DIR": str(data_dir),
+            "CORRAL_SANDBOX_ISOLATION": "none",
+            **(provider_env or {}),
+            **{f"CORRAL_{k.upper()}": v for k, v in settings.items()},
+        }
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "corral", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
     try:
         wait_for(lambda: _answers(client) or proc.poll() is not None, what="the server to answer")

@@ -43,8 +43,13 @@ def test_a_worker_starts_and_cancels_runs_on_the_api_processs_word(
     api_server = start_server(data_dir=data_dir, run_worker=False)
     # The worker's upkeep sweep never comes round within the test: it can only learn of the
     # run, and of the request to cancel it, from the API process's commits.
-    worker = start_server(data_dir=data_dir, run_worker=True, sandbox_isolation="none",
-                          run_heartbeat_seconds=3600, run_stale_seconds=7200)  # fmt: skip
+    worker = start_server(
+        data_dir=data_dir,
+        run_worker=True,
+        sandbox_isolation="none",
+        run_heartbeat_seconds=3600,
+        run_stale_seconds=7200,
+    )
     with api_server.client() as api:
         ses = new_session(api, new_workspace(api)["id"])
         long_job = [{"text": "never", "delayMs": 600_000}]

@@ -100,9 +100,10 @@ def test_a_subagent_answers_in_a_child_session_while_the_parent_waits(
     server: Any, api: httpx.Client
 ) -> None:
     ses = lead_session(api)
-    script = [{"text": "Asking the helper.",
-               "toolCalls": [delegate("helper", description="list files")]},
-              "The helper found the files."]  # fmt: skip
+    script = [
+        {"text": "Asking the helper.", "toolCalls": [delegate("helper", description="list files")]},
+        "The helper found the files.",
+    ]
     run = wait_status(api, send(api, ses["id"], "what is here?", script=script)["runId"])
     assert run["status"] == "completed", run
 
@@ -124,9 +125,11 @@ def test_a_subagent_answers_in_a_child_session_while_the_parent_waits(
     assert times == sorted(times)  # the parent waited for its child
     child_msgs = messages(api, child["id"])
     assert [(m["role"], part_types(m)) for m in child_msgs] == [
-        ("user", ["text"]), ("assistant", ["tool-call"]), ("tool", ["tool-result"]),
+        ("user", ["text"]),
+        ("assistant", ["tool-call"]),
+        ("tool", ["tool-result"]),
         ("assistant", ["text"]),
-    ]  # fmt: skip
+    ]
     assert text_of(child_msgs[0]) == "List the files" and child_msgs[0]["origin"] == "engine"
     assert child_msgs[0]["metadata"]["delegatedBy"]["runId"] == run["id"]
 
@@ -134,25 +137,47 @@ def test_a_subagent_answers_in_a_child_session_while_the_parent_waits(
     assert result == {"type": "text", "value": "Found the files."}
     assert text_of(messages(api, ses["id"])[-1]) == "The helper found the files."
     # the child's own session is untouched by the parent's run
-    assert [s["id"] for s in api.get(f"/api/v1/workspaces/{child['workspaceId']}/sessions")
-            .json()["items"]] == [ses["id"]]  # fmt: skip
+    assert [
+        s["id"]
+        for s in api.get(f"/api/v1/workspaces/{child['workspaceId']}/sessions").json()["items"]
+    ] == [ses["id"]]
 
     events = events_of(server, ses["id"], run["id"])
     names = [n for n, _ in events]
     call_id = next(d["toolCallId"] for n, d in events if n == "tool.started")
     delegated = [(n, d) for n, d in events if n.startswith("agent.")]
     assert delegated == [
-        ("agent.delegate.started", {
-            "runId": run["id"], "sessionId": ses["id"], "agentName": "lead",
-            "targetAgent": "helper", "childSessionId": child["id"],
-            "childRunId": child_run["id"], "toolUseId": call_id}),
-        ("agent.delegate.completed", {
-            "runId": run["id"], "sessionId": ses["id"], "agentName": "lead",
-            "targetAgent": "helper", "childRunId": child_run["id"], "childStatus": "completed",
-            "output": "Found the files."}),
-    ]  # fmt: skip
-    assert names.index("tool.started") < names.index("agent.delegate.started") < names.index(
-        "agent.delegate.completed") < names.index("tool.completed")  # fmt: skip
+        (
+            "agent.delegate.started",
+            {
+                "runId": run["id"],
+                "sessionId": ses["id"],
+                "agentName": "lead",
+                "targetAgent": "helper",
+                "childSessionId": child["id"],
+                "childRunId": child_run["id"],
+                "toolUseId": call_id,
+            },
+        ),
+        (
+            "agent.delegate.completed",
+            {
+                "runId": run["id"],
+                "sessionId": ses["id"],
+                "agentName": "lead",
+                "targetAgent": "helper",
+                "childRunId": child_run["id"],
+                "childStatus": "completed",
+                "output": "Found the files.",
+            },
+        ),
+    ]
+    assert (
+        names.index("tool.started")
+        < names.index("agent.delegate.started")
+        < names.index("agent.delegate.completed")
+        < names.index("tool.completed")
+    )
     assert {d["sourceType"] for n, d in events if n.startswith("tool.")} == {"agent"}
     assert [
         n for n, _ in events_of(server, child["id"], child_run["id"]) if n.startswith("run.")
@@ -160,8 +185,10 @@ def test_a_subagent_answers_in_a_child_session_while_the_parent_waits(
 
     delegate_step = next(s for s in steps(api, run["id"]) if s["stepType"] == "agent_delegate")
     assert (delegate_step["name"], delegate_step["agentName"], delegate_step["status"]) == (
-        "helper", "lead", "completed",
-    )  # fmt: skip
+        "helper",
+        "lead",
+        "completed",
+    )
     assert delegate_step["input"] == {"toolCallId": call_id, "prompt": "List the files"}
     assert delegate_step["output"] == {"childStatus": "completed", "output": "Found the files."}
 
@@ -187,21 +214,30 @@ def test_a_failed_subagent_run_is_an_error_result_for_the_parent(
     server: Any, api: httpx.Client
 ) -> None:
     ses = lead_session(api)
-    run = wait_status(api, send(api, ses["id"], "delegate",
-                                script=[{"toolCalls": [delegate("fragile")]}, "It failed."]
-                                )["runId"])  # fmt: skip
+    run = wait_status(
+        api,
+        send(
+            api, ses["id"], "delegate", script=[{"toolCalls": [delegate("fragile")]}, "It failed."]
+        )["runId"],
+    )
 
     assert run["status"] == "completed", run
     (child,) = children(api, ses["id"])
     (child_run,) = runs_of(api, child["id"])
     assert child_run["status"] == "failed" and child_run["errorCode"] == "model_stream_failed"
-    (failed,) = [d for n, d in events_of(server, ses["id"], run["id"])
-                 if n == "agent.delegate.failed"]  # fmt: skip
+    (failed,) = [
+        d for n, d in events_of(server, ses["id"], run["id"]) if n == "agent.delegate.failed"
+    ]
     assert failed == {
-        "runId": run["id"], "sessionId": ses["id"], "agentName": "lead", "targetAgent": "fragile",
-        "childRunId": child_run["id"], "childStatus": "failed",
-        "errorCode": "model_stream_failed", "errorMessage": child_run["errorMessage"],
-    }  # fmt: skip
+        "runId": run["id"],
+        "sessionId": ses["id"],
+        "agentName": "lead",
+        "targetAgent": "fragile",
+        "childRunId": child_run["id"],
+        "childStatus": "failed",
+        "errorCode": "model_stream_failed",
+        "errorMessage": child_run["errorMessage"],
+    }
     (result,) = tool_results(api, ses["id"])
     assert result["type"] == "error-text" and "the helper model is down" in result["value"]
     delegate_step = next(s for s in steps(api, run["id"]) if s["stepType"] == "agent_delegate")
@@ -214,10 +250,12 @@ def test_a_failed_subagent_run_is_an_error_result_for_the_parent(
 
 def test_cancelling_the_parent_cancels_the_running_child(server: Any, api: httpx.Client) -> None:
     ses = lead_session(api)
-    run_id = send(api, ses["id"], "delegate",
-                  script=[{"toolCalls": [delegate("slowpoke")]}, "never"])["runId"]  # fmt: skip
-    child = wait_for(lambda: (found := children(api, ses["id"]))
-                     and found[0], what="the child session")  # fmt: skip
+    run_id = send(
+        api, ses["id"], "delegate", script=[{"toolCalls": [delegate("slowpoke")]}, "never"]
+    )["runId"]
+    child = wait_for(
+        lambda: (found := children(api, ses["id"])) and found[0], what="the child session"
+    )
     wait_for(lambda: len(messages(api, child["id"])) == 2, what="the child's first word")
     (child_run,) = runs_of(api, child["id"])
 
@@ -237,19 +275,25 @@ def test_cancelling_the_parent_cancels_the_running_child(server: Any, api: httpx
     delegate_step = next(s for s in steps(api, run_id) if s["stepType"] == "agent_delegate")
     assert delegate_step["status"] == "cancelled"
     # the session is free again: its next run starts and completes
-    assert wait_status(api, send(api, ses["id"], "next", script=["ok"])["runId"])[
-        "status"] == "completed"  # fmt: skip
+    assert (
+        wait_status(api, send(api, ses["id"], "next", script=["ok"])["runId"])["status"]
+        == "completed"
+    )
 
 
 def test_cancelling_only_the_child_gives_the_parent_an_error_result(
     server: Any, api: httpx.Client
 ) -> None:
     ses = lead_session(api)
-    run_id = send(api, ses["id"], "delegate",
-                  script=[{"toolCalls": [delegate("slowpoke")]}, "It was stopped."]
-                  )["runId"]  # fmt: skip
-    child = wait_for(lambda: (found := children(api, ses["id"]))
-                     and found[0], what="the child session")  # fmt: skip
+    run_id = send(
+        api,
+        ses["id"],
+        "delegate",
+        script=[{"toolCalls": [delegate("slowpoke")]}, "It was stopped."],
+    )["runId"]
+    child = wait_for(
+        lambda: (found := children(api, ses["id"])) and found[0], what="the child session"
+    )
     (child_run,) = runs_of(api, child["id"])
 
     assert api.post(f"/api/v1/runs/{child_run['id']}/cancel").status_code == 202
@@ -262,9 +306,15 @@ def test_cancelling_only_the_child_gives_the_parent_an_error_result(
 
 def test_delegation_nests_to_a_bounded_depth(server: Any, api: httpx.Client) -> None:
     ses = lead_session(api)
-    run = wait_status(api, send(api, ses["id"], "nest",
-                                script=[{"toolCalls": [delegate("nester", "go deep")]},
-                                        "Back at the top."])["runId"])  # fmt: skip
+    run = wait_status(
+        api,
+        send(
+            api,
+            ses["id"],
+            "nest",
+            script=[{"toolCalls": [delegate("nester", "go deep")]}, "Back at the top."],
+        )["runId"],
+    )
     assert run["status"] == "completed", run
 
     chain, session_id = [], ses["id"]
@@ -275,8 +325,10 @@ def test_delegation_nests_to_a_bounded_depth(server: Any, api: httpx.Client) -> 
         session_id = child["id"]
     assert len(chain) == 3 and [r["status"] for r in chain] == ["completed"] * 3
     assert [r["parentRunId"] for r in chain] == [run["id"], chain[0]["id"], chain[1]["id"]]
-    offered = [[s["input"]["tools"] for s in steps(api, r["id"]) if s["stepType"] == "model_call"]
-               for r in chain]  # fmt: skip
+    offered = [
+        [s["input"]["tools"] for s in steps(api, r["id"]) if s["stepType"] == "model_call"]
+        for r in chain
+    ]
     assert offered[1][0] == ["SubAgent"] and offered[2][0] == []  # the deepest may not nest
     deepest = [d for n, d in events_of(server, session_id, chain[2]["id"]) if n == "tool.failed"]
     assert [d["errorCode"] for d in deepest] == ["unknown_tool"]

@@ -42,8 +42,12 @@ def test_tools_and_the_files_api_show_a_name_not_utf8_with_a_replacement_charact
         workspace_id = new_workspace(api)["id"]
         session_id = new_session(api, workspace_id)["id"]
         # the name's \377 byte is no UTF-8; the file's content is
-        run_bash(api, session_id, "mkdir d && printf 'x\\n' > \"$(printf 'd/b\\377.txt')\"",
-                 {"toolCalls": listings})  # fmt: skip
+        run_bash(
+            api,
+            session_id,
+            "mkdir d && printf 'x\\n' > \"$(printf 'd/b\\377.txt')\"",
+            {"toolCalls": listings},
+        )
         listed = tool_results(api, session_id)[1:]
         assert len(listed) == 3
         for output in listed:
@@ -59,13 +63,25 @@ def test_tools_and_the_files_api_show_a_name_not_utf8_with_a_replacement_charact
 def test_declarations_with_such_text_are_skipped_with_a_warning(server: Any) -> None:
     with server.client() as api:
         workspace_id = new_workspace(api)["id"]
-        write_file(api, workspace_id, ".corral/agents/escaping.md",
-                   '---\ndescription: "bad \\ud800 text"\n---\nBe brief.\n')  # fmt: skip
-        write_file(api, workspace_id, ".corral/actions/escaping.yaml",
-                   "command: 'true'\n\"key \\udfff\": 1\n")  # fmt: skip
+        write_file(
+            api,
+            workspace_id,
+            ".corral/agents/escaping.md",
+            '---\ndescription: "bad \\ud800 text"\n---\nBe brief.\n',
+        )
+        write_file(
+            api,
+            workspace_id,
+            ".corral/actions/escaping.yaml",
+            "command: 'true'\n\"key \\udfff\": 1\n",
+        )
         session_id = new_session(api, workspace_id)["id"]
-        run_bash(api, session_id, "printf -- '---\\nmode: primary\\n---\\nHi.\\n' > "
-                                  "\".corral/agents/$(printf 'a\\377').md\"")  # fmt: skip
+        run_bash(
+            api,
+            session_id,
+            "printf -- '---\\nmode: primary\\n---\\nHi.\\n' > "
+            "\".corral/agents/$(printf 'a\\377').md\"",
+        )
         resp = api.get(f"/api/v1/workspaces/{workspace_id}/catalog")
         assert resp.status_code == 200, resp.text
         catalog = resp.json()

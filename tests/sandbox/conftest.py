@@ -36,8 +36,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tokens = [{"token": ADMIN_TOKEN}, {"token": LIMITED_TOKEN, "workspaces": ["ws_other"]}]
     # A limited token needs confined commands unless isolation is none on purpose; these
     # tests run no command, and must run where bwrap is missing.
-    settings = Settings(data_dir=data_dir, validate_responses=True, api_tokens=tokens,
-                        sandbox_isolation="none")  # fmt: skip
+    settings = Settings(
+        data_dir=data_dir, validate_responses=True, api_tokens=tokens, sandbox_isolation="none"
+    )
     with live_server(settings) as running:
         yield Served(running.url, data_dir, running.port)
 

@@ -27,8 +27,12 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
     with pytest.MonkeyPatch.context() as env:
         for name in CALLER_VARIABLES:
             env.delenv(name, raising=False)
-        settings = Settings(data_dir=tmp_path_factory.mktemp("sdk"), run_worker=True,
-                            sandbox_isolation="none", validate_responses=True)  # fmt: skip
+        settings = Settings(
+            data_dir=tmp_path_factory.mktemp("sdk"),
+            run_worker=True,
+            sandbox_isolation="none",
+            validate_responses=True,
+        )
         with live_server(settings) as served:
             yield served
 

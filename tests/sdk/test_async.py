@@ -34,8 +34,11 @@ async def test_stream_yields_typed_events_as_stored(
 ) -> None:
     stream = asession.stream("Note this down", metadata=script(WRITE_READ_ANSWER))
     events = [event async for event in stream]
-    stored = [e for e in stored_events(shared_server.settings.data_dir, asession.id)
-              if e["runId"] == stream.run_id]  # fmt: skip
+    stored = [
+        e
+        for e in stored_events(shared_server.settings.data_dir, asession.id)
+        if e["runId"] == stream.run_id
+    ]
     assert [(e.cursor, e.event) for e in events] == [(e["cursor"], e["event"]) for e in stored]
     assert isinstance(events[0], RunQueued) and isinstance(events[-1], RunCompleted)
     assert [e.tool_name for e in events if isinstance(e, ToolStarted)] == ["Write", "Read"]

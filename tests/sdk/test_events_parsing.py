@@ -25,18 +25,41 @@ from corral_sdk.events import (
 
 
 def test_known_events_become_their_models_in_snake_case() -> None:
-    payload = {"runId": "run_1", "sessionId": "ses_1", "toolCallId": "c1", "toolName": "Read",
-               "sourceType": "native", "input": {"file_path": "a"}, "future": 1}  # fmt: skip
+    payload = {
+        "runId": "run_1",
+        "sessionId": "ses_1",
+        "toolCallId": "c1",
+        "toolName": "Read",
+        "sourceType": "native",
+        "input": {"file_path": "a"},
+        "future": 1,
+    }
     event = parse_event("tool.started", 7, json.dumps(payload))
     assert isinstance(event, ToolStarted)
     assert (event.cursor, event.run_id, event.tool_name) == (7, "run_1", "Read")
     assert event.input == {"file_path": "a"}
     assert event.model_extra == {"future": 1}  # fields a newer server adds are kept
 
-    queue = parse_event("queue.updated", 3, json.dumps({
-        "runId": "r", "action": "enqueued", "queuedPosition": 1,
-        "items": [{"runId": "r", "messageId": "m", "content": "hi", "position": 1,
-                   "createdAt": "2026-01-01T00:00:00Z"}]}))  # fmt: skip
+    queue = parse_event(
+        "queue.updated",
+        3,
+        json.dumps(
+            {
+                "runId": "r",
+                "action": "enqueued",
+                "queuedPosition": 1,
+                "items": [
+                    {
+                        "runId": "r",
+                        "messageId": "m",
+                        "content": "hi",
+                        "position": 1,
+                        "createdAt": "2026-01-01T00:00:00Z",
+                    }
+                ],
+            }
+        ),
+    )
     assert isinstance(queue, QueueUpdated) and queue.items[0].run_id == "r"
 
     parts = [{"type": "reasoning", "text": "hmm"}, {"type": "text", "text": "Hi"}]
@@ -80,8 +103,9 @@ def test_anything_else_is_an_unknown_event(name: str, data: str) -> None:
 
 def test_the_union_validates_by_name() -> None:
     adapter: TypeAdapter[Event] = TypeAdapter(Event)
-    delta = adapter.validate_python({"event": "message.delta", "cursor": 1, "messageId": "m",
-                                     "delta": "hi"})  # fmt: skip
+    delta = adapter.validate_python(
+        {"event": "message.delta", "cursor": 1, "messageId": "m", "delta": "hi"}
+    )
     assert isinstance(delta, MessageDelta) and delta.delta == "hi"
     other = adapter.validate_python({"event": "other", "cursor": 2})
     assert isinstance(other, UnknownEvent)

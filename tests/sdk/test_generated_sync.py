@@ -11,6 +11,7 @@ GENERATOR = Path(__file__).resolve().parents[2] / "clients" / "python" / "sdk" /
 
 
 def test_the_sync_client_is_up_to_date() -> None:
-    done = subprocess.run([sys.executable, str(GENERATOR), "--check"], capture_output=True,
-                          text=True, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(GENERATOR), "--check"], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stderr

@@ -23,8 +23,11 @@ JOIN_S = 60  # a deadlock guard for the consumer thread, not a speed expectation
 
 
 def _run_events(server: LiveServer, session_id: str, run_id: str | None) -> list[tuple[int, str]]:
-    return [(e["cursor"], e["event"]) for e in stored_events(server.settings.data_dir, session_id)
-            if e["runId"] == run_id]  # fmt: skip
+    return [
+        (e["cursor"], e["event"])
+        for e in stored_events(server.settings.data_dir, session_id)
+        if e["runId"] == run_id
+    ]
 
 
 def _seen(events: list[Event]) -> list[tuple[int, str]]:

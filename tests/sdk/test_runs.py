@@ -46,8 +46,11 @@ def test_stream_yields_the_runs_typed_events_as_stored_and_ends_with_it(
 ) -> None:
     stream = session.stream("Note this down", metadata=script(WRITE_READ_ANSWER))
     events = list(stream)
-    stored = [e for e in stored_events(shared_server.settings.data_dir, session.id)
-              if e["runId"] == stream.run_id]  # fmt: skip
+    stored = [
+        e
+        for e in stored_events(shared_server.settings.data_dir, session.id)
+        if e["runId"] == stream.run_id
+    ]
     assert [(e.cursor, e.event) for e in events] == [(e["cursor"], e["event"]) for e in stored]
     assert isinstance(events[0], RunQueued) and isinstance(events[1], RunStarted)
     assert isinstance(events[-1], RunCompleted) and events[-1].run_id == stream.run_id

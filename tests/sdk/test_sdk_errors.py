@@ -118,6 +118,7 @@ def test_an_unreachable_server_is_a_connection_error() -> None:
     assert raised.value.code == "connection_failed" and raised.value.status is None
 
 
+# A table, one case per row: formatted, each of its seven rows would take six lines.
 @pytest.mark.parametrize(
     ("status", "body", "kind", "code"),
     [

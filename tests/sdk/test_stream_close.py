@@ -37,8 +37,11 @@ def test_close_ends_the_stream_on_the_server(
     corral.workspaces.get(session.workspace_id).sandbox.write("gate", "")
     seen += list(stream)
     assert isinstance(seen[-1], RunCompleted)
-    stored = [e for e in stored_events(shared_server.settings.data_dir, session.id)
-              if e["runId"] == stream.run_id]  # fmt: skip
+    stored = [
+        e
+        for e in stored_events(shared_server.settings.data_dir, session.id)
+        if e["runId"] == stream.run_id
+    ]
     assert [(e.cursor, e.event) for e in seen] == [(e["cursor"], e["event"]) for e in stored]
 
 

@@ -61,8 +61,11 @@ async def test_workspace_round_trip_update_touch(store: SqliteStore) -> None:
     got = await store.read(lambda tx: tx.get_workspace("ws_a"))
     assert got is not None
     assert (got.name, got.status, got.read_only, got.updated_at) == (
-        "renamed", "archived", False, at(99)
-    )  # fmt: skip
+        "renamed",
+        "archived",
+        False,
+        at(99),
+    )
     assert got.created_at.tzinfo is not None
     assert not await store.write(lambda tx: tx.touch_workspace("ws_missing", at(1)))
 

@@ -29,8 +29,9 @@ def root(tmp_path: Path) -> Path:
 @pytest.fixture
 def ctx(root: Path) -> ToolContext:
     sandbox = Sandbox(root, Isolation("none"), output_limit=OUTPUT_LIMIT)
-    return ToolContext(root, sandbox, "ses_test", "run_test", default_timeout_s=30,
-                       max_timeout_s=60)  # fmt: skip
+    return ToolContext(
+        root, sandbox, "ses_test", "run_test", default_timeout_s=30, max_timeout_s=60
+    )
 
 
 @pytest.fixture

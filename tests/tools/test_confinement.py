@@ -21,13 +21,15 @@ INPUTS: dict[str, Input] = {
     "Write": lambda p: {"file_path": p, "content": "pwned"},
     "Write (below)": lambda p: {"file_path": f"{p}/new.txt", "content": "pwned"},
     "Edit": lambda p: {"file_path": p, "old_string": "top secret", "new_string": "pwned"},
-    "MultiEdit": lambda p: {"file_path": p,
-                            "edits": [{"old_string": "top", "new_string": "pwned"}]},
+    "MultiEdit": lambda p: {
+        "file_path": p,
+        "edits": [{"old_string": "top", "new_string": "pwned"}],
+    },
     "LS": lambda p: {"path": p},
     "Glob (path)": lambda p: {"pattern": "**/*", "path": p},
     "Glob (pattern)": lambda p: {"pattern": f"{p}/**/*"},
     "Grep": lambda p: {"pattern": "secret", "path": p},
-}  # fmt: skip
+}
 
 
 @pytest.fixture

@@ -25,8 +25,15 @@ def source(root: Path) -> Path:
 
 
 async def test_edit_replaces_a_unique_string(ctx: ToolContext, source: Path) -> None:
-    text = await ok_text(ctx, "Edit", {"file_path": "m.py", "old_string": "def g():\n    return 1",
-                                       "new_string": "def g():\n    return 2"})  # fmt: skip
+    text = await ok_text(
+        ctx,
+        "Edit",
+        {
+            "file_path": "m.py",
+            "old_string": "def g():\n    return 1",
+            "new_string": "def g():\n    return 2",
+        },
+    )
     assert text == "Edited m.py: 1 replacement."
     assert source.read_text() == SOURCE.replace("return 1\n", "return 2\n").replace(
         "return 2", "return 1", 1
@@ -101,8 +108,9 @@ async def test_an_edit_never_overwrites_a_change_made_meanwhile(
     monkeypatch.setattr(edit, "read_file", read_then_changed)
     change = {"file_path": "m.py", "old_string": "def f", "new_string": "def h"}
     assert await error_of(ctx, "Edit", change) == (
-        "file_changed", "m.py changed while it was edited; read it again"
-    )  # fmt: skip
+        "file_changed",
+        "m.py changed while it was edited; read it again",
+    )
     assert source.read_text() == SOURCE + "# added by someone else\n"
 
 
@@ -110,8 +118,9 @@ async def test_edit_through_a_link_inside_the_workspace_changes_its_target(
     ctx: ToolContext, root: Path, source: Path
 ) -> None:
     (root / "alias.py").symlink_to("m.py")
-    text = await ok_text(ctx, "Edit", {"file_path": "alias.py", "old_string": "def g",
-                                       "new_string": "def k"})  # fmt: skip
+    text = await ok_text(
+        ctx, "Edit", {"file_path": "alias.py", "old_string": "def g", "new_string": "def k"}
+    )
     assert text == "Edited m.py: 1 replacement."
     assert (root / "alias.py").is_symlink()
     assert "def k" in source.read_text()

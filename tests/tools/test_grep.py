@@ -37,9 +37,11 @@ async def test_files_with_matches_newest_first(ctx: ToolContext, tree: Path) -> 
 async def test_content_and_count_modes(ctx: ToolContext, tree: Path) -> None:
     text = await ok_text(ctx, "Grep", {"pattern": r"os\b", "output_mode": "content"})
     assert text.splitlines() == [
-        "new.py:1:import os", "new.py:2:print(os.sep)", "src/old.ts:1:// os",
+        "new.py:1:import os",
+        "new.py:2:print(os.sep)",
+        "src/old.ts:1:// os",
         "src/old.ts:2:const os = 1;",
-    ]  # fmt: skip
+    ]
     text = await ok_text(ctx, "Grep", {"pattern": "^import", "output_mode": "content", "-n": False})
     assert text == "new.py:import os\nsrc/mid.py:import sys"
     text = await ok_text(ctx, "Grep", {"pattern": r"os\b", "output_mode": "count"})
@@ -59,9 +61,11 @@ async def test_head_limit_cuts_and_says_so(ctx: ToolContext, tree: Path) -> None
     assert text == "new.py\n[results cut at 1: narrow the pattern, path or glob]"
     text = await ok_text(ctx, "Grep", {"pattern": "os", "output_mode": "content", "head_limit": 3})
     assert text.splitlines() == [
-        "new.py:1:import os", "new.py:2:print(os.sep)", "src/old.ts:1:// os",
+        "new.py:1:import os",
+        "new.py:2:print(os.sep)",
+        "src/old.ts:1:// os",
         "[results cut at 3: narrow the pattern, path or glob]",
-    ]  # fmt: skip
+    ]
     text = await ok_text(ctx, "Grep", {"pattern": "os", "output_mode": "count", "head_limit": 2})
     assert text == "new.py:2\nsrc/old.ts:2"  # exactly two files match: nothing was cut
 

@@ -38,8 +38,9 @@ async def test_ls_of_an_empty_directory_a_file_and_nothing(ctx: ToolContext, roo
     (root / "f").write_text("")
     assert await ok_text(ctx, "LS", {"path": "/workspace/empty"}) == "empty/\n  (empty)"
     assert await error_of(ctx, "LS", {"path": "f"}) == (
-        "workspace_entry_conflict", "f is not a directory"
-    )  # fmt: skip
+        "workspace_entry_conflict",
+        "f is not a directory",
+    )
     assert (await error_of(ctx, "LS", {"path": "nope"}))[0] == "file_not_found"
 
 
@@ -65,8 +66,12 @@ async def test_glob_accepts_absolute_patterns_inside_the_workspace(
 
 
 async def test_glob_skips_git_and_caps_its_results(ctx: ToolContext, root: Path) -> None:
-    make_tree(root, ".git/config", ".github/ci.yml",
-              *(f"many/f{n:03}.txt" for n in range(MAX_GLOB_RESULTS + 5)))  # fmt: skip
+    make_tree(
+        root,
+        ".git/config",
+        ".github/ci.yml",
+        *(f"many/f{n:03}.txt" for n in range(MAX_GLOB_RESULTS + 5)),
+    )
     assert await ok_text(ctx, "Glob", {"pattern": "**/*.{yml,config}"}) == ".github/ci.yml"
     assert await ok_text(ctx, "Glob", {"pattern": "**/config"}) == "No files found."
     # Only the walk passes .git over: a pattern that starts inside it is taken at its word.
@@ -80,5 +85,6 @@ async def test_glob_skips_git_and_caps_its_results(ctx: ToolContext, root: Path)
 
 async def test_glob_of_a_missing_directory(ctx: ToolContext) -> None:
     assert await error_of(ctx, "Glob", {"pattern": "nope/**/*.py"}) == (
-        "file_not_found", "nope does not exist"
-    )  # fmt: skip
+        "file_not_found",
+        "nope does not exist",
+    )

@@ -20,8 +20,13 @@ async def test_read_numbers_lines_like_cat_n(ctx: ToolContext, root: Path) -> No
 async def test_read_accepts_every_spelling_of_a_path(ctx: ToolContext, root: Path) -> None:
     (root / "d").mkdir()
     (root / "d/a.txt").write_text("x\n")
-    for spelling in ("d/a.txt", "./d/../d/a.txt", "/workspace/d/a.txt", str(root / "d/a.txt"),
-                     f"{ctx.sandbox.root}/d/a.txt"):  # fmt: skip
+    for spelling in (
+        "d/a.txt",
+        "./d/../d/a.txt",
+        "/workspace/d/a.txt",
+        str(root / "d/a.txt"),
+        f"{ctx.sandbox.root}/d/a.txt",
+    ):
         outcome = await call(ctx, "Read", {"file_path": spelling})
         assert outcome.output["value"] == "     1\tx", spelling
         assert outcome.metadata == {"path": "d/a.txt"}
@@ -64,19 +69,27 @@ async def test_read_refuses_binary_files_directories_and_missing_files(
     (root / "img.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     (root / "dir").mkdir()
     assert await error_of(ctx, "Read", {"file_path": "img.png"}) == (
-        "binary_file", "img.png is a binary file; Read shows text only"
-    )  # fmt: skip
+        "binary_file",
+        "img.png is a binary file; Read shows text only",
+    )
     assert await error_of(ctx, "Read", {"file_path": "dir"}) == (
-        "workspace_entry_conflict", "dir is a directory"
-    )  # fmt: skip
+        "workspace_entry_conflict",
+        "dir is a directory",
+    )
     assert await error_of(ctx, "Read", {"file_path": "nope.txt"}) == (
-        "file_not_found", "nope.txt does not exist"
-    )  # fmt: skip
+        "file_not_found",
+        "nope.txt does not exist",
+    )
 
 
 async def test_read_input_is_validated(ctx: ToolContext) -> None:
-    for bad in ({}, {"file_path": ""}, {"file_path": "a", "offset": 0},
-                {"file_path": "a", "limit": 2001}, {"file_path": 3}):  # fmt: skip
+    for bad in (
+        {},
+        {"file_path": ""},
+        {"file_path": "a", "offset": 0},
+        {"file_path": "a", "limit": 2001},
+        {"file_path": 3},
+    ):
         code, _ = await error_of(ctx, "Read", bad)
         assert code == "invalid_tool_input", bad
 
@@ -98,11 +111,13 @@ async def test_write_creates_parents_and_replaces_atomically(ctx: ToolContext, r
 async def test_write_refuses_a_directory_and_invalid_text(ctx: ToolContext, root: Path) -> None:
     (root / "dir").mkdir()
     assert await error_of(ctx, "Write", {"file_path": "dir", "content": "x"}) == (
-        "workspace_entry_conflict", "dir is a directory"
-    )  # fmt: skip
+        "workspace_entry_conflict",
+        "dir is a directory",
+    )
     assert await error_of(ctx, "Write", {"file_path": "s.txt", "content": "\ud800"}) == (
-        "invalid_tool_input", "content is not valid Unicode text"
-    )  # fmt: skip
+        "invalid_tool_input",
+        "content is not valid Unicode text",
+    )
     code, _ = await error_of(ctx, "Write", {"file_path": "x.txt"})
     assert code == "invalid_tool_input"
     assert sorted(os.listdir(root)) == ["dir"]

@@ -68,8 +68,11 @@ async def test_results_errors_and_crashes_become_outcomes(ctx: ToolContext) -> N
         raise KeyError("boom")
 
     done = await invoke(_tool(works), ctx, {"n": 2})
-    assert (done.ok, done.output, done.metadata) == (True, {"type": "json", "value": {"twice": 4}},
-                                                     {"seen": True})  # fmt: skip
+    assert (done.ok, done.output, done.metadata) == (
+        True,
+        {"type": "json", "value": {"twice": 4}},
+        {"seen": True},
+    )
     assert (done.error_code, done.error_message) == (None, None)
     refused = await invoke(_tool(refuses), ctx, {"n": 2})
     assert refused == ToolOutcome.failure("probe_refused", "no, thanks", refused.duration_ms)

@@ -41,8 +41,10 @@ def test_yields_regular_files_depth_first_without_following_links(tree: Path) ->
 
 def test_skips_named_directories_at_any_depth(tree: Path) -> None:
     assert [r for r, _ in walked(tree, skip_dirs=frozenset({".git"}))] == [
-        "b.txt", "a/z.txt", "a/b/c.txt",
-    ]  # fmt: skip
+        "b.txt",
+        "a/z.txt",
+        "a/b/c.txt",
+    ]
 
 
 def test_starts_anywhere_inside_even_through_a_link(tree: Path) -> None:

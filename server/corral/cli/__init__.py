@@ -20,9 +20,12 @@ if TYPE_CHECKING:
     from corral_sdk import Corral
 
 app = typer.Typer(
-    name="corral", help="Corral, an open agent-harness server.", no_args_is_help=True,
-    add_completion=False, pretty_exceptions_enable=False,
-)  # fmt: skip
+    name="corral",
+    help="Corral, an open agent-harness server.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 runs_app = typer.Typer(help="Runs: follow one as it happens.", no_args_is_help=True)
 sessions_app = typer.Typer(help="Sessions of the workspaces.", no_args_is_help=True)
 workspaces_app = typer.Typer(help="Workspaces.", no_args_is_help=True)
@@ -82,8 +85,13 @@ def chat(
     from corral.cli.chat import run_chat
 
     extra = _json_object(metadata, "--metadata") if metadata is not None else None
-    _client_command(url, token, lambda corral, console: run_chat(
-        corral, console, session_id=session, workspace_id=workspace, metadata=extra))  # fmt: skip
+    _client_command(
+        url,
+        token,
+        lambda corral, console: run_chat(
+            corral, console, session_id=session, workspace_id=workspace, metadata=extra
+        ),
+    )
 
 
 @runs_app.command("watch")

@@ -69,8 +69,10 @@ def converse(corral: Corral, console: Console, stream: RunStream) -> bool:
     except KeyboardInterrupt:
         if stream.run_id is None:
             # Interrupted while sending: the server may or may not have taken the message.
-            console.print("\n[yellow]interrupted while sending; the message may still run "
-                          "(see `corral runs watch` or the session's runs)[/]")  # fmt: skip
+            console.print(
+                "\n[yellow]interrupted while sending; the message may still run "
+                "(see `corral runs watch` or the session's runs)[/]"
+            )
             return True
         console.print("\n[yellow]interrupting the agent… (Ctrl-C again to leave)[/]")
         try:

@@ -29,8 +29,9 @@ def list_sessions(corral: Corral, console: Console, workspace_id: str | None) ->
     for session in _sessions(corral, workspace_id):
         data = session.data
         when = _when(data.last_run_at), _when(data.updated_at)
-        table.add_row(session.id, session.workspace_id, session.title or "",
-                      data.active_agent_name, *when)  # fmt: skip
+        table.add_row(
+            session.id, session.workspace_id, session.title or "", data.active_agent_name, *when
+        )
     console.print(table)
     return 0
 

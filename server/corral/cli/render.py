@@ -50,8 +50,13 @@ class RunPrinter:
         elif isinstance(event, MessageCompleted) and event.tool_name is None:
             self._text(event.message_id, event.text)
         elif isinstance(event, ToolStarted):
-            self._line(Text.assemble(("⚙ ", "cyan"), (event.tool_name, "bold cyan"),
-                                     (f" {_preview(event.input)}", "dim")))  # fmt: skip
+            self._line(
+                Text.assemble(
+                    ("⚙ ", "cyan"),
+                    (event.tool_name, "bold cyan"),
+                    (f" {_preview(event.input)}", "dim"),
+                )
+            )
         elif isinstance(event, ToolCompleted):
             took = f" ({event.duration_ms:.0f} ms)" if event.duration_ms is not None else ""
             self._line(Text.assemble(("✓ ", "green"), (event.tool_name, "green"), (took, "dim")))
@@ -59,8 +64,12 @@ class RunPrinter:
             why = f": {event.error_code}: {event.error_message}" if event.error_code else ""
             self._line(Text.assemble(("✗ ", "red"), (event.tool_name, "red"), (why, "red")))
         elif isinstance(event, RunFailed):
-            self._line(Text(f"run {event.status}: {event.error_code}: {event.error_message}",
-                            style="bold red"))  # fmt: skip
+            self._line(
+                Text(
+                    f"run {event.status}: {event.error_code}: {event.error_message}",
+                    style="bold red",
+                )
+            )
         elif isinstance(event, RunCancelled):
             self._line(Text("run cancelled", style="yellow"))
 

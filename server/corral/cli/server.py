@@ -38,8 +38,11 @@ async def _work(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
     await core.start()
-    log.info("worker %s executing runs (up to %d at once)", core.executor.worker["id"],
-             settings.run_concurrency)  # fmt: skip
+    log.info(
+        "worker %s executing runs (up to %d at once)",
+        core.executor.worker["id"],
+        settings.run_concurrency,
+    )
     try:
         await stopping.wait()
     finally:

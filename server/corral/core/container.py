@@ -53,11 +53,18 @@ class Core:
         self.model_registry = ModelRegistry(settings, os.environ)
         resolver = ModelResolver(self.model_registry)
         performer = RunPerformer(self.store, settings, self.sandbox_host, resolver)
-        self.executor = RunExecutor(self.store, performer.perform, ExecutorSettings(
-            concurrency=settings.run_concurrency, heartbeat_s=settings.run_heartbeat_seconds,
-            stale_s=settings.run_stale_seconds, recovery_policy=settings.run_recovery_policy,
-            recovery_max_attempts=settings.run_recovery_max_attempts, process_kind=process_kind,
-        ))  # fmt: skip
+        self.executor = RunExecutor(
+            self.store,
+            performer.perform,
+            ExecutorSettings(
+                concurrency=settings.run_concurrency,
+                heartbeat_s=settings.run_heartbeat_seconds,
+                stale_s=settings.run_stale_seconds,
+                recovery_policy=settings.run_recovery_policy,
+                recovery_max_attempts=settings.run_recovery_max_attempts,
+                process_kind=process_kind,
+            ),
+        )
         performer.children = self.executor  # SubAgent's child runs execute on it
         wake = self.executor.wake
         self.event_bus = LocalEventBus()
@@ -65,12 +72,22 @@ class Core:
         self.foreign_commits = ForeignCommitPoller(self.store, settings.sse_foreign_poll_seconds)
         self.foreign_commits.add_listener(event_publisher(self.store, self.event_bus))
         self.foreign_commits.add_listener(self.executor.notice_foreign_commit)
-        event_streams = SessionEventStreams(self.store, self.event_bus, StreamPolicy(
-            ping_seconds=settings.sse_ping_seconds, max_lag_events=settings.sse_max_lag_events,
-        ))  # fmt: skip
+        event_streams = SessionEventStreams(
+            self.store,
+            self.event_bus,
+            StreamPolicy(
+                ping_seconds=settings.sse_ping_seconds,
+                max_lag_events=settings.sse_max_lag_events,
+            ),
+        )
         self.services = Services(
-            meta=MetaService(self.store, self.metrics_registry, spec_path,
-                             auth_enabled=bool(settings.api_tokens), workers=self.executor),
+            meta=MetaService(
+                self.store,
+                self.metrics_registry,
+                spec_path,
+                auth_enabled=bool(settings.api_tokens),
+                workers=self.executor,
+            ),
             runtimes=RuntimesService(library, data_dir / "uploads"),
             workspaces=workspaces,
             sessions=SessionsService(self.store, resolver, event_streams, self.executor),
@@ -82,7 +99,7 @@ class Core:
             files=FilesService(self.store),
             commands=CommandsService(self.store, self.sandbox_host),
             models=ModelsService(self.model_registry, ping_seconds=settings.sse_ping_seconds),
-        )  # fmt: skip
+        )
 
     async def start(self) -> None:
         self.settings.workspaces_dir.mkdir(parents=True, exist_ok=True)

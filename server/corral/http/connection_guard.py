@@ -75,8 +75,9 @@ class ConnectionGuard:
             self._refusals_logged_at = now
             log.warning(
                 "connection limit reached: refusing connections (latest from %s; %d so far)",
-                client, self.refused,
-            )  # fmt: skip
+                client,
+                self.refused,
+            )
         return False
 
     def _exempt(self, client: str) -> bool:
@@ -194,9 +195,10 @@ class GuardedProtocol(HttpToolsProtocol):
             self.transport.close()  # a response is under way: no answer can be added to it
             return
         self._answer_and_close(
-            408, "request_timeout",
+            408,
+            "request_timeout",
             f"the request head was not complete within {self.guard.head_timeout_s:g} s",
-        )  # fmt: skip
+        )
 
     def _answer_and_close(self, status: int, code: ErrorCode, message: str) -> None:
         body = envelope_body(code, message)

@@ -70,10 +70,16 @@ class _BoundParameters(parameter_decorators.AsyncParameterDecorator):  # type: i
                     body = await body
             files = await request.files() if mimetype in FORM_CONTENT_TYPES else {}
             kwargs = parameter_decorators.get_arguments(
-                op, path_params=request.path_params, query_params=request.query_params,
-                body=body, files=files, arguments=arguments, has_kwargs=has_kwargs,
-                sanitize=sanitize, content_type=mimetype,
-            )  # fmt: skip
+                op,
+                path_params=request.path_params,
+                query_params=request.query_params,
+                body=body,
+                files=files,
+                arguments=arguments,
+                has_kwargs=has_kwargs,
+                sanitize=sanitize,
+                content_type=mimetype,
+            )
             kwargs = {sanitize(k): v for k, v in kwargs.items()}
             for key, value in context.items():
                 if has_kwargs or key in arguments:
@@ -116,9 +122,10 @@ class _OnceDecorator(decorators_main.StarletteDecorator):  # type: ignore[misc]
             if uri_parser is None:
                 uri_parser = self.uri_parser
             request = Request(
-                connexion_context._scope.get(), connexion_context._receive.get(),
+                connexion_context._scope.get(),
+                connexion_context._receive.get(),
                 uri_parser=uri_parser,
-            )  # fmt: skip
+            )
             return await decorated(request)
 
         return wrapper

@@ -30,8 +30,13 @@ def file_response(result: FileResult) -> Response:
     if result.span is not None:
         start, end = result.span
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{result.size}"
-    return DescriptorResponse(result.fd, result.span or (0, result.size), result.media_type,
-                              status=206 if result.span else 200, headers=headers)  # fmt: skip
+    return DescriptorResponse(
+        result.fd,
+        result.span or (0, result.size),
+        result.media_type,
+        status=206 if result.span else 200,
+        headers=headers,
+    )
 
 
 class DescriptorResponse(Response):
@@ -39,9 +44,14 @@ class DescriptorResponse(Response):
     client goes away, and always closes the fd."""
 
     def __init__(
-        self, fd: int, span: tuple[int, int], media_type: str, *, status: int,
+        self,
+        fd: int,
+        span: tuple[int, int],
+        media_type: str,
+        *,
+        status: int,
         headers: dict[str, str],
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.fd = fd
         self.span = span
         self.status_code = status
@@ -51,8 +61,13 @@ class DescriptorResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await send({"type": "http.response.start", "status": self.status_code,
-                        "headers": self.raw_headers})  # fmt: skip
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status_code,
+                    "headers": self.raw_headers,
+                }
+            )
             async with anyio.create_task_group() as group:
                 group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope)
                 await self._send_body(send)

@@ -146,8 +146,14 @@ def parse_tool_input(raw: str) -> dict[str, Any]:
     return parsed
 
 
-_JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean",
-               type(None): "null"}  # fmt: skip
+_JSON_TYPES = {
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
 
 
 def call_input(part: ToolCallPart) -> JsonObject:

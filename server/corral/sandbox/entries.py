@@ -30,8 +30,9 @@ class Entry:
 
     @classmethod
     def of(cls, virtual: str, st: os.stat_result) -> Entry:
-        return cls(virtual, stat.S_ISDIR(st.st_mode), st.st_size, st.st_mtime_ns,
-                   st.st_ctime_ns, st.st_ino)  # fmt: skip
+        return cls(
+            virtual, stat.S_ISDIR(st.st_mode), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+        )
 
     @property
     def name(self) -> str:

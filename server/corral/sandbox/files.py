@@ -39,10 +39,14 @@ def list_entries(
     with resolve(root, path) as target, os_errors(target.virtual):
         directory = Entry.of(target.virtual, existing(target))
         if not directory.is_dir:
-            raise conflict("workspace_entry_conflict", f"{target.virtual} is not a directory",
-                            target.virtual)  # fmt: skip
-        fd = os.open(target.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     dir_fd=target.parent_fd)  # fmt: skip
+            raise conflict(
+                "workspace_entry_conflict", f"{target.virtual} is not a directory", target.virtual
+            )
+        fd = os.open(
+            target.name,
+            os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+            dir_fd=target.parent_fd,
+        )
         try:
             children = [_child(root, directory.path, d) for d in os.scandir(fd)]
         finally:
@@ -108,8 +112,9 @@ def _open_file(target: Target) -> Iterator[int]:
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
-            raise conflict("workspace_entry_conflict", f"{target.virtual} is a directory",
-                            target.virtual)  # fmt: skip
+            raise conflict(
+                "workspace_entry_conflict", f"{target.virtual} is a directory", target.virtual
+            )
         if not stat.S_ISREG(mode):
             raise invalid_path(target.virtual, "not a regular file")
         yield fd

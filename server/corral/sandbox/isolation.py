@@ -70,11 +70,25 @@ class Isolation:
 
     def _mounts(self, root: Path) -> list[str]:
         options = [
-            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--tmpfs", "/tmp", "--tmpfs", "/run",
-            "--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL",
-            "--die-with-parent", "--new-session",
-        ]  # fmt: skip
+            "--ro-bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+            "--tmpfs",
+            "/tmp",
+            "--tmpfs",
+            "/run",
+            "--unshare-all",
+            "--unshare-user",
+            "--disable-userns",
+            "--cap-drop",
+            "ALL",
+            "--die-with-parent",
+            "--new-session",
+        ]
         if self.network:
             options.append("--share-net")
             resolv = Path(os.path.realpath("/etc/resolv.conf"))
@@ -156,10 +170,15 @@ async def _probe(isolation: Isolation, root: Path) -> str | None:
     with tempfile.TemporaryFile() as errors:
         try:
             proc = await asyncio.create_subprocess_exec(
-                *launch.argv, env=launch.env, cwd=launch.cwd, pass_fds=launch.pass_fds,
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-                stderr=errors, start_new_session=True,
-            )  # fmt: skip
+                *launch.argv,
+                env=launch.env,
+                cwd=launch.cwd,
+                pass_fds=launch.pass_fds,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=errors,
+                start_new_session=True,
+            )
         except OSError as exc:
             return f"bwrap cannot start: {exc}"
         finally:

@@ -105,8 +105,13 @@ class Sandbox:
         data = None if stdin is None else _stdin_bytes(stdin)
         try:
             launch = await self._prepare(argv, cwd, env)
-            started = await _spawn(launch, self.ledger, stdin=_DEVNULL if data is None else _PIPE,
-                                   stdout=_PIPE, stderr=_PIPE)  # fmt: skip
+            started = await _spawn(
+                launch,
+                self.ledger,
+                stdin=_DEVNULL if data is None else _PIPE,
+                stdout=_PIPE,
+                stderr=_PIPE,
+            )
         except _CannotExecute as exc:
             return exc.outcome
         return await _supervise(started, data, timeout_s, self.output_limit)
@@ -123,8 +128,13 @@ class Sandbox:
         stdin a pipe when `keep_stdin` (else /dev/null)."""
         try:
             launch = await self._prepare(argv, cwd, env)
-            return await _spawn(launch, self.ledger, stdin=_PIPE if keep_stdin else _DEVNULL,
-                                stdout=_PIPE, stderr=_STDOUT)  # fmt: skip
+            return await _spawn(
+                launch,
+                self.ledger,
+                stdin=_PIPE if keep_stdin else _DEVNULL,
+                stdout=_PIPE,
+                stderr=_STDOUT,
+            )
         except _CannotExecute as exc:
             message = exc.outcome.stderr.strip()
             raise CorralError.invalid_request(message, {"field": "command"}) from None
@@ -194,10 +204,16 @@ async def _spawn(
     loop = asyncio.get_running_loop()
     try:
         transport, protocol = await loop.subprocess_exec(
-            lambda: _Protocol(CHUNK, loop), *launch.argv,
-            stdin=stdin, stdout=stdout, stderr=stderr, env=launch.env, cwd=launch.cwd,
-            pass_fds=launch.pass_fds, start_new_session=True,
-        )  # fmt: skip
+            lambda: _Protocol(CHUNK, loop),
+            *launch.argv,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            env=launch.env,
+            cwd=launch.cwd,
+            pass_fds=launch.pass_fds,
+            start_new_session=True,
+        )
     except OSError as exc:
         raise _spawn_failure(launch.argv[0], exc) from exc
     finally:
@@ -274,8 +290,10 @@ async def _supervise(
 ) -> CommandOutcome:
     proc = started.process
     out, err = _Capture(limit), _Capture(limit)
-    io = [asyncio.ensure_future(out.drain(proc.stdout)),
-          asyncio.ensure_future(err.drain(proc.stderr))]  # fmt: skip
+    io = [
+        asyncio.ensure_future(out.drain(proc.stdout)),
+        asyncio.ensure_future(err.drain(proc.stderr)),
+    ]
     if stdin is not None:
         io.append(asyncio.ensure_future(_feed(proc.stdin, stdin)))
     ended = False

@@ -136,8 +136,9 @@ class TaskRegistry:
         try:
             log_fd = await asyncio.to_thread(_create_log, sandbox.root, output_path)
             try:
-                started = await sandbox.start(["/bin/sh", "-c", command], cwd=cwd, env=env,
-                                              keep_stdin=session_id is not None)  # fmt: skip
+                started = await sandbox.start(
+                    ["/bin/sh", "-c", command], cwd=cwd, env=env, keep_stdin=session_id is not None
+                )
             except BaseException:
                 os.close(log_fd)
                 raise
@@ -146,10 +147,17 @@ class TaskRegistry:
             raise
         now = datetime.now(UTC)
         record = TaskRecord(
-            id=task_id, workspace_id=workspace_id, session_id=session_id, command=command,
-            description=description, output_path=output_path, pid=started.pid,
-            status="running", created_at=now, updated_at=now,
-        )  # fmt: skip
+            id=task_id,
+            workspace_id=workspace_id,
+            session_id=session_id,
+            command=command,
+            description=description,
+            output_path=output_path,
+            pid=started.pid,
+            status="running",
+            created_at=now,
+            updated_at=now,
+        )
         live = _Live(record, started, log_fd)
         self._live[task_id] = live
         live.supervisor = asyncio.ensure_future(self._supervise(live))
@@ -229,8 +237,11 @@ class TaskRegistry:
             try:
                 await asyncio.wait_for(asyncio.shield(live.started.exited), self.max_lifetime_s)
             except TimeoutError:
-                log.info("background task %s outlived %s s: stopping it", live.record.id,
-                         self.max_lifetime_s)  # fmt: skip
+                log.info(
+                    "background task %s outlived %s s: stopping it",
+                    live.record.id,
+                    self.max_lifetime_s,
+                )
                 live.stop_requested = True
                 await end_group(live.record.pid)
                 await live.started.exited
@@ -262,8 +273,9 @@ class TaskRegistry:
                 written += await asyncio.to_thread(_write_all, live.log_fd, chunk[:room])
 
     async def _save(self, record: TaskRecord) -> None:
-        await asyncio.to_thread(_write_atomic, self.state_dir / f"{record.id}.json",
-                                record.to_json())  # fmt: skip
+        await asyncio.to_thread(
+            _write_atomic, self.state_dir / f"{record.id}.json", record.to_json()
+        )
 
 
 def _record_end(live: _Live) -> None:
@@ -306,8 +318,11 @@ def read_tail(root: Path, output_path: str, max_bytes: int) -> tuple[bytes, bool
         with resolve(root, output_path) as target:
             if target.stat is None:
                 return b"", False
-            fd = os.open(target.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
-                         dir_fd=target.parent_fd)  # fmt: skip
+            fd = os.open(
+                target.name,
+                os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                dir_fd=target.parent_fd,
+            )
     except (CorralError, OSError):
         return b"", False
     with os.fdopen(fd, "rb") as log:

@@ -58,9 +58,11 @@ class FileWriter:
             self._temp = f"{TEMP_PREFIX}{secrets.token_hex(8)}.tmp"
             with os_errors(self.target.virtual):
                 self._fd = os.open(
-                    self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                    | os.O_CLOEXEC, 0o644, dir_fd=self.target.parent_fd,
-                )  # fmt: skip
+                    self._temp,
+                    os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                    0o644,
+                    dir_fd=self.target.parent_fd,
+                )
         except BaseException:
             self._stack.close()
             raise
@@ -99,8 +101,13 @@ class FileWriter:
                     _check_replaceable(current, target.virtual, self.overwrite, self.if_match)
                     if current is not None:
                         os.fchmod(fd, stat.S_IMODE(current.st_mode))
-                    _rename(target.parent_fd, self._temp, target.parent_fd, target.name,
-                            replace=self.overwrite)  # fmt: skip
+                    _rename(
+                        target.parent_fd,
+                        self._temp,
+                        target.parent_fd,
+                        target.name,
+                        replace=self.overwrite,
+                    )
                     os.fsync(dir_fd)
                 entry = Entry.of(target.virtual, os.fstat(fd))
             self._close_fd(unlink=False)
@@ -192,8 +199,11 @@ def make_directory(root: Path, path: str, *, create_parents: bool) -> Entry:
                     os.mkdir(target.name, 0o755, dir_fd=target.parent_fd)
                 target.refresh()
         if target.stat is None or not stat.S_ISDIR(target.stat.st_mode):
-            raise conflict("workspace_entry_conflict", f"{target.virtual} exists and is not a "
-                            "directory", target.virtual)  # fmt: skip
+            raise conflict(
+                "workspace_entry_conflict",
+                f"{target.virtual} exists and is not a directory",
+                target.virtual,
+            )
         return Entry.of(target.virtual, target.stat)
 
 
@@ -220,8 +230,9 @@ def move_entry(root: Path, source: str, target_path: str, *, overwrite: bool) ->
         with resolve(root, target_path, follow=False, create_parents=True) as dst:
             _refuse_root(dst, target_path)
             if dst.exists and not overwrite:
-                raise conflict("workspace_entry_exists", f"{dst.virtual} already exists",
-                                dst.virtual)  # fmt: skip
+                raise conflict(
+                    "workspace_entry_exists", f"{dst.virtual} already exists", dst.virtual
+                )
             with os_errors(dst.virtual):
                 _rename(src.parent_fd, src.name, dst.parent_fd, dst.name, replace=overwrite)
             return Entry.of(dst.virtual, existing(_refreshed(dst)))

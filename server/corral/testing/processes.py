@@ -12,9 +12,13 @@ from collections.abc import Iterator
 from corral.process_identity import ProcStat, processes
 
 CALLER_VARIABLES = (
-    "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL",
-    "CORRAL_URL", "CORRAL_TOKEN",
-)  # fmt: skip
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "OPENAI_BASE_URL",
+    "ANTHROPIC_BASE_URL",
+    "CORRAL_URL",
+    "CORRAL_TOKEN",
+)
 
 
 def free_port() -> int:

@@ -47,8 +47,14 @@ async def _apply(ctx: ToolContext, file_path: str, edits: list[dict[str, Any]]) 
             raise ToolError(exc.code, message) from None
         replaced += count
     try:
-        await in_workspace(write_file, ctx.root, entry.path, utf8(text, "new_string"),
-                           overwrite=True, if_match=entry.etag)  # fmt: skip
+        await in_workspace(
+            write_file,
+            ctx.root,
+            entry.path,
+            utf8(text, "new_string"),
+            overwrite=True,
+            if_match=entry.etag,
+        )
     except ToolError as exc:
         if exc.code != "file_changed":
             raise

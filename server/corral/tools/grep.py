@@ -107,8 +107,9 @@ async def _grep(ctx: ToolContext, input: dict[str, Any]) -> ToolResult:
     except re.error as exc:
         raise ToolError("invalid_pattern", f"pattern is not a valid Python regex: {exc}") from None
     mode: Mode = input.get("output_mode", "files_with_matches")
-    search = _Search(regex, _file_filter(input.get("glob")), mode,
-                     input.get("head_limit", MAX_GREP_RESULTS))  # fmt: skip
+    search = _Search(
+        regex, _file_filter(input.get("glob")), mode, input.get("head_limit", MAX_GREP_RESULTS)
+    )
     start = sandbox_path(ctx, input.get("path", "."))
     await in_workspace(search.run, ctx.root, start)
     lines = _render(search, numbered=input.get("-n", True))
@@ -137,8 +138,11 @@ def _render(search: _Search, *, numbered: bool) -> list[str]:
     if search.mode == "count":
         return [f"{hit.path}:{hit.count}" for hit in search.hits]
     if search.mode == "content":
-        return [f"{hit.path}:{n}:{text}" if numbered else f"{hit.path}:{text}"
-                for hit in search.hits for n, text in hit.lines]  # fmt: skip
+        return [
+            f"{hit.path}:{n}:{text}" if numbered else f"{hit.path}:{text}"
+            for hit in search.hits
+            for n, text in hit.lines
+        ]
     return [hit.path for hit in search.hits]
 
 

@@ -53,8 +53,9 @@ def _expand_braces(pattern: str) -> list[str]:
         if found is not None:
             end, options = found
             head, tails = pattern[:start], _expand_braces(pattern[end + 1 :])
-            return [head + o + t for option in options for o in _expand_braces(option)
-                    for t in tails]  # fmt: skip
+            return [
+                head + o + t for option in options for o in _expand_braces(option) for t in tails
+            ]
         start = pattern.find("{", start + 1)
     return [pattern]
 

@@ -74,8 +74,9 @@ async def _write(ctx: ToolContext, input: dict[str, Any]) -> ToolResult:
     path = sandbox_path(ctx, input["file_path"])
     data = utf8(input["content"], "content")
     entry = await in_workspace(write_file, ctx.root, path, data, overwrite=True, if_match=None)
-    return ToolResult.text(f"Wrote {len(data)} bytes to {shown(entry.path)}.",
-                           path=shown(entry.path))  # fmt: skip
+    return ToolResult.text(
+        f"Wrote {len(data)} bytes to {shown(entry.path)}.", path=shown(entry.path)
+    )
 
 
 READ = NativeTool(

@@ -382,9 +382,12 @@ def upload(
     """`body` is any content httpx streams (a file object, an iterator of chunks, bytes);
     `size`, when known, is sent as Content-Length instead of a chunked body."""
     request = upload_sandbox_file._get_kwargs(
-        sandbox_id, body=File(payload=BytesIO()), path=path, overwrite=overwrite,
+        sandbox_id,
+        body=File(payload=BytesIO()),
+        path=path,
+        overwrite=overwrite,
         if_match=_opt(if_match),
-    )  # fmt: skip
+    )
     request["content"] = body  # the generated builder knows only file objects
     if size is not None:
         request["headers"]["Content-Length"] = str(size)

@@ -31,8 +31,11 @@ def client_options(
     headers = {"User-Agent": f"corral-sdk/{__version__}"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    return {"base_url": url.rstrip("/").removesuffix("/api/v1"), "headers": headers,
-            "timeout": timeout}  # fmt: skip
+    return {
+        "base_url": url.rstrip("/").removesuffix("/api/v1"),
+        "headers": headers,
+        "timeout": timeout,
+    }
 
 
 def unreachable(request: dict[str, Any], error: httpx.TransportError) -> CorralConnectionError:
@@ -44,6 +47,12 @@ class BaseTransport:
     def __init__(self, reconnect_patience_s: float) -> None:
         self.patience_s = reconnect_patience_s
 
-    def feed(self, session_id: str, run_id: str | None = None, *, after: int | None = None,
-             follow: bool = True) -> EventFeed:  # fmt: skip
+    def feed(
+        self,
+        session_id: str,
+        run_id: str | None = None,
+        *,
+        after: int | None = None,
+        follow: bool = True,
+    ) -> EventFeed:
         return EventFeed(session_id, run_id, after, follow, patience_s=self.patience_s)

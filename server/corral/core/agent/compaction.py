@@ -50,12 +50,20 @@ def start(
         )
     now = clock.now()
     run = RunRecord(
-        id=new_id("run"), workspace_id=session.workspace_id, session_id=session_id,
-        status="running", trigger_type="system", trigger_ref="compact",
-        agent_name=session.active_agent_name, effective_agent_name=session.active_agent_name,
-        initiator_ref=caller.subject_ref, created_at=now, started_at=now, heartbeat_at=now,
+        id=new_id("run"),
+        workspace_id=session.workspace_id,
+        session_id=session_id,
+        status="running",
+        trigger_type="system",
+        trigger_ref="compact",
+        agent_name=session.active_agent_name,
+        effective_agent_name=session.active_agent_name,
+        initiator_ref=caller.subject_ref,
+        created_at=now,
+        started_at=now,
+        heartbeat_at=now,
         metadata={"worker": worker},
-    )  # fmt: skip
+    )
     tx.insert_run(run)
     queue.mark(tx, run, "run.started", now)
     queue.emit(tx, run, "run.started", sessionId=session_id, status="running")
@@ -68,8 +76,9 @@ def request_for(tx: Tx, session_id: str, model: str, instructions: str | None) -
     lines += [_render(m) for m in history.messages]
     extra = f"\n\nAlso: {instructions}" if instructions else ""
     prompt = "Summarise this conversation.\n\n" + "\n\n".join(lines)
-    return ModelRequest(model=model, system=INSTRUCTIONS + extra,
-                        messages=[{"role": "user", "content": prompt}])  # fmt: skip
+    return ModelRequest(
+        model=model, system=INSTRUCTIONS + extra, messages=[{"role": "user", "content": prompt}]
+    )
 
 
 def _render(msg: MessageRecord) -> str:
@@ -110,10 +119,21 @@ def complete(tx: Tx, run: RunRecord, summary: str | None, covered: int) -> dict[
     summary_msg = _system_message(run, summary, COMPACT_SUMMARY)
     for msg in (boundary, summary_msg):
         tx.insert_message(msg)
-        queue.emit(tx, run, "message.completed", messageId=msg.id, content=msg.content,
-                       role="system", metadata=msg.metadata)  # fmt: skip
-    result = {"compacted": True, "boundaryMessageId": boundary.id,
-              "summaryMessageId": summary_msg.id, "summarizedMessageCount": covered}  # fmt: skip
+        queue.emit(
+            tx,
+            run,
+            "message.completed",
+            messageId=msg.id,
+            content=msg.content,
+            role="system",
+            metadata=msg.metadata,
+        )
+    result = {
+        "compacted": True,
+        "boundaryMessageId": boundary.id,
+        "summaryMessageId": summary_msg.id,
+        "summarizedMessageCount": covered,
+    }
     finish(tx, run.id, Ending("completed", metadata=result))
     return result
 
@@ -124,15 +144,26 @@ def fail(tx: Tx, run: RunRecord, exc: ProviderError) -> None:
 
 def _system_message(run: RunRecord, content: str, kind: str) -> MessageRecord:
     assert run.session_id is not None
-    return MessageRecord(id=new_id("msg"), session_id=run.session_id, run_id=run.id,
-                         role="system", content=content, origin="system",
-                         metadata={"runtimeKind": kind}, created_at=clock.now())  # fmt: skip
+    return MessageRecord(
+        id=new_id("msg"),
+        session_id=run.session_id,
+        run_id=run.id,
+        role="system",
+        content=content,
+        origin="system",
+        metadata={"runtimeKind": kind},
+        created_at=clock.now(),
+    )
 
 
 async def compact_session(
-    store: Store, resolver: ModelResolver, executor: RunExecutor, caller: Caller,
-    session_id: str, instructions: str | None,
-) -> models.SessionCompactResult:  # fmt: skip
+    store: Store,
+    resolver: ModelResolver,
+    executor: RunExecutor,
+    caller: Caller,
+    session_id: str,
+    instructions: str | None,
+) -> models.SessionCompactResult:
     session, run, covered = await store.write(
         lambda tx: start(tx, caller, session_id, executor.worker)
     )
@@ -141,23 +172,33 @@ async def compact_session(
         if covered >= MIN_MESSAGES:
             summary = await _summary(store, resolver, caller, session, run, instructions)
         result = await store.write(lambda tx: complete(tx, run, summary, covered))
-    return models.SessionCompactResult.model_validate({
-        "runId": run.id, "status": "completed", "createdAt": run.created_at,
-        "completedAt": clock.now(), **result,
-    })  # fmt: skip
+    return models.SessionCompactResult.model_validate(
+        {
+            "runId": run.id,
+            "status": "completed",
+            "createdAt": run.created_at,
+            "completedAt": clock.now(),
+            **result,
+        }
+    )
 
 
 async def _summary(
-    store: Store, resolver: ModelResolver, caller: Caller, session: SessionRecord,
-    run: RunRecord, instructions: str | None,
-) -> str:  # fmt: skip
+    store: Store,
+    resolver: ModelResolver,
+    caller: Caller,
+    session: SessionRecord,
+    run: RunRecord,
+    instructions: str | None,
+) -> str:
     """The model's summary; the run is failed when the model (or anything else) fails."""
     try:
         ws = await store.read(lambda tx: access.workspace(tx, caller, session.workspace_id))
         catalog = await workspace_catalog(Path(ws.root_path))
         agent = catalog.agent(session.active_agent_name)
-        model = await resolver.resolve(session.model_ref or (agent.model if agent else None),
-                                       catalog)  # fmt: skip
+        model = await resolver.resolve(
+            session.model_ref or (agent.model if agent else None), catalog
+        )
         request = await store.read(
             lambda tx: request_for(tx, session.id, model.model_name, instructions)
         )

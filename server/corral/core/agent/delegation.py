@@ -87,8 +87,9 @@ def offer(engine: EngineTools, agent: AgentSpec) -> Tool | None:
         "with no memory of this conversation, so give it everything it needs. Subagents:\n"
         + listing
     )
-    return NativeTool(NAME, description, INPUT_SCHEMA, functools.partial(_delegate, engine),
-                      source_type="agent")  # fmt: skip
+    return NativeTool(
+        NAME, description, INPUT_SCHEMA, functools.partial(_delegate, engine), source_type="agent"
+    )
 
 
 def _targets(engine: EngineTools) -> list[AgentSpec]:
@@ -98,13 +99,22 @@ def _targets(engine: EngineTools) -> list[AgentSpec]:
 async def _delegate(engine: EngineTools, ctx: ToolContext, input: dict[str, Any]) -> ToolResult:
     target = _target(engine, input["agent"])
     journal, prompt = engine.journal, input["prompt"]
-    step = journal.step("agent_delegate", target.name,
-                        {"toolCallId": ctx.tool_call_id, "prompt": prompt})  # fmt: skip
+    step = journal.step(
+        "agent_delegate", target.name, {"toolCallId": ctx.tool_call_id, "prompt": prompt}
+    )
     title = input.get("description") or prompt.strip().splitlines()[0]
-    opened = await engine.store.write(lambda tx: _open(
-        tx, journal, step, target, prompt, title[:TITLE_CHARS], ctx.tool_call_id,
-        engine.children.worker,
-    ))  # fmt: skip
+    opened = await engine.store.write(
+        lambda tx: _open(
+            tx,
+            journal,
+            step,
+            target,
+            prompt,
+            title[:TITLE_CHARS],
+            ctx.tool_call_id,
+            engine.children.worker,
+        )
+    )
     if opened is None:  # the parent's session is gone: the run is ending anyway
         raise ToolError("session_not_found", "the session of this run no longer exists")
     try:
@@ -113,8 +123,11 @@ async def _delegate(engine: EngineTools, ctx: ToolContext, input: dict[str, Any]
         await asyncio.shield(engine.store.write(lambda tx: _close(tx, journal, step, opened)))
         raise
     ended, answer = await engine.store.write(lambda tx: _close(tx, journal, step, opened))
-    about = {"childSessionId": opened.session_id, "childRunId": opened.id,
-             "childStatus": ended.status}  # fmt: skip
+    about = {
+        "childSessionId": opened.session_id,
+        "childRunId": opened.id,
+        "childStatus": ended.status,
+    }
     if ended.status != "completed":
         code, message = _failure(ended)
         raise ToolError(code, f"the subagent {target.name} did not complete its task: {message}")
@@ -125,8 +138,7 @@ def _target(engine: EngineTools, name: str) -> AgentSpec:
     target = engine.catalog.agent(name)
     names = ", ".join(a.name for a in _targets(engine)) or "none"
     if target is None:
-        raise ToolError("agent_not_found",
-                        f"there is no agent named {name!r}; subagents: {names}")  # fmt: skip
+        raise ToolError("agent_not_found", f"there is no agent named {name!r}; subagents: {names}")
     if target.mode == "primary":
         raise ToolError(
             "invalid_subagent_target",
@@ -135,50 +147,93 @@ def _target(engine: EngineTools, name: str) -> AgentSpec:
     return target
 
 
-def _open(tx: Tx, journal: RunJournal, step: Step, target: AgentSpec, prompt: str, title: str,
-          call_id: str, worker: dict[str, Any]) -> RunRecord | None:  # fmt: skip
+def _open(
+    tx: Tx,
+    journal: RunJournal,
+    step: Step,
+    target: AgentSpec,
+    prompt: str,
+    title: str,
+    call_id: str,
+    worker: dict[str, Any],
+) -> RunRecord | None:
     """The child session, its message and its run, claimed; announced on the parent's."""
     parent, session = journal.run, tx.get_session(journal.session_id)
     if session is None:
         return None
     now, run_id = clock.now(), new_id("run")
     child = SessionRecord(
-        id=new_id("ses"), workspace_id=session.workspace_id, subject_ref=session.subject_ref,
-        active_agent_name=target.name, agent_name=target.name, parent_session_id=session.id,
+        id=new_id("ses"),
+        workspace_id=session.workspace_id,
+        subject_ref=session.subject_ref,
+        active_agent_name=target.name,
+        agent_name=target.name,
+        parent_session_id=session.id,
         # the parent session's model, unless the subagent names its own
         model_ref=None if target.model else session.model_ref,
-        title=title, created_at=now, updated_at=now,
-    )  # fmt: skip
-    delegated = {"runId": parent.id, "sessionId": session.id, "agentName": journal.agent_name,
-                 "toolCallId": call_id}  # fmt: skip
+        title=title,
+        created_at=now,
+        updated_at=now,
+    )
+    delegated = {
+        "runId": parent.id,
+        "sessionId": session.id,
+        "agentName": journal.agent_name,
+        "toolCallId": call_id,
+    }
     message = MessageRecord(
-        id=new_id("msg"), session_id=child.id, run_id=run_id, role="user", content=prompt,
-        origin="engine", mode="prompt", metadata={"delegatedBy": delegated}, created_at=now,
-    )  # fmt: skip
+        id=new_id("msg"),
+        session_id=child.id,
+        run_id=run_id,
+        role="user",
+        content=prompt,
+        origin="engine",
+        mode="prompt",
+        metadata={"delegatedBy": delegated},
+        created_at=now,
+    )
     run = RunRecord(
-        id=run_id, workspace_id=session.workspace_id, session_id=child.id,
-        parent_run_id=parent.id, status="queued", trigger_type="message",
-        trigger_ref=message.id, agent_name=target.name, effective_agent_name=target.name,
-        initiator_ref=parent.initiator_ref, created_at=now,
+        id=run_id,
+        workspace_id=session.workspace_id,
+        session_id=child.id,
+        parent_run_id=parent.id,
+        status="queued",
+        trigger_type="message",
+        trigger_ref=message.id,
+        agent_name=target.name,
+        effective_agent_name=target.name,
+        initiator_ref=parent.initiator_ref,
+        created_at=now,
         metadata={"delegation": {"depth": depth(parent) + 1, "toolCallId": call_id}},
-    )  # fmt: skip
+    )
     tx.insert_session(child)
     queue.place(tx, run, message=message)
     claimed = lifecycle.claim(tx, run.id, worker)
     assert claimed is not None, "a new session's only run is its active run"
     step.store(tx)
-    journal.emit(tx, "agent.delegate.started", sessionId=journal.session_id,
-                 agentName=journal.agent_name, targetAgent=target.name,
-                 childSessionId=child.id, childRunId=run.id, toolUseId=call_id)  # fmt: skip
+    journal.emit(
+        tx,
+        "agent.delegate.started",
+        sessionId=journal.session_id,
+        agentName=journal.agent_name,
+        targetAgent=target.name,
+        childSessionId=child.id,
+        childRunId=run.id,
+        toolUseId=call_id,
+    )
     return claimed
 
 
 def _close(tx: Tx, journal: RunJournal, step: Step, child: RunRecord) -> tuple[RunRecord, str]:
     """The delegation's end, as the child's stored end says; the child's final text."""
     ended = tx.get_run(child.id) or child
-    about = {"sessionId": journal.session_id, "agentName": journal.agent_name,
-             "targetAgent": ended.effective_agent_name, "childRunId": ended.id,
-             "childStatus": ended.status}  # fmt: skip
+    about = {
+        "sessionId": journal.session_id,
+        "agentName": journal.agent_name,
+        "targetAgent": ended.effective_agent_name,
+        "childRunId": ended.id,
+        "childStatus": ended.status,
+    }
     if ended.status == "completed":
         answer = _final_text(tx, ended)
         step.close(tx, "completed", {"childStatus": ended.status, "output": answer})
@@ -187,8 +242,9 @@ def _close(tx: Tx, journal: RunJournal, step: Step, child: RunRecord) -> tuple[R
     code, message = _failure(ended)
     # a child still executing here was abandoned by its stopped parent: it ends with it
     status = "failed" if ended.status in ("failed", "timed_out") else "cancelled"
-    step.close(tx, status, {"childStatus": ended.status, "errorCode": code,
-                            "errorMessage": message})  # fmt: skip
+    step.close(
+        tx, status, {"childStatus": ended.status, "errorCode": code, "errorMessage": message}
+    )
     journal.emit(tx, "agent.delegate.failed", **about, errorCode=code, errorMessage=message)
     return ended, ""
 

@@ -96,8 +96,9 @@ async def _run_action(catalog: Catalog, ctx: ToolContext, input: dict[str, Any])
         check_input(action, value)
     except CorralError as exc:
         problems = "; ".join((exc.details or {}).get("errors", []))
-        raise ToolError(exc.code, f"{exc.message}: {problems}" if problems else exc.message
-                        ) from None  # fmt: skip
+        raise ToolError(
+            exc.code, f"{exc.message}: {problems}" if problems else exc.message
+        ) from None
     timeout_s = min(action.timeout_seconds or ctx.default_timeout_s, ctx.max_timeout_s)
     result = await run_command(ctx.sandbox, action, value, timeout_s)
     if (problem := command_failure(result)) is not None:

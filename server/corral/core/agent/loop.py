@@ -81,33 +81,45 @@ async def run_agent(turn: AgentTurn) -> Ending:
                 turn.journal.agent_name, calls = turn.seat.agent.name, 0
         return _completed(turn, "max-steps", stopReason="max_steps")
     except ProviderError as exc:
-        return Ending("failed", "model_stream_failed", exc.message,
-                      metadata={"usage": turn.usage.as_json()},
-                      prelude=turn.apply_deferred)  # fmt: skip
+        return Ending(
+            "failed",
+            "model_stream_failed",
+            exc.message,
+            metadata={"usage": turn.usage.as_json()},
+            prelude=turn.apply_deferred,
+        )
     except asyncio.CancelledError:
         await asyncio.shield(turn.journal.abandon(turn.open_steps, turn.apply_deferred))
         raise
 
 
 def _completed(turn: AgentTurn, reason: str, **details: Any) -> Ending:
-    return Ending("completed", metadata={"usage": turn.usage.as_json(), **details},
-                  details={"finishReason": reason, **details},
-                  prelude=turn.apply_deferred)  # fmt: skip
+    return Ending(
+        "completed",
+        metadata={"usage": turn.usage.as_json(), **details},
+        details={"finishReason": reason, **details},
+        prelude=turn.apply_deferred,
+    )
 
 
 async def _call_model(turn: AgentTurn, messages: list[ModelMessage]) -> _ModelReply:
     j, agent = turn.journal, turn.seat.agent
     request = agent.request_with(messages)
-    step = j.step("model_call", request.model, {
-        "provider": agent.provider_name, "model": request.model, "messageCount": len(messages),
-        "tools": [t.name for t in request.tools],
-    })  # fmt: skip
+    step = j.step(
+        "model_call",
+        request.model,
+        {
+            "provider": agent.provider_name,
+            "model": request.model,
+            "messageCount": len(messages),
+            "tools": [t.name for t in request.tools],
+        },
+    )
     stream, calls = j.text_stream(step), []
     turn.open_steps += (step, stream)
     finish = Finish("other")
     try:
-        async for event in stream_with_retry(agent.provider, request,
-                                             attempts=turn.retry_attempts):  # fmt: skip
+        async for event in stream_with_retry(agent.provider, request, attempts=turn.retry_attempts):
             if isinstance(event, TextDelta):
                 stream.push_text(event.text)
             elif isinstance(event, ReasoningDelta):
@@ -124,9 +136,14 @@ async def _call_model(turn: AgentTurn, messages: list[ModelMessage]) -> _ModelRe
         raise
     await stream.settle()
     turn.usage += finish.usage
-    output = {"finishReason": finish.reason, "usage": finish.usage.as_json(), "text": stream.text,
-              "toolCalls": [{"toolCallId": c.tool_call_id, "toolName": c.tool_name,
-                             "input": c.input} for c in calls]}  # fmt: skip
+    output = {
+        "finishReason": finish.reason,
+        "usage": finish.usage.as_json(),
+        "text": stream.text,
+        "toolCalls": [
+            {"toolCallId": c.tool_call_id, "toolName": c.tool_name, "input": c.input} for c in calls
+        ],
+    }
     final_reason = None if calls else finish.reason
 
     def conclude(tx: Tx) -> None:
@@ -162,10 +179,15 @@ def _call_part(call: ToolCall) -> ToolCallPart:
 
 async def _run_tools(turn: AgentTurn, calls: list[ToolCall]) -> list[ToolMessage]:
     j, tools = turn.journal, turn.seat.agent.tools
-    tool_steps = [j.tool_step(call.tool_call_id, call.tool_name,
-                              t.source_type if (t := tools.get(call.tool_name)) else "native",
-                              call.input)
-                  for call in calls]  # fmt: skip
+    tool_steps = [
+        j.tool_step(
+            call.tool_call_id,
+            call.tool_name,
+            t.source_type if (t := tools.get(call.tool_name)) else "native",
+            call.input,
+        )
+        for call in calls
+    ]
 
     def start(tx: Tx) -> None:
         turn.apply_deferred(tx)
@@ -190,8 +212,9 @@ async def _run_tool(turn: AgentTurn, call: ToolCall, tool_step: ToolStep) -> Too
     elif tool is None:
         outcome = ToolOutcome.failure("unknown_tool", f"there is no tool named {call.tool_name!r}")
     else:
-        outcome = await invoke(tool, replace(turn.tool_context, tool_call_id=call.tool_call_id),
-                               call.input)  # fmt: skip
+        outcome = await invoke(
+            tool, replace(turn.tool_context, tool_call_id=call.tool_call_id), call.input
+        )
     await turn.journal.store.write(lambda tx: tool_step.finish(tx, outcome))
     _closed(turn, tool_step)
     if hooks is not None:

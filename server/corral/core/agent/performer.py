@@ -46,25 +46,35 @@ class RunPerformer:
             return Ending("failed", "workspace_not_found", "the run's workspace no longer exists")
         root = Path(ws.root_path)
         catalog = await workspace_catalog(root)
-        hooks = RunHooks(RunJournal(self.store, run, run.effective_agent_name), catalog.hooks,
-                         self.sandboxes.sandbox(root), self.sandboxes)  # fmt: skip
+        hooks = RunHooks(
+            RunJournal(self.store, run, run.effective_agent_name),
+            catalog.hooks,
+            self.sandboxes.sandbox(root),
+            self.sandboxes,
+        )
         return await hooks.around(lambda: self._perform(run, root, catalog, hooks))
 
-    async def _perform(self, run: RunRecord, root: Path, catalog: Catalog,
-                       hooks: RunHooks) -> Ending:  # fmt: skip
+    async def _perform(
+        self, run: RunRecord, root: Path, catalog: Catalog, hooks: RunHooks
+    ) -> Ending:
         try:
             if run.trigger_type in ("api_action", "manual_action"):
-                return await run_action(self.store, run, catalog, hooks.sandbox,
-                                        self.sandboxes, hooks)  # fmt: skip
+                return await run_action(
+                    self.store, run, catalog, hooks.sandbox, self.sandboxes, hooks
+                )
             if run.trigger_type != "message":
-                return Ending("failed", "unsupported_run", f"runs of type {run.trigger_type} "
-                              "cannot be executed")  # fmt: skip
+                return Ending(
+                    "failed",
+                    "unsupported_run",
+                    f"runs of type {run.trigger_type} cannot be executed",
+                )
             return await self._agent_run(run, root, catalog, hooks)
         except CorralError as exc:  # e.g. the agent's model cannot be resolved: the run's fault
             return Ending("failed", exc.code, exc.message)
 
-    async def _agent_run(self, run: RunRecord, root: Path, catalog: Catalog,
-                         hooks: RunHooks) -> Ending:  # fmt: skip
+    async def _agent_run(
+        self, run: RunRecord, root: Path, catalog: Catalog, hooks: RunHooks
+    ) -> Ending:
         agent = catalog.agent(run.effective_agent_name)
         if agent is None:
             return Ending(
@@ -78,28 +88,47 @@ class RunPerformer:
         trigger, history, model_ref = loaded
         journal = RunJournal(self.store, run, agent.name)
         seat = await self._seat(journal, agent, catalog, trigger, history, model_ref)
-        turn = AgentTurn(journal=journal, seat=seat, history=model_messages(history.messages),
-                         tool_context=self._tool_context(run, root), hooks=hooks)  # fmt: skip
+        turn = AgentTurn(
+            journal=journal,
+            seat=seat,
+            history=model_messages(history.messages),
+            tool_context=self._tool_context(run, root),
+            hooks=hooks,
+        )
         if agent.run_timeout_seconds is None:
             return await run_agent(turn)
         try:
             async with asyncio.timeout(agent.run_timeout_seconds):
                 return await run_agent(turn)
         except TimeoutError:
-            return Ending("timed_out", "run_timed_out",
-                          f"the run exceeded its {agent.run_timeout_seconds:g} s time limit",
-                          metadata={"usage": turn.usage.as_json()})  # fmt: skip
+            return Ending(
+                "timed_out",
+                "run_timed_out",
+                f"the run exceeded its {agent.run_timeout_seconds:g} s time limit",
+                metadata={"usage": turn.usage.as_json()},
+            )
 
-    async def _seat(self, journal: RunJournal, agent: AgentSpec, catalog: Catalog,
-                    trigger: MessageRecord, history: History, model_ref: str | None
-                    ) -> AgentSeat:  # fmt: skip
+    async def _seat(
+        self,
+        journal: RunJournal,
+        agent: AgentSpec,
+        catalog: Catalog,
+        trigger: MessageRecord,
+        history: History,
+        model_ref: str | None,
+    ) -> AgentSeat:
         """The run's first agent prepared, and the engine tools of the run."""
         assert self.children is not None, "wired by the container"
         engine = EngineTools(self.store, journal, catalog, self.children)
         script = (trigger.metadata or {}).get("script")
-        preparer = AgentPreparer(self.models, catalog, model_ref,
-                                 script if isinstance(script, list) else None, history.summary,
-                                 engine.offered)  # fmt: skip
+        preparer = AgentPreparer(
+            self.models,
+            catalog,
+            model_ref,
+            script if isinstance(script, list) else None,
+            history.summary,
+            engine.offered,
+        )
         engine.seat = AgentSeat(await preparer.prepare(agent), preparer, journal.run.switch_count)
         return engine.seat
 
@@ -107,11 +136,14 @@ class RunPerformer:
         assert run.session_id is not None
         s = self.settings
         return ToolContext(
-            root=root, sandbox=self.sandboxes.sandbox(root), session_id=run.session_id,
-            run_id=run.id, default_timeout_s=s.sandbox_timeout_ms / 1000,
+            root=root,
+            sandbox=self.sandboxes.sandbox(root),
+            session_id=run.session_id,
+            run_id=run.id,
+            default_timeout_s=s.sandbox_timeout_ms / 1000,
             max_timeout_s=s.sandbox_max_timeout_ms / 1000,
             state=self._tool_state.setdefault(run.session_id, {}),
-        )  # fmt: skip
+        )
 
 
 def _conversation(tx: Tx, run: RunRecord) -> tuple[MessageRecord, History, str | None] | None:

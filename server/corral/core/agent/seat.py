@@ -63,11 +63,15 @@ class AgentPreparer:
         if self.script is not None:
             options["script"] = self.script
         request = ModelRequest(
-            model=model.model_name, messages=[], system=self._system_prompt(agent),
-            tools=[tool_spec(t) for t in tools], options=options,
-        )  # fmt: skip
-        return PreparedAgent(agent, model.provider, model.provider_name, request,
-                             {t.name: t for t in tools})  # fmt: skip
+            model=model.model_name,
+            messages=[],
+            system=self._system_prompt(agent),
+            tools=[tool_spec(t) for t in tools],
+            options=options,
+        )
+        return PreparedAgent(
+            agent, model.provider, model.provider_name, request, {t.name: t for t in tools}
+        )
 
     def _system_prompt(self, agent: AgentSpec) -> str:
         parts = [agent.system_prompt.strip()]

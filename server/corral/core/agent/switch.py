@@ -44,8 +44,9 @@ def offer(engine: EngineTools, agent: AgentSpec) -> Tool | None:
         "instead of you, with its own instructions and tools, and it sees the conversation so "
         "far. Use it when the request is better served by that agent. Agents:\n" + listing
     )
-    return NativeTool(NAME, description, INPUT_SCHEMA, functools.partial(_switch, engine),
-                      source_type="agent")  # fmt: skip
+    return NativeTool(
+        NAME, description, INPUT_SCHEMA, functools.partial(_switch, engine), source_type="agent"
+    )
 
 
 def _targets(engine: EngineTools, current: str) -> list[AgentSpec]:
@@ -56,9 +57,11 @@ async def _switch(engine: EngineTools, ctx: ToolContext, input: dict[str, Any]) 
     seat, name = engine.current_seat(), input["agent"]
     current = seat.agent.name
     if seat.switch_count >= MAX_SWITCHES:
-        raise ToolError("agent_switch_limit",
-                        f"this run has switched agents {MAX_SWITCHES} times, the most it may; "
-                        "answer the user instead")  # fmt: skip
+        raise ToolError(
+            "agent_switch_limit",
+            f"this run has switched agents {MAX_SWITCHES} times, the most it may; "
+            "answer the user instead",
+        )
     target = _target(engine, current, name)
     if seat.claimed_by is not None:
         raise ToolError(
@@ -80,8 +83,10 @@ async def _switch(engine: EngineTools, ctx: ToolContext, input: dict[str, Any]) 
     seat.successor, seat.switch_count = successor, count
     return ToolResult.text(
         f"Switched from {current} to {name}: {name} answers from here on.",
-        fromAgent=current, toAgent=name, switchCount=count,
-    )  # fmt: skip
+        fromAgent=current,
+        toAgent=name,
+        switchCount=count,
+    )
 
 
 def _target(engine: EngineTools, current: str, name: str) -> AgentSpec:
@@ -93,16 +98,17 @@ def _target(engine: EngineTools, current: str, name: str) -> AgentSpec:
             f"there is no agent named {name!r}; agents you can switch to: {others}",
         )
     if not target.can_drive_session:
-        raise ToolError("invalid_agent_switch_target",
-                        f"{name!r} is a subagent: delegate a task to it with SubAgent instead; "
-                        f"agents you can switch to: {others}")  # fmt: skip
+        raise ToolError(
+            "invalid_agent_switch_target",
+            f"{name!r} is a subagent: delegate a task to it with SubAgent instead; "
+            f"agents you can switch to: {others}",
+        )
     if target.name == current:
         raise ToolError("invalid_agent_switch_target", f"you already are {name!r}")
     return target
 
 
-def _record(tx: Tx, journal: RunJournal, current: str, name: str, count: int,
-            call_id: str) -> None:  # fmt: skip
+def _record(tx: Tx, journal: RunJournal, current: str, name: str, count: int, call_id: str) -> None:
     run = tx.get_run(journal.run.id)
     if run is not None:
         tx.update_run(replace(run, effective_agent_name=name, switch_count=count))

@@ -28,6 +28,10 @@ class ModelResolver:
     async def resolve(self, ref: str | None, catalog: Catalog | None) -> RunModel:
         resolved = resolve_model(ref, catalog, self.registry)
         config = resolved.provider_config
-        return RunModel(ref=resolved.ref, provider=self.registry.provider(config),
-                        provider_name=resolved.provider, model_name=resolved.model_name,
-                        options=dict(config.options))  # fmt: skip
+        return RunModel(
+            ref=resolved.ref,
+            provider=self.registry.provider(config),
+            provider_name=resolved.provider,
+            model_name=resolved.model_name,
+            options=dict(config.options),
+        )

@@ -28,16 +28,21 @@ from corral.store import RunRecord, Store
 from corral.tools.registry import ToolOutcome
 
 
-async def run_action(store: Store, run: RunRecord, catalog: Catalog, sandbox: Sandbox,
-                     host: SandboxHost, hooks: RunHooks | None = None) -> Ending:  # fmt: skip
+async def run_action(
+    store: Store,
+    run: RunRecord,
+    catalog: Catalog,
+    sandbox: Sandbox,
+    host: SandboxHost,
+    hooks: RunHooks | None = None,
+) -> Ending:
     name = run.trigger_ref or ""
     action = catalog.action(name)
     if action is None:
         return Ending("failed", "action_not_found", f"action {name!r} is no longer defined")
     action_input = (run.metadata or {}).get("input")
     journal = RunJournal(store, run, run.effective_agent_name)
-    tool = journal.tool_step(f"action_{run.id}", name, "action", action_input,
-                             answered=False)  # fmt: skip
+    tool = journal.tool_step(f"action_{run.id}", name, "action", action_input, answered=False)
     timeout_ms = None if action.timeout_seconds is None else int(action.timeout_seconds * 1000)
     started = time.perf_counter()
     try:
@@ -65,14 +70,20 @@ async def run_action(store: Store, run: RunRecord, catalog: Catalog, sandbox: Sa
     return Ending("failed", "action_failed", failure, {"output": result})
 
 
-async def run_command(sandbox: Sandbox, action: ActionSpec, action_input: Any,
-                      timeout_s: float) -> dict[str, Any]:  # fmt: skip
+async def run_command(
+    sandbox: Sandbox, action: ActionSpec, action_input: Any, timeout_s: float
+) -> dict[str, Any]:
     """The action's command run to its end with its input: the result a run records."""
     payload = json.dumps(action_input)
     env = {"CORRAL_ACTION_INPUT": payload, "CORRAL_ACTION_NAME": action.name}
     outcome = await run_declared(sandbox, action.command, payload, env, timeout_s)
-    return {"stdout": outcome.stdout, "stderr": outcome.stderr, "exitCode": outcome.exit_code,
-            "truncated": outcome.truncated, "timedOut": outcome.timed_out}  # fmt: skip
+    return {
+        "stdout": outcome.stdout,
+        "stderr": outcome.stderr,
+        "exitCode": outcome.exit_code,
+        "truncated": outcome.truncated,
+        "timedOut": outcome.timed_out,
+    }
 
 
 def command_failure(result: dict[str, Any]) -> str | None:
@@ -94,8 +105,10 @@ def check_input(action: ActionSpec, value: Any) -> None:
             "action_schema_invalid",
             f"action {action.name!r} declares an invalid input schema: {exc}",
         ) from None
-    errors = [f"{'/'.join(map(str, e.instance_path)) or '(input)'}: {e.message}"
-              for e in validator.iter_errors(value)]  # fmt: skip
+    errors = [
+        f"{'/'.join(map(str, e.instance_path)) or '(input)'}: {e.message}"
+        for e in validator.iter_errors(value)
+    ]
     if errors:
         raise CorralError(
             "action_input_invalid",

@@ -11,13 +11,15 @@ from corral.sandbox.process import NOT_EXECUTABLE_EXIT, CommandOutcome, Sandbox
 FAILURE_TAIL_CHARS = 500  # of stderr (else stdout) quoted when a command fails
 
 
-async def run_declared(sandbox: Sandbox, command: str, payload: str, env: Mapping[str, str],
-                       timeout_s: float) -> CommandOutcome:  # fmt: skip
+async def run_declared(
+    sandbox: Sandbox, command: str, payload: str, env: Mapping[str, str], timeout_s: float
+) -> CommandOutcome:
     """The command to its end. One no process could take (a NUL byte, too long) ends like a
     command that cannot be executed, not as an error of the caller."""
     try:
-        return await sandbox.run(["/bin/sh", "-c", command], stdin=payload, timeout_s=timeout_s,
-                                 env=dict(env))  # fmt: skip
+        return await sandbox.run(
+            ["/bin/sh", "-c", command], stdin=payload, timeout_s=timeout_s, env=dict(env)
+        )
     except CorralError as exc:
         return CommandOutcome("", exc.message, NOT_EXECUTABLE_EXIT)
 

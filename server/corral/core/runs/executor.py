@@ -245,8 +245,9 @@ class RunExecutor:
             raise asyncio.CancelledError
         return ended
 
-    async def _execute(self, run: RunRecord, caller_stop: StopReason
-                       ) -> tuple[RunRecord | None, bool]:  # fmt: skip
+    async def _execute(
+        self, run: RunRecord, caller_stop: StopReason
+    ) -> tuple[RunRecord | None, bool]:
         execution = _Execution(run, asyncio.create_task(self.perform(run)))
         self._executing[run.id] = execution
         try:
@@ -258,8 +259,7 @@ class RunExecutor:
             await self.wake(ended.session_id)
         return ended, caller_stopped
 
-    async def _outcome(self, execution: _Execution, caller_stop: StopReason
-                       ) -> tuple[Ending, bool]:  # fmt: skip
+    async def _outcome(self, execution: _Execution, caller_stop: StopReason) -> tuple[Ending, bool]:
         """The run's ending, and whether the caller was cancelled meanwhile: the run is then
         stopped for `caller_stop` (unless already stopped) and its ending still returned."""
         try:
@@ -305,8 +305,14 @@ class RunExecutor:
         s, alive = self.settings, {*self._executing, *self._hosted}
 
         def recover(tx: Tx) -> list[str]:
-            recover_stale(tx, stale_before, s.recovery_policy, s.recovery_max_attempts,
-                          exclude=alive, ended=worker_process.has_ended)  # fmt: skip
+            recover_stale(
+                tx,
+                stale_before,
+                s.recovery_policy,
+                s.recovery_max_attempts,
+                exclude=alive,
+                ended=worker_process.has_ended,
+            )
             return tx.runnable_run_ids(RUNNABLE_BATCH)
 
         self._take(await self.store.write(recover))
@@ -319,6 +325,11 @@ def _stopped(reason: StopReason | None) -> Ending:
         "failed",
         "server_shutdown",
         "the server stopped while this run was executing; requeue it to run it again",
-        metadata={"recovery": {"state": "failed", "recoveredBy": "server_shutdown",
-                               "recoveredAt": clock.now().isoformat().replace("+00:00", "Z")}},
-    )  # fmt: skip
+        metadata={
+            "recovery": {
+                "state": "failed",
+                "recoveredBy": "server_shutdown",
+                "recoveredAt": clock.now().isoformat().replace("+00:00", "Z"),
+            }
+        },
+    )

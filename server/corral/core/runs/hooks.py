@@ -42,15 +42,20 @@ UNSUPPORTED = {
     "prompt": "prompt hooks are not supported by this server",
     "agent": "agent hooks are not supported by this server",
 }
-_END_EVENTS = {"completed": "run.completed", "failed": "run.failed", "timed_out": "run.failed",
-               "cancelled": "run.cancelled"}  # fmt: skip
+_END_EVENTS = {
+    "completed": "run.completed",
+    "failed": "run.failed",
+    "timed_out": "run.failed",
+    "cancelled": "run.cancelled",
+}
 
 
 class RunHooks:
     """The hooks of one run: fires those declared for an event, records what they did."""
 
-    def __init__(self, journal: RunJournal, specs: list[HookSpec], sandbox: Sandbox,
-                 host: SandboxHost) -> None:  # fmt: skip
+    def __init__(
+        self, journal: RunJournal, specs: list[HookSpec], sandbox: Sandbox, host: SandboxHost
+    ) -> None:
         self.journal = journal
         # A notice belongs to a session's stream: a run without one has no hooks.
         self.specs = specs if journal.run.session_id is not None else []
@@ -80,8 +85,11 @@ class RunHooks:
             # finds the transcript complete; shielded: a stop now must not drop them.
             await asyncio.shield(self.journal.store.write(ending.prelude))
             ending = dataclasses.replace(ending, prelude=None)
-        error = {} if ending.error_code is None else {
-            "errorCode": ending.error_code, "errorMessage": ending.error_message}  # fmt: skip
+        error = (
+            {}
+            if ending.error_code is None
+            else {"errorCode": ending.error_code, "errorMessage": ending.error_message}
+        )
         await self.fire(event, status=ending.status, **error)
         return ending
 
@@ -89,13 +97,21 @@ class RunHooks:
         await self.fire("tool.started", tool.tool_name, **_tool_about(tool))
 
     async def tool_finished(self, tool: ToolStep, outcome: ToolOutcome) -> None:
-        about = {**_tool_about(tool), "output": outcome.output,
-                 "durationMs": round(outcome.duration_ms, 3)}  # fmt: skip
+        about = {
+            **_tool_about(tool),
+            "output": outcome.output,
+            "durationMs": round(outcome.duration_ms, 3),
+        }
         if outcome.ok:
             await self.fire("tool.completed", tool.tool_name, **about)
         else:
-            await self.fire("tool.failed", tool.tool_name, errorCode=outcome.error_code,
-                            errorMessage=outcome.error_message, **about)  # fmt: skip
+            await self.fire(
+                "tool.failed",
+                tool.tool_name,
+                errorCode=outcome.error_code,
+                errorMessage=outcome.error_message,
+                **about,
+            )
 
     # -- running hooks ----------------------------------------------------------------
 
@@ -117,17 +133,34 @@ class RunHooks:
     ) -> None:
         assert spec.command is not None
         j = self.journal
-        about = {} if tool_name is None else {"toolCallId": data["toolCallId"],
-                                              "toolName": tool_name}  # fmt: skip
-        step = j.step("hook", spec.name, {"eventName": event, "handlerType": "command",
-                                          "command": spec.command, **about})  # fmt: skip
+        about = (
+            {} if tool_name is None else {"toolCallId": data["toolCallId"], "toolName": tool_name}
+        )
+        step = j.step(
+            "hook",
+            spec.name,
+            {"eventName": event, "handlerType": "command", "command": spec.command, **about},
+        )
         run = j.run
-        payload = json.dumps({"eventName": event, "hookName": spec.name, "runId": run.id,
-                              "sessionId": j.session_id, "workspaceId": run.workspace_id,
-                              "agentName": j.agent_name, **data}, default=str)  # fmt: skip
+        payload = json.dumps(
+            {
+                "eventName": event,
+                "hookName": spec.name,
+                "runId": run.id,
+                "sessionId": j.session_id,
+                "workspaceId": run.workspace_id,
+                "agentName": j.agent_name,
+                **data,
+            },
+            default=str,
+        )
         timeout_s = self.host.timeout_s(int((spec.timeout_seconds or DEFAULT_TIMEOUT_S) * 1000))
-        env = {"CORRAL_HOOK_EVENT": event, "CORRAL_HOOK_NAME": spec.name,
-               "CORRAL_RUN_ID": run.id, "CORRAL_SESSION_ID": j.session_id}  # fmt: skip
+        env = {
+            "CORRAL_HOOK_EVENT": event,
+            "CORRAL_HOOK_NAME": spec.name,
+            "CORRAL_RUN_ID": run.id,
+            "CORRAL_SESSION_ID": j.session_id,
+        }
         try:
             await j.store.write(step.store)  # inside: a stop landing while it commits closes it
             outcome = await run_declared(self.sandbox, spec.command, payload, env, timeout_s)
@@ -136,9 +169,13 @@ class RunHooks:
             raise
         failure = _failure(outcome, timeout_s)
         stdout, stderr = _tail(outcome.stdout), _tail(outcome.stderr)
-        output = {"exitCode": outcome.exit_code, "timedOut": outcome.timed_out,
-                  "stdout": stdout, "stderr": stderr, "truncated": outcome.truncated
-                  or (stdout, stderr) != (outcome.stdout, outcome.stderr)}  # fmt: skip
+        output = {
+            "exitCode": outcome.exit_code,
+            "timedOut": outcome.timed_out,
+            "stdout": stdout,
+            "stderr": stderr,
+            "truncated": outcome.truncated or (stdout, stderr) != (outcome.stdout, outcome.stderr),
+        }
 
         def record(tx: Tx) -> None:
             step.close(tx, "completed" if failure is None else "failed", output)
@@ -154,9 +191,16 @@ class RunHooks:
         )
 
     def _notice(self, tx: Tx, spec: HookSpec, event: str, code: str, message: str) -> None:
-        self.journal.emit(tx, "hook.notice", sessionId=self.journal.session_id,
-                          hookName=spec.name, eventName=event, handlerType=spec.handler_type,
-                          errorCode=code, errorMessage=message)  # fmt: skip
+        self.journal.emit(
+            tx,
+            "hook.notice",
+            sessionId=self.journal.session_id,
+            hookName=spec.name,
+            eventName=event,
+            handlerType=spec.handler_type,
+            errorCode=code,
+            errorMessage=message,
+        )
 
     async def _cancel_requested(self) -> bool:
         """Whether the run was asked to stop (cancel, interrupt, guide), not the server."""
@@ -166,8 +210,12 @@ class RunHooks:
 
 
 def _tool_about(tool: ToolStep) -> dict[str, Any]:
-    return {"toolCallId": tool.call_id, "toolName": tool.tool_name,
-            "sourceType": tool.source_type, "input": tool.input}  # fmt: skip
+    return {
+        "toolCallId": tool.call_id,
+        "toolName": tool.tool_name,
+        "sourceType": tool.source_type,
+        "input": tool.input,
+    }
 
 
 def _failure(outcome: CommandOutcome, timeout_s: float) -> tuple[str, str] | None:

@@ -53,15 +53,22 @@ class RunJournal:
         return self.run.session_id
 
     def emit(self, tx: Tx, event: str, **data: Any) -> None:
-        tx.append_event(self.session_id, self.run.id, event, {"runId": self.run.id, **data},
-                        clock.now())  # fmt: skip
+        tx.append_event(
+            self.session_id, self.run.id, event, {"runId": self.run.id, **data}, clock.now()
+        )
 
     def new_message(self, role: str, content: str | list[Any], **metadata: Any) -> MessageRecord:
         return MessageRecord(
-            id=new_id("msg"), session_id=self.session_id, run_id=self.run.id, role=role,
-            content=content, origin="engine" if role == "assistant" else "tool",
-            mode="prompt", metadata=metadata or None, created_at=clock.now(),
-        )  # fmt: skip
+            id=new_id("msg"),
+            session_id=self.session_id,
+            run_id=self.run.id,
+            role=role,
+            content=content,
+            origin="engine" if role == "assistant" else "tool",
+            mode="prompt",
+            metadata=metadata or None,
+            created_at=clock.now(),
+        )
 
     # -- steps ------------------------------------------------------------------------
 
@@ -69,10 +76,14 @@ class RunJournal:
         """A step that starts now; it is stored by the first write that concerns it."""
         return Step(self, step_type, name, input, clock.now())
 
-    def tool_step(self, call_id: str, tool_name: str, source_type: str, input: Any, *,
-                  answered: bool = True) -> ToolStep:  # fmt: skip
-        step = self.step("tool_call", tool_name, {"toolCallId": call_id, "sourceType": source_type,
-                                                  "input": input})  # fmt: skip
+    def tool_step(
+        self, call_id: str, tool_name: str, source_type: str, input: Any, *, answered: bool = True
+    ) -> ToolStep:
+        step = self.step(
+            "tool_call",
+            tool_name,
+            {"toolCallId": call_id, "sourceType": source_type, "input": input},
+        )
         return ToolStep(step, call_id, source_type, input, answered)
 
     async def abandon(
@@ -112,16 +123,22 @@ class Step:
     def store(self, tx: Tx) -> RunStepRecord:
         if self.record is None:
             self.record = tx.append_step(
-                self.journal.run.id, step_type=self.step_type, status="running", name=self.name,
-                agent_name=self.journal.agent_name, input=self.input, started_at=self.started_at,
-            )  # fmt: skip
+                self.journal.run.id,
+                step_type=self.step_type,
+                status="running",
+                name=self.name,
+                agent_name=self.journal.agent_name,
+                input=self.input,
+                started_at=self.started_at,
+            )
         return self.record
 
     def close(self, tx: Tx, status: str, output: Any) -> None:
         if not self.closed:
             self.closed = True
-            tx.update_step(replace(self.store(tx), status=status, output=output,
-                                   ended_at=clock.now()))  # fmt: skip
+            tx.update_step(
+                replace(self.store(tx), status=status, output=output, ended_at=clock.now())
+            )
 
     async def settle(self) -> None:
         return None
@@ -167,8 +184,9 @@ class ToolStep:
         # action's holds its command's result, but an action's call is never `answered`.
         return tool_result_part(self.call_id, self.tool_name, cast(ToolResultOutput, output))
 
-    def finish(self, tx: Tx, outcome: ToolOutcome, *, status: str | None = None,
-               step_output: Any = None) -> None:  # fmt: skip
+    def finish(
+        self, tx: Tx, outcome: ToolOutcome, *, status: str | None = None, step_output: Any = None
+    ) -> None:
         """Record the outcome; `step_output` defaults to the output and the tool's metadata."""
         if self.step.closed:  # finished by a write that a stop of the run raced
             return
@@ -178,12 +196,22 @@ class ToolStep:
         self.step.close(tx, status or ("completed" if outcome.ok else "failed"), step_output)
         about = {**self._about(), "durationMs": round(outcome.duration_ms, 3)}
         if outcome.ok:
-            j.emit(tx, "tool.completed", output=outcome.output,
-                   metadata={**outcome.metadata, "toolStatus": "completed"}, **about)  # fmt: skip
+            j.emit(
+                tx,
+                "tool.completed",
+                output=outcome.output,
+                metadata={**outcome.metadata, "toolStatus": "completed"},
+                **about,
+            )
         else:
-            j.emit(tx, "tool.failed", errorCode=outcome.error_code,
-                   errorMessage=outcome.error_message, metadata=outcome.metadata,
-                   **about)  # fmt: skip
+            j.emit(
+                tx,
+                "tool.failed",
+                errorCode=outcome.error_code,
+                errorMessage=outcome.error_message,
+                metadata=outcome.metadata,
+                **about,
+            )
         if self.answered:
             state = self._state("completed" if outcome.ok else "failed", outcome.duration_ms)
             if self.call_message is not None:
@@ -216,8 +244,12 @@ class ToolStep:
         self.step.journal.emit(tx, "message.completed", **data)
 
     def _about(self) -> dict[str, Any]:
-        return {"sessionId": self.step.journal.session_id, "toolCallId": self.call_id,
-                "toolName": self.tool_name, "sourceType": self.source_type}  # fmt: skip
+        return {
+            "sessionId": self.step.journal.session_id,
+            "toolCallId": self.call_id,
+            "toolName": self.tool_name,
+            "sourceType": self.source_type,
+        }
 
 
 class TextStream:

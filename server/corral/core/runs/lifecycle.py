@@ -38,8 +38,13 @@ def claim(tx: Tx, run_id: str, worker: dict[str, Any]) -> RunRecord | None:
         return None
     check_transition(run, "running")
     now = clock.now()
-    started = replace(run, status="running", started_at=now, heartbeat_at=now,
-                      metadata={**(run.metadata or {}), "worker": worker})  # fmt: skip
+    started = replace(
+        run,
+        status="running",
+        started_at=now,
+        heartbeat_at=now,
+        metadata={**(run.metadata or {}), "worker": worker},
+    )
     tx.update_run(started)
     queue.mark(tx, started, "run.started", now)
     if run.session_id is not None:
@@ -71,10 +76,14 @@ def finish(tx: Tx, run_id: str, ending: Ending) -> RunRecord | None:
         ending.prelude(tx)
     now = clock.now()
     ended = replace(
-        run, status=ending.status, ended_at=now, heartbeat_at=now,
-        error_code=ending.error_code, error_message=ending.error_message,
+        run,
+        status=ending.status,
+        ended_at=now,
+        heartbeat_at=now,
+        error_code=ending.error_code,
+        error_message=ending.error_message,
         metadata={**(run.metadata or {}), **(ending.metadata or {})},
-    )  # fmt: skip
+    )
     tx.update_run(ended)
     queue.mark(tx, ended, f"run.{ending.status}", now, ending.details)
     if run.session_id is not None:
@@ -92,8 +101,9 @@ def _hand_session_over(tx: Tx, run: RunRecord) -> None:
     assert run.session_id is not None
     session = tx.get_session(run.session_id)
     if session is not None and session.active_agent_name != run.effective_agent_name:
-        tx.update_session(replace(session, active_agent_name=run.effective_agent_name,
-                                  updated_at=clock.now()))  # fmt: skip
+        tx.update_session(
+            replace(session, active_agent_name=run.effective_agent_name, updated_at=clock.now())
+        )
 
 
 def _announce_end(tx: Tx, run: RunRecord) -> None:
@@ -102,8 +112,15 @@ def _announce_end(tx: Tx, run: RunRecord) -> None:
     elif run.status == "cancelled":
         queue.emit(tx, run, "run.cancelled", sessionId=run.session_id, status="cancelled")
     else:
-        queue.emit(tx, run, "run.failed", sessionId=run.session_id, status=run.status,
-                       errorCode=run.error_code, errorMessage=run.error_message)  # fmt: skip
+        queue.emit(
+            tx,
+            run,
+            "run.failed",
+            sessionId=run.session_id,
+            status=run.status,
+            errorCode=run.error_code,
+            errorMessage=run.error_message,
+        )
 
 
 def heartbeat(tx: Tx, run_ids: list[str]) -> set[str]:
@@ -156,8 +173,9 @@ def recover_stale(
     return requeued
 
 
-def _recovery(state: str, reason: str, run: RunRecord, beat: datetime, policy: str
-              ) -> dict[str, Any]:  # fmt: skip
+def _recovery(
+    state: str, reason: str, run: RunRecord, beat: datetime, policy: str
+) -> dict[str, Any]:
     return {
         "state": state,
         "recoveredBy": "stale_run_recovery",
@@ -169,33 +187,48 @@ def _recovery(state: str, reason: str, run: RunRecord, beat: datetime, policy: s
     }
 
 
-def _requeue_stale(tx: Tx, run: RunRecord, reason: str, attempt: int, beat: datetime
-                   ) -> RunRecord:  # fmt: skip
+def _requeue_stale(tx: Tx, run: RunRecord, reason: str, attempt: int, beat: datetime) -> RunRecord:
     recovery = _recovery("requeued", reason, run, beat, "requeue_running")
     queued = replace(
-        run, status="queued", started_at=None, heartbeat_at=None, ended_at=None,
-        cancel_requested_at=None, error_code=None, error_message=None,
+        run,
+        status="queued",
+        started_at=None,
+        heartbeat_at=None,
+        ended_at=None,
+        cancel_requested_at=None,
+        error_code=None,
+        error_message=None,
         metadata={**(run.metadata or {}), "recovery": recovery, "recoveryAttempts": attempt},
-    )  # fmt: skip
+    )
     tx.update_run(queued)
     queue.mark(tx, queued, "run.requeued", clock.now(), {"previousStatus": run.status})
     if run.session_id is not None:
         queue.emit(
-            tx, queued, "run.queued", sessionId=run.session_id, status="queued",
-            recoveredBy="stale_run_recovery", recoveryAttempt=attempt, recoveryState="requeued",
-            recoveryReason=reason, recoveryStrategy="requeue_running",
+            tx,
+            queued,
+            "run.queued",
+            sessionId=run.session_id,
+            status="queued",
+            recoveredBy="stale_run_recovery",
+            recoveryAttempt=attempt,
+            recoveryState="requeued",
+            recoveryReason=reason,
+            recoveryStrategy="requeue_running",
             previousStatus=run.status,
-        )  # fmt: skip
+        )
     return queued
 
 
-def _fail_stale(tx: Tx, run: RunRecord, state: str, reason: str, attempts: int, beat: datetime,
-                policy: str) -> None:  # fmt: skip
+def _fail_stale(
+    tx: Tx, run: RunRecord, state: str, reason: str, attempts: int, beat: datetime, policy: str
+) -> None:
     ending = Ending(
         "failed",
         error_code="run_recovery_failed",
         error_message=f"the process executing this run stopped (last heartbeat {_iso(beat)})",
-        metadata={"recovery": _recovery(state, reason, run, beat, policy),
-                  "recoveryAttempts": attempts},
-    )  # fmt: skip
+        metadata={
+            "recovery": _recovery(state, reason, run, beat, policy),
+            "recoveryAttempts": attempts,
+        },
+    )
     finish(tx, run.id, ending)

@@ -67,8 +67,15 @@ def _occupied(tx: Tx, session_id: str, besides: str | None = None) -> bool:
 
 def mark(tx: Tx, run: RunRecord, name: str, at: datetime, details: Any = None) -> None:
     """A `system` step recording a lifecycle moment of the run (docs/contract.md#step-names)."""
-    tx.append_step(run.id, step_type="system", status="completed", name=name, input=details,
-                   started_at=at, ended_at=at)  # fmt: skip
+    tx.append_step(
+        run.id,
+        step_type="system",
+        status="completed",
+        name=name,
+        input=details,
+        started_at=at,
+        ended_at=at,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,9 +205,16 @@ def requeue(tx: Tx, run: RunRecord, requested_by: str) -> str:
     }
     metadata.update(recovery=recovery, recoveryAttempts=attempts)
     queued = replace(
-        run, status="queued", started_at=None, heartbeat_at=None, ended_at=None,
-        cancel_requested_at=None, error_code=None, error_message=None, metadata=metadata,
-    )  # fmt: skip
+        run,
+        status="queued",
+        started_at=None,
+        heartbeat_at=None,
+        ended_at=None,
+        cancel_requested_at=None,
+        error_code=None,
+        error_message=None,
+        metadata=metadata,
+    )
     tx.update_run(queued)
     mark(tx, run, "run.requeued", now, {"previousStatus": previous})
     emit(

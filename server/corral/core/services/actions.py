@@ -48,16 +48,26 @@ class ActionsService:
             access.workspace(tx, caller, workspace_id)
             now = clock.now()
             # An empty sessionId is absent, as for OAH: the action gets a session of its own.
-            session = _action_session(tx, caller, workspace_id, body.session_id or None,
-                                      action.name, agent_name)  # fmt: skip
+            session = _action_session(
+                tx, caller, workspace_id, body.session_id or None, action.name, agent_name
+            )
             run = RunRecord(
-                id=new_id("run"), workspace_id=workspace_id, session_id=session.id,
-                status="queued", trigger_type="api_action" if source == "api" else "manual_action",
-                trigger_ref=action.name, agent_name=agent_name, effective_agent_name=agent_name,
-                initiator_ref=caller.subject_ref, created_at=now,
-                metadata={"actionName": action.name, "input": action_input,
-                          "triggerSource": source},
-            )  # fmt: skip
+                id=new_id("run"),
+                workspace_id=workspace_id,
+                session_id=session.id,
+                status="queued",
+                trigger_type="api_action" if source == "api" else "manual_action",
+                trigger_ref=action.name,
+                agent_name=agent_name,
+                effective_agent_name=agent_name,
+                initiator_ref=caller.subject_ref,
+                created_at=now,
+                metadata={
+                    "actionName": action.name,
+                    "input": action_input,
+                    "triggerSource": source,
+                },
+            )
             queue.place(tx, run)
             tx.touch_session(session.id, now)
             return run
@@ -101,9 +111,14 @@ def _action_session(
         return session
     now = clock.now()
     session = SessionRecord(
-        id=new_id("ses"), workspace_id=workspace_id, subject_ref=caller.subject_ref,
-        active_agent_name=agent, agent_name=agent, title=f"Action · {action}",
-        created_at=now, updated_at=now,
-    )  # fmt: skip
+        id=new_id("ses"),
+        workspace_id=workspace_id,
+        subject_ref=caller.subject_ref,
+        active_agent_name=agent,
+        agent_name=agent,
+        title=f"Action · {action}",
+        created_at=now,
+        updated_at=now,
+    )
     tx.insert_session(session)
     return session

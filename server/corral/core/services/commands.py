@@ -24,9 +24,12 @@ class CommandsService:
     ) -> models.CommandResult:
         sandbox = await self._writable_sandbox(caller, sandbox_id)
         outcome = await sandbox.run(
-            ["/bin/sh", "-c", body.command], cwd=body.cwd, env=body.env,
-            stdin=body.stdin_text, timeout_s=self.host.timeout_s(body.timeout_ms),
-        )  # fmt: skip
+            ["/bin/sh", "-c", body.command],
+            cwd=body.cwd,
+            env=body.env,
+            stdin=body.stdin_text,
+            timeout_s=self.host.timeout_s(body.timeout_ms),
+        )
         return _result(outcome)
 
     async def run_process_command(
@@ -34,9 +37,12 @@ class CommandsService:
     ) -> models.CommandResult:
         sandbox = await self._writable_sandbox(caller, sandbox_id)
         outcome = await sandbox.run(
-            [body.executable, *body.args], cwd=body.cwd, env=body.env,
-            stdin=body.stdin_text, timeout_s=self.host.timeout_s(body.timeout_ms),
-        )  # fmt: skip
+            [body.executable, *body.args],
+            cwd=body.cwd,
+            env=body.env,
+            stdin=body.stdin_text,
+            timeout_s=self.host.timeout_s(body.timeout_ms),
+        )
         return _result(outcome)
 
     async def start_background_command(
@@ -56,10 +62,14 @@ class CommandsService:
 
         ws = _writable(await self.store.read(lookup))
         task = await self.host.tasks.start(
-            self.host.sandbox(Path(ws.root_path)), body.command, workspace_id=ws.id,
-            session_id=body.session_id, description=body.description, cwd=body.cwd,
+            self.host.sandbox(Path(ws.root_path)),
+            body.command,
+            workspace_id=ws.id,
+            session_id=body.session_id,
+            description=body.description,
+            cwd=body.cwd,
             env=body.env,
-        )  # fmt: skip
+        )
         return models.BackgroundCommandResult(
             output_path=task.output_path, task_id=task.id, pid=task.pid
         )
@@ -79,6 +89,9 @@ def _writable(ws: WorkspaceRecord) -> WorkspaceRecord:
 
 def _result(outcome: CommandOutcome) -> models.CommandResult:
     return models.CommandResult(
-        stdout=outcome.stdout, stderr=outcome.stderr, exit_code=outcome.exit_code,
-        timed_out=outcome.timed_out, truncated=outcome.truncated,
-    )  # fmt: skip
+        stdout=outcome.stdout,
+        stderr=outcome.stderr,
+        exit_code=outcome.exit_code,
+        timed_out=outcome.timed_out,
+        truncated=outcome.truncated,
+    )

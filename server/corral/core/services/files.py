@@ -51,21 +51,32 @@ class FilesService:
         return rec
 
     async def list_sandbox_entries(
-        self, caller: Caller, sandbox_id: str, *, path: str, page_size: int, cursor: str | None,
-        sort_by: str, sort_order: str,
-    ) -> models.WorkspaceEntryPage:  # fmt: skip
+        self,
+        caller: Caller,
+        sandbox_id: str,
+        *,
+        path: str,
+        page_size: int,
+        cursor: str | None,
+        sort_by: str,
+        sort_order: str,
+    ) -> models.WorkspaceEntryPage:
         offset = decode_offset(cursor)
         rec = await self._workspace(caller, sandbox_id)
         directory, entries = await asyncio.to_thread(
-            files.list_entries, Path(rec.root_path), path,
-            sort_by=_sort_key(sort_by), descending=sort_order == "desc",
-        )  # fmt: skip
+            files.list_entries,
+            Path(rec.root_path),
+            path,
+            sort_by=_sort_key(sort_by),
+            descending=sort_order == "desc",
+        )
         page = entries[offset : offset + page_size + 1]
         return models.WorkspaceEntryPage(
-            workspace_id=rec.id, path=directory.path,
+            workspace_id=rec.id,
+            path=directory.path,
             items=[_entry(e, rec) for e in page[:page_size]],
             next_cursor=next_offset(offset, page_size, len(page)),
-        )  # fmt: skip
+        )
 
     async def stat_sandbox_file(
         self, caller: Caller, sandbox_id: str, *, path: str
@@ -89,10 +100,17 @@ class FilesService:
         else:
             content = _utf8(data, e.path, cut=truncated)
         return models.WorkspaceFileContent(
-            workspace_id=rec.id, path=e.path, encoding=models.FileEncoding(encoding),
-            content=content, truncated=truncated, size_bytes=e.size, mime_type=e.mime_type,
-            etag=e.etag, updated_at=e.modified_at, read_only=rec.read_only,
-        )  # fmt: skip
+            workspace_id=rec.id,
+            path=e.path,
+            encoding=models.FileEncoding(encoding),
+            content=content,
+            truncated=truncated,
+            size_bytes=e.size,
+            mime_type=e.mime_type,
+            etag=e.etag,
+            updated_at=e.modified_at,
+            read_only=rec.read_only,
+        )
 
     async def write_sandbox_file(
         self, caller: Caller, sandbox_id: str, *, body: models.WriteFileRequest
@@ -100,15 +118,26 @@ class FilesService:
         rec = await self._workspace(caller, sandbox_id, writing=True)
         data = _decode_content(body.content, body.encoding.value)
         e = await asyncio.to_thread(
-            writes.write_file, Path(rec.root_path), body.path, data,
-            overwrite=body.overwrite, if_match=body.if_match,
-        )  # fmt: skip
+            writes.write_file,
+            Path(rec.root_path),
+            body.path,
+            data,
+            overwrite=body.overwrite,
+            if_match=body.if_match,
+        )
         return _entry(e, rec)
 
     async def upload_sandbox_file(
-        self, caller: Caller, sandbox_id: str, *, path: str, overwrite: bool,
-        if_match: str | None, mtime_ms: float | None, body: AsyncIterator[bytes],
-    ) -> models.WorkspaceEntry:  # fmt: skip
+        self,
+        caller: Caller,
+        sandbox_id: str,
+        *,
+        path: str,
+        overwrite: bool,
+        if_match: str | None,
+        mtime_ms: float | None,
+        body: AsyncIterator[bytes],
+    ) -> models.WorkspaceEntry:
         if mtime_ms is not None and not (math.isfinite(mtime_ms) and mtime_ms <= LATEST_MTIME_MS):
             raise CorralError.invalid_request(
                 "mtimeMs must be a time between 1970 and 9999", {"field": "mtimeMs"}
@@ -133,9 +162,14 @@ class FilesService:
         return _entry(e, rec)
 
     async def download_sandbox_file(
-        self, caller: Caller, sandbox_id: str, *, path: str, range_: str | None,
+        self,
+        caller: Caller,
+        sandbox_id: str,
+        *,
+        path: str,
+        range_: str | None,
         if_none_match: str | None,
-    ) -> FileResult:  # fmt: skip
+    ) -> FileResult:
         rec = await self._workspace(caller, sandbox_id)
         fd, e = await asyncio.to_thread(files.open_download, Path(rec.root_path), path)
         etag = e.etag or ""
@@ -148,18 +182,25 @@ class FilesService:
         if unchanged:
             os.close(fd)
         return FileResult(
-            fd=None if unchanged else fd, media_type=e.mime_type or "application/octet-stream",
-            filename=e.name, size=e.size, etag=etag, modified_at=e.modified_at, span=span,
-        )  # fmt: skip
+            fd=None if unchanged else fd,
+            media_type=e.mime_type or "application/octet-stream",
+            filename=e.name,
+            size=e.size,
+            etag=etag,
+            modified_at=e.modified_at,
+            span=span,
+        )
 
     async def create_sandbox_directory(
         self, caller: Caller, sandbox_id: str, *, body: models.CreateDirectoryRequest
     ) -> models.WorkspaceEntry:
         rec = await self._workspace(caller, sandbox_id, writing=True)
         e = await asyncio.to_thread(
-            writes.make_directory, Path(rec.root_path), body.path,
+            writes.make_directory,
+            Path(rec.root_path),
+            body.path,
             create_parents=body.create_parents,
-        )  # fmt: skip
+        )
         return _entry(e, rec)
 
     async def delete_sandbox_entry(
@@ -178,9 +219,12 @@ class FilesService:
     ) -> models.WorkspaceEntry:
         rec = await self._workspace(caller, sandbox_id, writing=True)
         e = await asyncio.to_thread(
-            writes.move_entry, Path(rec.root_path), body.source_path, body.target_path,
+            writes.move_entry,
+            Path(rec.root_path),
+            body.source_path,
+            body.target_path,
             overwrite=body.overwrite,
-        )  # fmt: skip
+        )
         return _entry(e, rec)
 
 
@@ -192,10 +236,15 @@ def _entry(e: Entry, rec: WorkspaceRecord) -> models.WorkspaceEntry:
     # A listed name that is not UTF-8 is shown with U+FFFD for its bytes (it cannot be served
     # as it is); a client reaches such a file through commands only.
     return models.WorkspaceEntry(
-        path=storable(e.path), name=storable(e.name), type=_kind(e),
-        size_bytes=None if e.is_dir else e.size, mime_type=e.mime_type, etag=e.etag,
-        updated_at=e.modified_at, read_only=rec.read_only,
-    )  # fmt: skip
+        path=storable(e.path),
+        name=storable(e.name),
+        type=_kind(e),
+        size_bytes=None if e.is_dir else e.size,
+        mime_type=e.mime_type,
+        etag=e.etag,
+        updated_at=e.modified_at,
+        read_only=rec.read_only,
+    )
 
 
 def _sort_key(raw: str) -> files.SortKey:

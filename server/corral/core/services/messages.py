@@ -64,15 +64,28 @@ class MessagesService:
             now = clock.now()
             message_id, run_id = new_id("msg"), new_id("run")
             run = RunRecord(
-                id=run_id, workspace_id=ses.workspace_id, session_id=ses.id, status="queued",
-                trigger_type="message", trigger_ref=message_id, agent_name=ses.active_agent_name,
-                effective_agent_name=ses.active_agent_name, initiator_ref=caller.subject_ref,
+                id=run_id,
+                workspace_id=ses.workspace_id,
+                session_id=ses.id,
+                status="queued",
+                trigger_type="message",
+                trigger_ref=message_id,
+                agent_name=ses.active_agent_name,
+                effective_agent_name=ses.active_agent_name,
+                initiator_ref=caller.subject_ref,
                 created_at=now,
-            )  # fmt: skip
+            )
             message = MessageRecord(
-                id=message_id, session_id=ses.id, run_id=run_id, role="user", content=content,
-                origin="user", mode="prompt", metadata=metadata, created_at=now,
-            )  # fmt: skip
+                id=message_id,
+                session_id=ses.id,
+                run_id=run_id,
+                role="user",
+                content=content,
+                origin="user",
+                mode="prompt",
+                metadata=metadata,
+                created_at=now,
+            )
             delivery = queue.submit(tx, run, message, interrupt)
             tx.touch_session(ses.id, now)
             started = None
@@ -111,9 +124,12 @@ class MessagesService:
         def page(tx: Tx) -> list[MessageRecord]:
             access.session(tx, caller, session_id)
             return tx.list_messages(
-                session_id, page_size + 1, after=None if backward else key,
-                before=key if backward else None, direction="backward" if backward else "forward",
-            )  # fmt: skip
+                session_id,
+                page_size + 1,
+                after=None if backward else key,
+                before=key if backward else None,
+                direction="backward" if backward else "forward",
+            )
 
         rows = await self.store.read(page)
         items = rows[:page_size]

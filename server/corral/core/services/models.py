@@ -93,9 +93,11 @@ class ModelsService:
         except ProviderError as exc:
             raise CorralError("model_stream_failed", exc.message, {"model": model.name}) from None
         return models.ModelGenerateResponse(
-            model=model.name, text="".join(text), finish_reason=finish.reason,
+            model=model.name,
+            text="".join(text),
+            finish_reason=finish.reason,
             usage=_api_usage(finish.usage),
-        )  # fmt: skip
+        )
 
     async def stream_model_text(
         self, caller: Caller, *, body: models.ModelGenerateRequest
@@ -135,9 +137,11 @@ class ModelsService:
             yield _frame("response.failed", model=model, message=exc.message)
             return
         yield _frame(
-            "response.completed", model=model, finish_reason=finish.reason,
+            "response.completed",
+            model=model,
+            finish_reason=finish.reason,
             usage=_api_usage(finish.usage),
-        )  # fmt: skip
+        )
 
     async def _platform_model_events(self) -> AsyncIterator[SseFrame]:
         with self.registry.watch() as watcher:
@@ -200,11 +204,15 @@ def _api_models(snapshot: Snapshot) -> list[models.PlatformModel]:
 
 def _api_model(spec: PlatformModelSpec) -> models.PlatformModel:
     return models.PlatformModel(
-        id=spec.name, provider=spec.provider, model_name=spec.model_name, url=spec.url,
-        has_key=spec.has_key, context_window_tokens=spec.context_window_tokens,
+        id=spec.name,
+        provider=spec.provider,
+        model_name=spec.model_name,
+        url=spec.url,
+        has_key=spec.has_key,
+        context_window_tokens=spec.context_window_tokens,
         metadata=None if spec.metadata is None else models.JsonObject.model_validate(spec.metadata),
         is_default=spec.is_default,
-    )  # fmt: skip
+    )
 
 
 def _api_snapshot(snapshot: Snapshot) -> models.PlatformModelSnapshot:

@@ -17,12 +17,16 @@ _CLIENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,128}", re.ASCII)
 
 def sandbox(rec: WorkspaceRecord) -> models.Sandbox:
     return models.Sandbox(
-        id=rec.id, workspace_id=rec.id, name=rec.name, provider=models.SandboxProvider.embedded,
+        id=rec.id,
+        workspace_id=rec.id,
+        name=rec.name,
+        provider=models.SandboxProvider.embedded,
         execution_model=models.SandboxExecutionModel.local_embedded,
         worker_placement=models.SandboxWorkerPlacement.api_process,
         execution_policy=models.ExecutionPolicy(rec.execution_policy),
-        created_at=rec.created_at, updated_at=rec.updated_at,
-    )  # fmt: skip
+        created_at=rec.created_at,
+        updated_at=rec.updated_at,
+    )
 
 
 class SandboxesService:
@@ -71,8 +75,12 @@ class SandboxesService:
             raise CorralError.invalid_request(
                 "rootPath must be an absolute path", {"field": "rootPath"}
             )
-        shared = {"external_ref": body.external_ref, "owner_id": body.owner_id,
-                  "service_name": body.service_name, "root_path": body.root_path}  # fmt: skip
+        shared = {
+            "external_ref": body.external_ref,
+            "owner_id": body.owner_id,
+            "service_name": body.service_name,
+            "root_path": body.root_path,
+        }
         if body.name and body.runtime:
             policy = models.ExecutionPolicy(body.execution_policy.value)
             request = models.CreateWorkspaceRequest(
@@ -83,9 +91,10 @@ class SandboxesService:
             )
         elif body.root_path is not None:
             ws = await self.workspaces.import_workspace(
-                caller, body=models.ImportWorkspaceRequest(name=body.name, **shared),
+                caller,
+                body=models.ImportWorkspaceRequest(name=body.name, **shared),
                 workspace_id=body.workspace_id,
-            )  # fmt: skip
+            )
         else:
             raise CorralError.invalid_request(
                 "give workspaceId, rootPath, or both name and runtime"

@@ -27,9 +27,12 @@ from corral.store import RunRecord, SessionRecord, Store, Tx
 
 class SessionsService:
     def __init__(
-        self, store: Store, resolver: ModelResolver, event_streams: SessionEventStreams,
+        self,
+        store: Store,
+        resolver: ModelResolver,
+        event_streams: SessionEventStreams,
         executor: RunExecutor,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.store = store
         self.resolver = resolver
         self.event_streams = event_streams
@@ -60,10 +63,16 @@ class SessionsService:
             _check_model_ref(catalog, body.model_ref)
         now = clock.now()
         rec = SessionRecord(
-            id=new_id("ses"), workspace_id=ws.id, subject_ref=caller.subject_ref,
-            active_agent_name=agent.name, agent_name=agent.name, model_ref=body.model_ref,
-            title=body.title or None, created_at=now, updated_at=now,
-        )  # fmt: skip
+            id=new_id("ses"),
+            workspace_id=ws.id,
+            subject_ref=caller.subject_ref,
+            active_agent_name=agent.name,
+            agent_name=agent.name,
+            model_ref=body.model_ref,
+            title=body.title or None,
+            created_at=now,
+            updated_at=now,
+        )
 
         def insert(tx: Tx) -> None:
             access.workspace(tx, caller, workspace_id)  # still there
@@ -161,9 +170,13 @@ class SessionsService:
         last_event_id: str | None,
     ) -> AsyncIterator[SseFrame]:
         return await self.event_streams.open(
-            caller, session_id, run_id=run_id, cursor=cursor, last_event_id=last_event_id,
+            caller,
+            session_id,
+            run_id=run_id,
+            cursor=cursor,
+            last_event_id=last_event_id,
             follow=follow,
-        )  # fmt: skip
+        )
 
     async def get_session_queue(self, caller: Caller, session_id: str) -> models.SessionQueue:
         def read(tx: Tx) -> models.SessionQueue:

@@ -25,20 +25,31 @@ class TerminalsService:
         self, caller: Caller, session_id: str, terminal_id: str, *, max_bytes: int | None
     ) -> models.TerminalSnapshot:
         task, ws = await self._terminal(caller, session_id, terminal_id)
-        limit = min(max_bytes or self.host.settings.sandbox_output_bytes,
-                    self.host.settings.sandbox_output_bytes)  # fmt: skip
+        limit = min(
+            max_bytes or self.host.settings.sandbox_output_bytes,
+            self.host.settings.sandbox_output_bytes,
+        )
         data, cut = await asyncio.to_thread(read_tail, Path(ws.root_path), task.output_path, limit)
         output, encoding = _text(data, cut)
         return models.TerminalSnapshot(
-            session_id=session_id, terminal_id=task.id, status=models.TerminalStatus(task.status),
-            output_path=task.output_path, output=output, encoding=encoding,
+            session_id=session_id,
+            terminal_id=task.id,
+            status=models.TerminalStatus(task.status),
+            output_path=task.output_path,
+            output=output,
+            encoding=encoding,
             truncated=cut or task.output_truncated,
             input_writable=self.host.tasks.input_writable(task.id),
-            terminal_kind=models.TerminalSnapshotTerminalKind.pipe, pid=task.pid,
-            description=task.description, command=task.command, exit_code=task.exit_code,
-            signal=task.signal, created_at=task.created_at, updated_at=task.updated_at,
+            terminal_kind=models.TerminalSnapshotTerminalKind.pipe,
+            pid=task.pid,
+            description=task.description,
+            command=task.command,
+            exit_code=task.exit_code,
+            signal=task.signal,
+            created_at=task.created_at,
+            updated_at=task.updated_at,
             ended_at=task.ended_at,
-        )  # fmt: skip
+        )
 
     async def send_terminal_input(
         self,
@@ -58,10 +69,13 @@ class TerminalsService:
             ) from None
         task = self.host.tasks.write_input(task.id, data)
         return models.TerminalInputAccepted(
-            session_id=session_id, terminal_id=task.id, status=models.TerminalStatus(task.status),
+            session_id=session_id,
+            terminal_id=task.id,
+            status=models.TerminalStatus(task.status),
             append_newline=body.append_newline,
-            input_writable=self.host.tasks.input_writable(task.id), updated_at=task.updated_at,
-        )  # fmt: skip
+            input_writable=self.host.tasks.input_writable(task.id),
+            updated_at=task.updated_at,
+        )
 
     async def stop_terminal(
         self, caller: Caller, session_id: str, terminal_id: str
@@ -70,9 +84,12 @@ class TerminalsService:
         requested = await self.host.tasks.stop(task.id)
         task = await self.host.tasks.get(task.id) or task
         return models.TerminalStopAccepted(
-            session_id=session_id, terminal_id=task.id, status=models.TerminalStatus(task.status),
-            stop_requested=requested, updated_at=task.updated_at,
-        )  # fmt: skip
+            session_id=session_id,
+            terminal_id=task.id,
+            status=models.TerminalStatus(task.status),
+            stop_requested=requested,
+            updated_at=task.updated_at,
+        )
 
     async def _terminal(
         self, caller: Caller, session_id: str, terminal_id: str

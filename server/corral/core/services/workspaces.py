@@ -78,17 +78,26 @@ class WorkspacesService:
         skills = [(s.name, s.content) for s in body.skills or []]
         tool_servers = {k: v.model_dump(mode="json") for k, v in (body.tool_servers or {}).items()}
         await asyncio.to_thread(
-            materialize_workspace, template, root, agents_md=body.agents_md, skills=skills,
+            materialize_workspace,
+            template,
+            root,
+            agents_md=body.agents_md,
+            skills=skills,
             tool_servers=tool_servers or None,
-        )  # fmt: skip
+        )
         now = clock.now()
         rec = WorkspaceRecord(
-            id=workspace_id or new_id("ws"), name=body.name, root_path=str(root),
-            created_at=now, updated_at=now,
-            runtime=body.runtime, external_ref=body.external_ref, owner_id=body.owner_id,
+            id=workspace_id or new_id("ws"),
+            name=body.name,
+            root_path=str(root),
+            created_at=now,
+            updated_at=now,
+            runtime=body.runtime,
+            external_ref=body.external_ref,
+            owner_id=body.owner_id,
             service_name=body.service_name.lower() if body.service_name else None,
             execution_policy=(body.execution_policy or models.ExecutionPolicy.local).value,
-        )  # fmt: skip
+        )
         try:
             await self.store.write(lambda tx: _insert(tx, rec))
         except BaseException:
@@ -108,11 +117,15 @@ class WorkspacesService:
         root = self.places.check(await asyncio.to_thread(validate_import_root, body.root_path))
         now = clock.now()
         rec = WorkspaceRecord(
-            id=workspace_id or new_id("ws"), name=body.name or root.name or "workspace",
+            id=workspace_id or new_id("ws"),
+            name=body.name or root.name or "workspace",
             root_path=str(root),
-            created_at=now, updated_at=now, external_ref=body.external_ref, owner_id=body.owner_id,
+            created_at=now,
+            updated_at=now,
+            external_ref=body.external_ref,
+            owner_id=body.owner_id,
             service_name=body.service_name.lower() if body.service_name else None,
-        )  # fmt: skip
+        )
         await self.store.write(lambda tx: _insert(tx, rec))
         return mappers.workspace(rec)
 

@@ -31,9 +31,14 @@ MODEL_REF_PATTERN = re.compile(r"^(platform|workspace)/.+$")
 MODEL_PROVIDERS = frozenset({"openai", "anthropic", "openai-compatible", "scripted"})
 HOOK_HANDLER_TYPES = frozenset({"command", "http", "prompt", "agent"})
 HOOK_EVENTS: tuple[str, ...] = (
-    "run.started", "run.completed", "run.failed", "run.cancelled",
-    "tool.started", "tool.completed", "tool.failed",
-)  # fmt: skip
+    "run.started",
+    "run.completed",
+    "run.failed",
+    "run.cancelled",
+    "tool.started",
+    "tool.completed",
+    "tool.failed",
+)
 MAX_MATCHER_CHARS = 256
 
 Source = Literal["platform", "workspace"]

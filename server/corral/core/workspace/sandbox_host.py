@@ -35,9 +35,12 @@ class SandboxHost:
         s = self.settings
         await asyncio.to_thread(self.ledger.reap)  # what a killed server left running
         self.isolation = await choose_isolation(
-            s.sandbox_isolation, network=s.sandbox_network, hidden=self._hidden_paths(),
-            probe_root=s.workspaces_dir, exposure=self._exposure(),
-        )  # fmt: skip
+            s.sandbox_isolation,
+            network=s.sandbox_network,
+            hidden=self._hidden_paths(),
+            probe_root=s.workspaces_dir,
+            exposure=self._exposure(),
+        )
         log.info("sandbox commands run with isolation %s", self.isolation.mode)
 
     async def stop(self) -> None:
@@ -45,10 +48,12 @@ class SandboxHost:
 
     def sandbox(self, root: Path) -> Sandbox:
         return Sandbox(
-            root, self.isolation,
+            root,
+            self.isolation,
             env_passthrough=self.settings.sandbox_env_passthrough,
-            output_limit=self.settings.sandbox_output_bytes, ledger=self.ledger,
-        )  # fmt: skip
+            output_limit=self.settings.sandbox_output_bytes,
+            ledger=self.ledger,
+        )
 
     def timeout_s(self, requested_ms: int | None) -> float:
         """The requested timeout, or the default, capped at the configured maximum."""
@@ -72,5 +77,4 @@ class SandboxHost:
         """What bwrap masks: the server's state, its user's home (keys, credentials), its
         config file (tokens), other workspaces, and what the operator adds."""
         s = self.settings
-        return [s.data_dir, Path.home(), config_file(), *s.workspace_roots,
-                *s.sandbox_hidden_paths]  # fmt: skip
+        return [s.data_dir, Path.home(), config_file(), *s.workspace_roots, *s.sandbox_hidden_paths]

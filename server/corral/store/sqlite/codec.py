@@ -65,10 +65,20 @@ WORKSPACE_COLUMNS = (
 
 def workspace_values(r: WorkspaceRecord) -> tuple[Any, ...]:
     return (
-        r.id, r.name, r.runtime, r.root_path, r.external_ref, r.owner_id, r.service_name,
-        r.execution_policy, r.status, r.kind, int(r.read_only), ts(r.created_at),
+        r.id,
+        r.name,
+        r.runtime,
+        r.root_path,
+        r.external_ref,
+        r.owner_id,
+        r.service_name,
+        r.execution_policy,
+        r.status,
+        r.kind,
+        int(r.read_only),
+        ts(r.created_at),
         ts(r.updated_at),
-    )  # fmt: skip
+    )
 
 
 def workspace_from(row: Row) -> WorkspaceRecord:
@@ -97,10 +107,19 @@ SESSION_COLUMNS = (
 
 def session_values(r: SessionRecord) -> tuple[Any, ...]:
     return (
-        r.id, r.workspace_id, r.parent_session_id, r.subject_ref, r.model_ref, r.agent_name,
-        r.active_agent_name, r.title, r.status, ts_opt(r.last_run_at), ts(r.created_at),
+        r.id,
+        r.workspace_id,
+        r.parent_session_id,
+        r.subject_ref,
+        r.model_ref,
+        r.agent_name,
+        r.active_agent_name,
+        r.title,
+        r.status,
+        ts_opt(r.last_run_at),
+        ts(r.created_at),
         ts(r.updated_at),
-    )  # fmt: skip
+    )
 
 
 def session_from(row: Row) -> SessionRecord:
@@ -126,9 +145,16 @@ MESSAGE_COLUMNS = "id, session_id, run_id, role, content, origin, mode, metadata
 def message_values(r: MessageRecord) -> tuple[Any, ...]:
     # content is always stored as JSON so a plain string and a parts list both round-trip.
     return (
-        r.id, r.session_id, r.run_id, r.role, dump_json(r.content), r.origin, r.mode,
-        dump_json_opt(r.metadata), ts(r.created_at),
-    )  # fmt: skip
+        r.id,
+        r.session_id,
+        r.run_id,
+        r.role,
+        dump_json(r.content),
+        r.origin,
+        r.mode,
+        dump_json_opt(r.metadata),
+        ts(r.created_at),
+    )
 
 
 def message_from(row: Row) -> MessageRecord:
@@ -154,12 +180,26 @@ RUN_COLUMNS = (
 
 def run_values(r: RunRecord) -> tuple[Any, ...]:
     return (
-        r.id, r.workspace_id, r.session_id, r.parent_run_id, r.initiator_ref, r.trigger_type,
-        r.trigger_ref, r.agent_name, r.effective_agent_name, r.switch_count, r.status,
-        ts_opt(r.cancel_requested_at), ts_opt(r.started_at), ts_opt(r.heartbeat_at),
-        ts_opt(r.ended_at), ts(r.created_at), r.error_code, r.error_message,
+        r.id,
+        r.workspace_id,
+        r.session_id,
+        r.parent_run_id,
+        r.initiator_ref,
+        r.trigger_type,
+        r.trigger_ref,
+        r.agent_name,
+        r.effective_agent_name,
+        r.switch_count,
+        r.status,
+        ts_opt(r.cancel_requested_at),
+        ts_opt(r.started_at),
+        ts_opt(r.heartbeat_at),
+        ts_opt(r.ended_at),
+        ts(r.created_at),
+        r.error_code,
+        r.error_message,
         dump_json_opt(r.metadata),
-    )  # fmt: skip
+    )
 
 
 def run_from(row: Row) -> RunRecord:
@@ -193,10 +233,18 @@ STEP_COLUMNS = (
 
 def step_values(r: RunStepRecord) -> tuple[Any, ...]:
     return (
-        r.id, r.run_id, r.seq, r.step_type, r.name, r.agent_name, r.status,
-        dump_json_opt(r.input), dump_json_opt(r.output), ts_opt(r.started_at),
+        r.id,
+        r.run_id,
+        r.seq,
+        r.step_type,
+        r.name,
+        r.agent_name,
+        r.status,
+        dump_json_opt(r.input),
+        dump_json_opt(r.output),
+        ts_opt(r.started_at),
         ts_opt(r.ended_at),
-    )  # fmt: skip
+    )
 
 
 def step_from(row: Row) -> RunStepRecord:
