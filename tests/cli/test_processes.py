@@ -12,18 +12,11 @@ import httpx
 from cli_support import WRITE_THEN_ANSWER, metadata
 from processes import corral_serve, environment, running
 
+from corral.testing.scripted_turns import gated
 from corral.testing.waiting import wait_for
 from corral_sdk import Corral
 
-GATED = [
-    {
-        "text": "Waiting for the gate.",
-        "toolCalls": [
-            {"name": "Bash", "input": {"command": "while [ ! -e gate ]; do sleep 0.02; done"}}
-        ],
-    },
-    "Through the gate.",
-]
+GATED = gated()
 
 
 def test_chat_against_a_served_api(tmp_path: Path) -> None:

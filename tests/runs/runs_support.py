@@ -9,9 +9,6 @@ import httpx
 from corral.process_identity import read_stat
 from corral.testing.outbox import replayed_events as replayed
 from corral.testing.outbox import stored_events
-from corral.testing.waiting import wait_for_run
-
-wait_status = wait_for_run  # a run's status, waited for (by default: until the run ends)
 
 
 def new_workspace(api: httpx.Client, name: str = "runs") -> dict[str, Any]:

@@ -6,17 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from runs_support import (
-    alive,
-    new_session,
-    new_workspace,
-    server_events,
-    steps,
-    wait_status,
-    write_file,
-)
+from runs_support import alive, new_session, new_workspace, server_events, steps, write_file
 
-from corral.testing.waiting import wait_for
+from corral.testing.waiting import wait_for, wait_for_run
 
 ECHO_ACTION = """\
 name: echo-input
@@ -47,7 +39,7 @@ def test_an_action_runs_its_command_with_the_input(api: httpx.Client) -> None:
     assert resp.status_code == 202, resp.text
     accepted = resp.json()
     assert accepted["status"] == "queued" and accepted["actionName"] == "echo-input"
-    run = wait_status(api, accepted["runId"])
+    run = wait_for_run(api, accepted["runId"])
     assert run["status"] == "completed", run
     assert run["triggerType"] == "api_action" and run["triggerRef"] == "echo-input"
     assert run["metadata"]["actionName"] == "echo-input"
@@ -67,7 +59,7 @@ def test_the_builtin_list_files_action_runs_in_a_given_session(api: httpx.Client
     resp = _trigger(api, ws["id"], "list-files", input={}, sessionId=ses["id"])
     assert resp.status_code == 202, resp.text
     assert resp.json()["sessionId"] == ses["id"]
-    run = wait_status(api, resp.json()["runId"])
+    run = wait_for_run(api, resp.json()["runId"])
     assert run["status"] == "completed" and "AGENTS.md" in run["metadata"]["output"]["stdout"]
 
 
@@ -94,14 +86,14 @@ def test_callability_is_honoured(api: httpx.Client) -> None:
     assert denied.json()["error"]["code"] == "action_not_callable_by_user"
     allowed = _trigger(api, ws["id"], "userish", triggerSource="user")
     assert allowed.status_code == 202, allowed.text
-    run = wait_status(api, allowed.json()["runId"])
+    run = wait_for_run(api, allowed.json()["runId"])
     assert run["status"] == "completed" and run["triggerType"] == "manual_action"
 
 
 def test_a_failing_command_fails_the_run(api: httpx.Client) -> None:
     failing = "name: failing\ncommand: 'echo broken >&2; exit 3'\n"
     ws = _workspace_with(api, {".corral/actions/failing.yaml": failing})
-    run = wait_status(api, _trigger(api, ws["id"], "failing").json()["runId"])
+    run = wait_for_run(api, _trigger(api, ws["id"], "failing").json()["runId"])
     assert run["status"] == "failed" and run["errorCode"] == "action_failed"
     assert "exited with 3" in run["errorMessage"] and "broken" in run["errorMessage"]
 
@@ -131,7 +123,7 @@ def test_cancel_of_a_running_action_ends_its_command_and_its_step(
     )
     pids = [int((root / n).read_text()) for n in ("child.pid", "shell.pid")]
     api.post(f"/api/v1/runs/{accepted['runId']}/cancel")
-    assert wait_status(api, accepted["runId"])["status"] == "cancelled"
+    assert wait_for_run(api, accepted["runId"])["status"] == "cancelled"
     wait_for(lambda: not any(alive(p) for p in pids), what="the process group to be gone")
     tool_step = next(s for s in steps(api, accepted["runId"]) if s["stepType"] == "tool_call")
     assert tool_step["status"] == "cancelled"

@@ -16,18 +16,18 @@ from runs_support import (
     server_events,
     steps,
     text_of,
-    wait_status,
     write_file,
 )
 
-from corral.testing.waiting import wait_for
+from corral.testing.scripted_turns import wait_for_file
+from corral.testing.waiting import wait_for, wait_for_run
 
 
 def test_a_message_is_answered_by_the_default_scripted_model(api: httpx.Client) -> None:
     ws = new_workspace(api)
     ses = new_session(api, ws["id"])
     sent = send(api, ses["id"], "What is in this workspace?")
-    run = wait_status(api, sent["runId"])
+    run = wait_for_run(api, sent["runId"])
     assert run["status"] == "completed", run
     assert run["startedAt"] and run["endedAt"] and run["heartbeatAt"]
     msgs = messages(api, ses["id"])
@@ -59,7 +59,7 @@ def test_tool_calls_run_in_the_workspace_and_feed_back(api: httpx.Client) -> Non
         {"toolCalls": [{"name": "Read", "input": {"file_path": "notes/hello.txt"}}]},
         "All done.",
     ]
-    run = wait_status(api, send(api, ses["id"], "write a file", script=script)["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "write a file", script=script)["runId"])
     assert run["status"] == "completed", run
     assert read_file(api, ws["id"], "notes/hello.txt") == "hi there\n"
     msgs = messages(api, ses["id"])
@@ -104,7 +104,7 @@ def test_several_tool_calls_of_one_turn_run_in_parallel(api: httpx.Client) -> No
         },
         "both ran",
     ]
-    run = wait_status(api, send(api, ses["id"], "go", script=script)["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "go", script=script)["runId"])
     assert run["status"] == "completed", run
     tool_steps = [s for s in steps(api, run["id"]) if s["stepType"] == "tool_call"]
     assert [s["status"] for s in tool_steps] == ["completed", "completed"], tool_steps
@@ -124,7 +124,7 @@ def test_a_failing_or_unknown_tool_is_an_error_result_not_a_failed_run(api: http
         },
         "recovered",
     ]
-    run = wait_status(api, send(api, ses["id"], "try", script=script)["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "try", script=script)["runId"])
     assert run["status"] == "completed", run
     results = [m["content"][0] for m in messages(api, ses["id"]) if m["role"] == "tool"]
     assert [r["output"]["type"] for r in results] == ["error-text"] * 3, results
@@ -136,7 +136,7 @@ def test_a_model_failure_fails_the_run_with_the_providers_message(api: httpx.Cli
     ws = new_workspace(api)
     ses = new_session(api, ws["id"])
     script = [{"error": {"message": "the model is on fire"}}]
-    run = wait_status(api, send(api, ses["id"], "hi", script=script)["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "hi", script=script)["runId"])
     assert run["status"] == "failed"
     assert run["errorCode"] == "model_stream_failed"
     assert "the model is on fire" in run["errorMessage"]
@@ -152,7 +152,7 @@ def test_max_steps_stops_the_loop(api: httpx.Client) -> None:
     )
     ses = new_session(api, ws["id"], agentName="brief")
     loop = {"toolCalls": [{"name": "LS", "input": {}}]}
-    run = wait_status(api, send(api, ses["id"], "loop", script=[loop, loop, loop, "end"])["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "loop", script=[loop, loop, loop, "end"])["runId"])
     assert run["status"] == "completed", run
     assert run["metadata"]["stopReason"] == "max_steps"
     model_calls = [s for s in steps(api, run["id"]) if s["stepType"] == "model_call"]
@@ -163,7 +163,7 @@ def test_events_announce_the_run_as_it_happens(server: Any, api: httpx.Client) -
     ws = new_workspace(api)
     ses = new_session(api, ws["id"])
     script = [{"text": "Looking.", "toolCalls": [{"name": "LS", "input": {}}]}, "Found it."]
-    run = wait_status(api, send(api, ses["id"], "look", script=script)["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "look", script=script)["runId"])
     events = server_events(server, ses["id"])
     assert [e["cursor"] for e in events] == list(range(1, len(events) + 1))
     names = [e["event"] for e in events]
@@ -191,13 +191,10 @@ def test_an_agent_whose_model_does_not_exist_fails_the_run_with_its_reason(
         "---\nname: lost\nmodel: platform/nowhere\n---\nYou are lost.\n",
     )
     ses = new_session(api, ws["id"], agentName="lost")
-    run = wait_status(api, send(api, ses["id"], "hi")["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "hi")["runId"])
     assert run["status"] == "failed"
     assert run["errorCode"] == "model_not_found"
     assert run["errorMessage"] == "model 'platform/nowhere' not found"
-
-
-GATED = "while [ ! -e gate ]; do sleep 0.02; done"
 
 
 def _tool_messages(api: httpx.Client, session_id: str) -> dict[tuple[str, str], dict[str, Any]]:
@@ -215,7 +212,10 @@ def test_a_tool_calls_messages_say_whether_it_runs_or_has_ended(
 ) -> None:
     ws = new_workspace(api)
     ses = new_session(api, ws["id"])
-    calls = [{"name": "Bash", "input": {"command": GATED}}, {"name": "Teleport", "input": {}}]
+    calls = [
+        {"name": "Bash", "input": {"command": wait_for_file("gate")}},
+        {"name": "Teleport", "input": {}},
+    ]
     run_id = send(api, ses["id"], "go", script=[{"toolCalls": calls}, "done"])["runId"]
     # The unknown tool fails at once; the gated command still runs.
     found = wait_for(lambda: (m := _tool_messages(api, ses["id"])).get(("tool", "Teleport")) and m)
@@ -227,7 +227,7 @@ def test_a_tool_calls_messages_say_whether_it_runs_or_has_ended(
         assert failed["toolDurationMs"] >= 0
 
     write_file(api, ws["id"], "gate", "")
-    assert wait_status(api, run_id)["status"] == "completed"
+    assert wait_for_run(api, run_id)["status"] == "completed"
     ended = _tool_messages(api, ses["id"])
     assert ended["assistant", "Bash"] == ended["tool", "Bash"]
     assert ended["assistant", "Bash"]["toolStatus"] == "completed"
@@ -255,11 +255,14 @@ def _calls(content: Any) -> list[str]:
 def test_a_stopped_tool_calls_messages_say_it_failed(api: httpx.Client) -> None:
     ws = new_workspace(api)
     ses = new_session(api, ws["id"])
-    script = [{"toolCalls": [{"name": "Bash", "input": {"command": GATED}}]}, "never"]
+    script = [
+        {"toolCalls": [{"name": "Bash", "input": {"command": wait_for_file("gate")}}]},
+        "never",
+    ]
     run_id = send(api, ses["id"], "go", script=script)["runId"]
     wait_for(lambda: ("assistant", "Bash") in _tool_messages(api, ses["id"]))
     assert api.post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
-    assert wait_status(api, run_id)["status"] == "cancelled"
+    assert wait_for_run(api, run_id)["status"] == "cancelled"
     found = _tool_messages(api, ses["id"])
     assert found["assistant", "Bash"]["toolStatus"] == "failed"
     assert found["tool", "Bash"]["toolStatus"] == "failed"

@@ -20,12 +20,12 @@ from runs_support import (
     steps,
     text_of,
     tool_results,
-    wait_status,
     write_file,
 )
 
 from corral.testing.fake_openai import FakeOpenAI
 from corral.testing.fake_provider import FakeReply, FakeToolCall
+from corral.testing.waiting import wait_for_run
 
 AGENTS = {
     ".corral/agents/planner.md": "---\nmode: primary\ntools: [LS, AgentSwitch]\n---\n"
@@ -52,7 +52,7 @@ def test_a_switch_hands_the_rest_of_the_run_and_the_session_to_the_new_agent(
 ) -> None:
     ses = planner_session(api)
     script = [{"text": "Handing over.", "toolCalls": [switch("builder")]}, "Builder here."]
-    run = wait_status(api, send(api, ses["id"], "build it", script=script)["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "build it", script=script)["runId"])
 
     assert run["status"] == "completed", run
     assert (run["agentName"], run["effectiveAgentName"], run["switchCount"]) == (
@@ -128,7 +128,7 @@ def test_a_switch_hands_the_rest_of_the_run_and_the_session_to_the_new_agent(
 
     session = api.get(f"/api/v1/sessions/{ses['id']}").json()
     assert (session["agentName"], session["activeAgentName"]) == ("planner", "builder")
-    after = wait_status(api, send(api, ses["id"], "and now?", script=["Still me."])["runId"])
+    after = wait_for_run(api, send(api, ses["id"], "and now?", script=["Still me."])["runId"])
     assert (after["agentName"], after["effectiveAgentName"], after["switchCount"]) == (
         "builder",
         "builder",
@@ -151,7 +151,7 @@ def test_a_switch_the_workspace_cannot_make_is_an_error_result_and_changes_nothi
         },
         "Still the planner.",
     ]
-    run = wait_status(api, send(api, ses["id"], "switch", script=script)["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "switch", script=script)["runId"])
 
     assert run["status"] == "completed", run
     assert (run["effectiveAgentName"], run["switchCount"]) == ("planner", 0)
@@ -181,7 +181,7 @@ def test_a_run_that_switched_and_then_failed_leaves_the_session_agent_alone(
         {"toolCalls": [switch("builder")]},
         {"error": {"message": "the model is down", "retryable": False}},
     ]
-    run = wait_status(api, send(api, ses["id"], "switch then fail", script=script)["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "switch then fail", script=script)["runId"])
 
     assert run["status"] == "failed" and run["errorCode"] == "model_stream_failed", run
     assert (run["effectiveAgentName"], run["switchCount"]) == ("builder", 1)
@@ -191,7 +191,7 @@ def test_a_run_that_switched_and_then_failed_leaves_the_session_agent_alone(
 def test_agents_hand_over_at_most_a_bounded_number_of_times(api: httpx.Client) -> None:
     ses = planner_session(api)
     back_and_forth = [{"toolCalls": [switch(agent)]} for agent in ["builder", "planner"] * 5]
-    run = wait_status(
+    run = wait_for_run(
         api, send(api, ses["id"], "ping-pong", script=[*back_and_forth, "Enough."])["runId"]
     )
 
@@ -218,7 +218,7 @@ def test_the_provider_is_sent_the_new_agents_instructions_and_tools(openai_api: 
         FakeReply(text="Builder here."),
     )
     ses = planner_session(api)
-    run = wait_status(api, send(api, ses["id"], "build it")["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "build it")["runId"])
 
     assert run["status"] == "completed", run
     first, second = (r.body for r in fake.requests[-2:])

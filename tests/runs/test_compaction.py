@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from runs_support import get_run, messages, new_session, new_workspace, send, wait_status
+from runs_support import get_run, messages, new_session, new_workspace, send
 
 from corral.testing.fake_openai import FakeOpenAI
 from corral.testing.fake_provider import FakeReply
-from corral.testing.waiting import wait_for
+from corral.testing.waiting import wait_for, wait_for_run
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def test_compaction_summarises_and_later_runs_see_only_the_summary(fake_and_api:
     ses = new_session(api, new_workspace(api)["id"])
     fake.reply("First answer about apples.", "Second answer about pears.")
     for text in ("tell me about apples", "and pears"):
-        assert wait_status(api, send(api, ses["id"], text)["runId"])["status"] == "completed"
+        assert wait_for_run(api, send(api, ses["id"], text)["runId"])["status"] == "completed"
     fake.reply("- The user asked about apples and pears.")
     resp = _compact(api, ses["id"], instructions="Mention every fruit.")
     assert resp.status_code == 200, resp.text
@@ -59,7 +59,7 @@ def test_compaction_summarises_and_later_runs_see_only_the_summary(fake_and_api:
     assert api.get(f"/api/v1/runs/{result['runId']}").json()["triggerRef"] == "compact"
 
     fake.reply("Noted.")
-    assert wait_status(api, send(api, ses["id"], "what next?")["runId"])["status"] == "completed"
+    assert wait_for_run(api, send(api, ses["id"], "what next?")["runId"])["status"] == "completed"
     after = fake.requests[-1].body["messages"]
     assert "The user asked about apples and pears." in str(after[0]["content"])
     assert "tell me about apples" not in str(after)
@@ -82,7 +82,7 @@ def test_a_busy_session_cannot_be_compacted(fake_and_api: Any) -> None:
     resp = _compact(api, ses["id"])
     assert resp.status_code == 409 and resp.json()["error"]["code"] == "session_busy"
     api.post(f"/api/v1/runs/{run_id}/cancel")
-    assert wait_status(api, run_id)["status"] == "cancelled"
+    assert wait_for_run(api, run_id)["status"] == "cancelled"
 
 
 def test_a_message_sent_during_compaction_runs_when_it_ends(
@@ -95,7 +95,7 @@ def test_a_message_sent_during_compaction_runs_when_it_ends(
             sent = send(api, ses["id"], "meanwhile")
             assert sent["delivery"] == "session_queue"
         assert result["compacted"] is True
-        assert wait_status(api, sent["runId"])["status"] == "completed"
+        assert wait_for_run(api, sent["runId"])["status"] == "completed"
 
 
 def test_a_compaction_outliving_the_stale_timeout_is_not_recovered(
@@ -120,7 +120,7 @@ def test_a_compaction_outliving_the_stale_timeout_is_not_recovered(
 def _session_with_history(api: httpx.Client) -> dict[str, Any]:
     ses = new_session(api, new_workspace(api)["id"])
     for text in ("one", "two"):
-        assert wait_status(api, send(api, ses["id"], text)["runId"])["status"] == "completed"
+        assert wait_for_run(api, send(api, ses["id"], text)["runId"])["status"] == "completed"
     return ses
 
 

@@ -14,9 +14,10 @@ from runs_support import (
     send,
     server_events,
     steps,
-    wait_status,
     write_file,
 )
+
+from corral.testing.waiting import wait_for_run
 
 NATIVE = ["Bash", "Read", "Write", "Edit", "MultiEdit", "LS", "Glob", "Grep", "TodoWrite"]
 FILES = {
@@ -58,7 +59,7 @@ def test_the_model_runs_exposed_actions_and_reads_exposed_skills(
         },
         "Done.",
     ]
-    run = wait_status(api, send(api, ses["id"], "go", script=script)["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "go", script=script)["runId"])
     assert run["status"] == "completed", run
 
     msgs = messages(api, ses["id"])
@@ -106,7 +107,7 @@ def test_an_agent_without_a_tool_list_is_offered_every_tool_that_applies(
     api: httpx.Client,
 ) -> None:
     ses = session_of(api, "free")
-    run = wait_status(api, send(api, ses["id"], "hi", script=["Hello."])["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "hi", script=["Hello."])["runId"])
 
     offered = next(s for s in steps(api, run["id"]) if s["stepType"] == "model_call")
     assert offered["input"]["tools"] == [*NATIVE, "run_action", "Skill", "AgentSwitch", "SubAgent"]
@@ -121,7 +122,7 @@ def test_engine_tools_with_nothing_to_act_on_are_not_offered(api: httpx.Client) 
         assert resp.status_code == 200, resp.text
     write_file(api, ws["id"], ".corral/agents/alone.md", "---\n---\nAlone.\n")
     ses = new_session(api, ws["id"], agentName="alone")
-    run = wait_status(api, send(api, ses["id"], "hi", script=["Hello."])["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "hi", script=["Hello."])["runId"])
 
     offered = next(s for s in steps(api, run["id"]) if s["stepType"] == "model_call")
     # no exposed action, no skill, no subagent; AgentSwitch: the runtime's assistant

@@ -17,11 +17,10 @@ from runs_support import (
     send,
     server_events,
     steps,
-    wait_status,
     write_file,
 )
 
-from corral.testing.waiting import wait_for
+from corral.testing.waiting import wait_for, wait_for_run
 
 
 def hook_file(handler: str = "command", **fields: Any) -> str:
@@ -38,7 +37,7 @@ def workspace_with(api: httpx.Client, hooks: dict[str, str]) -> dict[str, Any]:
 
 def run_in(api: httpx.Client, ws: dict[str, Any], script: list[Any]) -> dict[str, Any]:
     session = new_session(api, ws["id"])
-    return wait_status(api, send(api, session["id"], script=script)["runId"])
+    return wait_for_run(api, send(api, session["id"], script=script)["runId"])
 
 
 def hook_steps(api: httpx.Client, run_id: str) -> list[dict[str, Any]]:
@@ -203,7 +202,7 @@ def test_cancelling_a_run_kills_its_running_hook(api: httpx.Client) -> None:
     pids = [int((root / n).read_text()) for n in ("child.pid", "shell.pid")]
 
     assert api.post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
-    assert wait_status(api, run_id)["status"] == "cancelled"
+    assert wait_for_run(api, run_id)["status"] == "cancelled"
     wait_for(lambda: not any(alive(p) for p in pids), what="the hook's process group to end")
     by_name = {s["name"]: s["status"] for s in hook_steps(api, run_id)}
     assert by_name == {"slow-start": "cancelled", "on-cancel": "completed"}
@@ -224,7 +223,7 @@ def test_handlers_not_run_say_so_once_per_run(server: Any, api: httpx.Client) ->
     )
     session = new_session(api, ws["id"])
     for _ in range(2):
-        run = wait_status(api, send(api, session["id"], script=["Fine."])["runId"])
+        run = wait_for_run(api, send(api, session["id"], script=["Fine."])["runId"])
         assert run["status"] == "completed", run
         told = sorted(notices(server, session["id"], run["id"]), key=lambda n: n["hookName"])
         assert [
@@ -246,7 +245,7 @@ def test_an_action_run_fires_its_hooks_in_order(api: httpx.Client) -> None:
     ws = workspace_with(api, {"log": log})
     resp = api.post(f"/api/v1/workspaces/{ws['id']}/actions/list-files/runs", json={})
     assert resp.status_code == 202, resp.text
-    assert wait_status(api, resp.json()["runId"])["status"] == "completed"
+    assert wait_for_run(api, resp.json()["runId"])["status"] == "completed"
     assert (read_file(api, ws["id"], "hooks.log") or "").split() == [
         "run.started",
         "tool.started",
@@ -263,7 +262,7 @@ def test_a_run_out_of_time_fires_its_failed_hooks(api: httpx.Client) -> None:
     write_file(api, ws["id"], ".corral/agents/hasty.md", hasty)
     session = new_session(api, ws["id"], agentName="hasty")
     sent = send(api, session["id"], script=[{"text": "slow", "delayMs": 30_000}])
-    assert wait_status(api, sent["runId"])["status"] == "timed_out"
+    assert wait_for_run(api, sent["runId"])["status"] == "timed_out"
     failed = json.loads(read_file(api, ws["id"], "failed.json") or "")
     assert (failed["eventName"], failed["status"], failed["errorCode"]) == (
         "run.failed",

@@ -20,7 +20,6 @@ from runs_support import (
     server_events,
     steps,
     text_of,
-    wait_status,
     write_file,
 )
 
@@ -28,7 +27,7 @@ from corral.json_depth import MAX_DEPTH
 from corral.testing.fake_anthropic import FakeAnthropic
 from corral.testing.fake_openai import FakeOpenAI
 from corral.testing.fake_provider import FakeProviderServer, FakeReply, FakeToolCall, FakeUsage
-from corral.testing.waiting import wait_for
+from corral.testing.waiting import wait_for, wait_for_run
 
 FAKES: dict[str, Callable[[], FakeProviderServer]] = {
     "openai": FakeOpenAI,
@@ -76,7 +75,7 @@ def test_a_tool_loop_through_the_providers_wire(fake_and_api: Any) -> None:
     )
     ws = new_workspace(api)
     ses = new_session(api, ws["id"])
-    run = wait_status(api, send(api, ses["id"], "write 42 to out.txt")["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "write 42 to out.txt")["runId"])
     assert run["status"] == "completed", run
     assert read_file(api, ws["id"], "out.txt") == "42\n"
     msgs = messages(api, ses["id"])
@@ -99,7 +98,7 @@ def test_agents_md_and_the_agent_prompt_reach_the_model(fake_and_api: Any) -> No
     reviewer = "---\nname: reviewer\nmode: primary\n---\nYou review: read each diff twice.\n"
     write_file(api, ws["id"], ".corral/agents/reviewer.md", reviewer)
     ses = new_session(api, ws["id"], agentName="reviewer")
-    run = wait_status(api, send(api, ses["id"], "Review my change")["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "Review my change")["runId"])
     assert run["status"] == "completed" and run["effectiveAgentName"] == "reviewer", run
     (request,) = [r.body for r in fake.requests if r.method == "POST"]
     if provider == "anthropic":
@@ -118,7 +117,7 @@ def test_a_provider_error_fails_the_run_with_its_message(fake_and_api: Any) -> N
     _, fake, api = fake_and_api
     fake.reply(FakeReply.error(400, "this model does not exist"))
     ses = new_session(api, new_workspace(api)["id"])
-    run = wait_status(api, send(api, ses["id"], "hi")["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "hi")["runId"])
     assert run["status"] == "failed" and run["errorCode"] == "model_stream_failed"
     assert "this model does not exist" in run["errorMessage"]
 
@@ -127,7 +126,7 @@ def test_a_rate_limit_is_retried(fake_and_api: Any) -> None:
     _, fake, api = fake_and_api
     fake.reply(FakeReply.error(429, "slow down"), "after the retry")
     ses = new_session(api, new_workspace(api)["id"])
-    run = wait_status(api, send(api, ses["id"], "hi")["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "hi")["runId"])
     assert run["status"] == "completed", run
     assert text_of(messages(api, ses["id"])[-1]) == "after the retry"
 
@@ -141,7 +140,7 @@ def test_cancel_mid_stream_closes_the_provider_request_and_keeps_the_partial_tex
     run_id = send(api, ses["id"], "count slowly")["runId"]
     wait_for(lambda: len(messages(api, ses["id"])) == 2, what="the first words")
     api.post(f"/api/v1/runs/{run_id}/cancel")
-    assert wait_status(api, run_id)["status"] == "cancelled"
+    assert wait_for_run(api, run_id)["status"] == "cancelled"
     partial = text_of(messages(api, ses["id"])[-1])
     assert partial and "eight" not in partial
     wait_for(lambda: fake.disconnects >= 1)
@@ -164,8 +163,8 @@ def test_a_run_interrupted_mid_tool_leaves_a_history_the_provider_accepts(
         what="the Bash call to run",
     )
     second = send(api, ses["id"], "never mind", runningRunBehavior="interrupt")["runId"]
-    assert wait_status(api, first)["status"] == "cancelled"
-    run = wait_status(api, second)
+    assert wait_for_run(api, first)["status"] == "cancelled"
+    run = wait_for_run(api, second)
     assert run["status"] == "completed", run
     tool_step = next(s for s in steps(api, first) if s["stepType"] == "tool_call")
     assert tool_step["status"] == "cancelled"
@@ -187,7 +186,7 @@ def test_arguments_that_are_not_json_are_an_error_result_the_model_can_retry(
     fake.reply(FakeReply(tool_calls=[cut]), FakeReply(tool_calls=[fixed]), "Wrote it.")
     ws = new_workspace(api)
     ses = new_session(api, ws["id"])
-    run = wait_status(api, send(api, ses["id"], "write 42 to out.txt")["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "write 42 to out.txt")["runId"])
     assert run["status"] == "completed", run
     assert read_file(api, ws["id"], "out.txt") == "42\n"
     call, result = [
@@ -224,7 +223,7 @@ def test_arguments_nested_deeper_than_the_limit_are_an_error_result_and_the_sess
         deep = FakeToolCall("Write", {}, id=f"call_{depth}", arguments=nested(depth))
         fake.reply(FakeReply(tool_calls=[deep], fragment_chars=400), f"Done at {depth}.")
         session_id = new_session(api, workspace_id)["id"]
-        run = wait_status(api, send(api, session_id, "nest")["runId"])
+        run = wait_for_run(api, send(api, session_id, "nest")["runId"])
         assert run["status"] == "completed", (depth, run)
         msgs = messages(api, session_id)
         call, result = [m["content"][0] for m in msgs if m["role"] in ("tool", "assistant")][:2]
@@ -256,7 +255,7 @@ def test_a_number_wider_than_64_bits_in_arguments_reads_back(
     wide = FakeToolCall("LS", {}, arguments='{"path": ".", "n": 123456789012345678901234567890}')
     fake.reply(FakeReply(tool_calls=[wide]), "Listed.")
     session_id = new_session(api, new_workspace(api)["id"])["id"]
-    run = wait_status(api, send(api, session_id, "list")["runId"])
+    run = wait_for_run(api, send(api, session_id, "list")["runId"])
     assert run["status"] == "completed", run
     call = next(m for m in messages(api, session_id) if m["role"] == "assistant")["content"][0]
     assert call["input"] == {"path": ".", "n": 1.2345678901234568e29}
@@ -279,7 +278,7 @@ def test_a_lone_surrogate_in_the_stream_becomes_a_replacement_character(
         FakeReply(text="Done \udfff."),
     )
     session_id = new_session(api, new_workspace(api)["id"])["id"]
-    run = wait_status(api, send(api, session_id, "list")["runId"])
+    run = wait_for_run(api, send(api, session_id, "list")["runId"])
     assert run["status"] == "completed", run
     msgs = messages(api, session_id)
     parts = next(m for m in msgs if m["role"] == "assistant")["content"]
@@ -335,7 +334,7 @@ def test_a_provider_error_message_with_a_lone_surrogate_fails_the_run_with_its_m
         )
     )
     session_id = new_session(api, new_workspace(api)["id"])["id"]
-    run = wait_status(api, send(api, session_id, "hi")["runId"])
+    run = wait_for_run(api, send(api, session_id, "hi")["runId"])
     assert run["status"] == "failed" and run["errorCode"] == "model_stream_failed", run
     assert "bad \ufffd model" in run["errorMessage"]
     assert text_of(messages(api, session_id)[-1]) == "one "

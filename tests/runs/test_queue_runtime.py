@@ -22,11 +22,10 @@ from runs_support import (
     send,
     server_events,
     steps,
-    wait_status,
     write_file,
 )
 
-from corral.testing.waiting import wait_for
+from corral.testing.waiting import wait_for, wait_for_run
 
 SLOW = [{"text": "thinking slowly", "delayMs": 30_000}]  # running until cancelled
 FAILING = [{"error": {"message": "the model is down", "retryable": False}}]
@@ -46,14 +45,14 @@ def _ended_run(api: httpx.Client, status: str) -> dict[str, Any]:
         ses, script = new_session(api, ws["id"], agentName="hasty"), SLOW
     else:
         ses, script = new_session(api, ws["id"]), FAILING if status == "failed" else ["done"]
-    run = wait_status(api, send(api, ses["id"], "go", script=script)["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "go", script=script)["runId"])
     assert run["status"] == status, run
     return run
 
 
 def _running_run(api: httpx.Client, session_id: str) -> str:
     run_id = str(send(api, session_id, "slow", script=SLOW)["runId"])
-    wait_status(api, run_id, "running")
+    wait_for_run(api, run_id, "running")
     return run_id
 
 
@@ -75,7 +74,7 @@ def test_runs_of_a_session_are_serial_and_follow_ups_wait(api: httpx.Client) -> 
     second = send(api, ses["id"], "two", script=["second"])
     assert first["delivery"] == "active_run"
     assert second["delivery"] == "session_queue" and second["queuedPosition"] == 1
-    a, b = wait_status(api, first["runId"]), wait_status(api, second["runId"])
+    a, b = wait_for_run(api, first["runId"]), wait_for_run(api, second["runId"])
     assert a["status"] == b["status"] == "completed"
     assert b["startedAt"] >= a["endedAt"]
     texts = [(m["role"], m["runId"]) for m in messages(api, ses["id"])]
@@ -95,7 +94,7 @@ def test_runs_of_different_sessions_overlap(api: httpx.Client) -> None:
         send(api, s["id"], "go", script=[{"text": "ok", "delayMs": 1500}])["runId"]
         for s in sessions
     ]
-    ended = [wait_status(api, r) for r in runs]
+    ended = [wait_for_run(api, r) for r in runs]
     assert {r["status"] for r in ended} == {"completed"}
     assert max(r["startedAt"] for r in ended) < min(r["endedAt"] for r in ended)
 
@@ -107,7 +106,7 @@ def test_cancel_of_a_running_run_stops_the_model(server: Any, api: httpx.Client)
     wait_for(lambda: len(messages(api, ses["id"])) == 2, what="the model's first word")
     resp = api.post(f"/api/v1/runs/{run_id}/cancel")
     assert resp.status_code == 202, resp.text
-    run = wait_status(api, run_id)
+    run = wait_for_run(api, run_id)
     assert run["status"] == "cancelled" and run["cancelRequestedAt"]
     model_steps = [s for s in steps(api, run_id) if s["stepType"] == "model_call"]
     assert [s["status"] for s in model_steps] == ["cancelled"]
@@ -145,7 +144,7 @@ def test_cancel_kills_the_running_tools_process_group(
     )
     pids = [int((root / n).read_text()) for n in ("child.pid", "shell.pid")]
     api.post(f"/api/v1/runs/{run_id}/cancel")
-    assert wait_status(api, run_id)["status"] == "cancelled"
+    assert wait_for_run(api, run_id)["status"] == "cancelled"
     wait_for(lambda: not any(alive(p) for p in pids), what="the process group to be gone")
     tool_step = next(s for s in steps(api, run_id) if s["stepType"] == "tool_call")
     assert tool_step["status"] == "cancelled"
@@ -168,7 +167,7 @@ def test_cancel_of_a_queued_run_ends_it_without_executing(api: httpx.Client) -> 
     run = get_run(api, queued)
     assert run["status"] == "cancelled" and "startedAt" not in run
     api.post(f"/api/v1/runs/{first}/cancel")
-    assert wait_status(api, first)["status"] == "cancelled"
+    assert wait_for_run(api, first)["status"] == "cancelled"
 
 
 def test_cancel_of_a_running_run_is_left_to_its_worker_and_the_queue_waits_for_it(
@@ -182,10 +181,10 @@ def test_cancel_of_a_running_run_is_left_to_its_worker_and_the_queue_waits_for_i
         "runId": slow,
         "status": "cancellation_requested",
     }
-    cancelled = wait_status(api, slow)
+    cancelled = wait_for_run(api, slow)
     assert cancelled["status"] == "cancelled"
     assert cancelled["cancelRequestedAt"] <= cancelled["endedAt"]
-    done = wait_status(api, later["runId"])
+    done = wait_for_run(api, later["runId"])
     assert done["status"] == "completed"
     assert done["startedAt"] >= cancelled["endedAt"]  # dispatched once the worker stopped
 
@@ -205,9 +204,9 @@ def test_interrupt_cancels_the_running_run_and_runs_the_new_message(api: httpx.C
     urgent = send(api, ses["id"], "now!", script=["on it"], runningRunBehavior="interrupt")
     # it waits at the head of the queue while the running run's worker stops it
     assert urgent["delivery"] == "session_queue" and urgent["queuedPosition"] == 1
-    cancelled = wait_status(api, slow)
+    cancelled = wait_for_run(api, slow)
     assert cancelled["status"] == "cancelled" and "cancelRequestedAt" in cancelled
-    done = wait_status(api, urgent["runId"])
+    done = wait_for_run(api, urgent["runId"])
     assert done["status"] == "completed"
     assert done["startedAt"] >= cancelled["endedAt"]
 
@@ -221,9 +220,9 @@ def test_guide_moves_a_pending_run_ahead(api: httpx.Client) -> None:
         "runId": guided,
         "status": "interrupt_requested",
     }
-    cancelled = wait_status(api, slow)
+    cancelled = wait_for_run(api, slow)
     assert cancelled["status"] == "cancelled" and "cancelRequestedAt" in cancelled
-    g, lt = wait_status(api, guided), wait_status(api, later)
+    g, lt = wait_for_run(api, guided), wait_for_run(api, later)
     assert g["status"] == lt["status"] == "completed"
     assert cancelled["endedAt"] <= g["startedAt"] < lt["startedAt"]
 
@@ -242,7 +241,7 @@ def test_requeue_of_a_completed_or_running_run_is_409(api: httpx.Client, status:
     assert get_run(api, run_id)["status"] == status
     if status == "running":
         _post(api, f"/runs/{run_id}/cancel")
-        assert wait_status(api, run_id)["status"] == "cancelled"
+        assert wait_for_run(api, run_id)["status"] == "cancelled"
 
 
 @pytest.mark.parametrize("status", ["failed", "timed_out"])
@@ -278,7 +277,7 @@ def test_requeue_runs_a_failed_run_again(api: httpx.Client, status: str) -> None
 def test_requeue_behind_an_active_run_waits_in_the_queue(api: httpx.Client) -> None:
     _, ses = _session(api)
     failed = send(api, ses["id"], "a", script=FAILING)["runId"]
-    assert wait_status(api, failed)["status"] == "failed"
+    assert wait_for_run(api, failed)["status"] == "failed"
     slow = _running_run(api, ses["id"])
     waiting = send(api, ses["id"], "c", script=["c"])["runId"]
     assert _post(api, f"/runs/{failed}/requeue")["status"] == "queued"
@@ -289,7 +288,7 @@ def test_requeue_behind_an_active_run_waits_in_the_queue(api: httpx.Client) -> N
     assert queued["metadata"]["recoveryAttempts"] == 1
 
     _post(api, f"/runs/{slow}/cancel")
-    c, a = wait_status(api, waiting), wait_status(api, failed)
+    c, a = wait_for_run(api, waiting), wait_for_run(api, failed)
     assert (c["status"], a["status"]) == ("completed", "failed")
     assert c["endedAt"] <= a["startedAt"]  # the requeued run's turn came after c
 
@@ -343,7 +342,7 @@ def test_tool_timeout_is_a_tool_timed_out_result(server: Any, api: httpx.Client)
         {"toolCalls": [{"name": "Bash", "input": {"command": "sleep 30", "timeout": 300}}]},
         "gave up",
     ]
-    run = wait_status(api, send(api, ses["id"], "x", script=script)["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "x", script=script)["runId"])
     assert run["status"] == "completed"
     result = next(m for m in messages(api, ses["id"]) if m["role"] == "tool")["content"][0]
     assert result["output"]["type"] == "error-text"
@@ -357,15 +356,15 @@ def test_heartbeats_are_refreshed_while_running(runner: Any) -> None:
     with runner(run_heartbeat_seconds=0.1).client() as api:
         _, ses = _session(api)
         run_id = send(api, ses["id"], "slow", script=SLOW)["runId"]
-        first = wait_status(api, run_id, "running")["heartbeatAt"]
+        first = wait_for_run(api, run_id, "running")["heartbeatAt"]
         wait_for(lambda: get_run(api, run_id)["heartbeatAt"] > first, what="a fresher heartbeat")
         api.post(f"/api/v1/runs/{run_id}/cancel")
-        wait_status(api, run_id)
+        wait_for_run(api, run_id)
 
 
 def test_the_process_is_not_left_with_zombie_runs(api: httpx.Client) -> None:
     """Many short runs in a row leave nothing running behind."""
     _, ses = _session(api)
     ids = [send(api, ses["id"], f"m{i}", script=[f"r{i}"])["runId"] for i in range(10)]
-    assert {wait_status(api, r)["status"] for r in ids} == {"completed"}
+    assert {wait_for_run(api, r)["status"] for r in ids} == {"completed"}
     assert api.get(f"/api/v1/sessions/{ses['id']}/queue").json()["items"] == []

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from runs_support import get_run, new_session, new_workspace, send, steps, wait_status
+from runs_support import get_run, new_session, new_workspace, send, steps
 
 from corral.testing.fake_openai import FakeOpenAI
 from corral.testing.fake_provider import FakeReply
 from corral.testing.processes import clean_environ, free_port
-from corral.testing.waiting import wait_for
+from corral.testing.waiting import wait_for, wait_for_run
 
 Process = subprocess.Popen[bytes]
 
@@ -70,7 +70,7 @@ def _kill_mid_run(data_dir: Path, script: list[object]) -> tuple[str, str]:
         ws = new_workspace(api)
         ses = new_session(api, ws["id"])
         run_id = send(api, ses["id"], "long job", script=script)["runId"]
-        wait_status(api, run_id, "running")
+        wait_for_run(api, run_id, "running")
         _kill(proc)
         return ses["id"], run_id
 
@@ -83,7 +83,7 @@ def _kill(proc: Process) -> None:
 def test_a_run_of_a_killed_process_is_failed_by_default(tmp_path: Path) -> None:
     session_id, run_id = _kill_mid_run(tmp_path, [{"text": "never", "delayMs": 60_000}])
     with _server_process(tmp_path) as (_, api):
-        run = wait_status(api, run_id, "failed")
+        run = wait_for_run(api, run_id, "failed")
         assert run["errorCode"] == "run_recovery_failed"
         recovery = run["metadata"]["recovery"]
         assert recovery["state"] == "failed" and recovery["reason"] == "worker_exited"
@@ -91,14 +91,14 @@ def test_a_run_of_a_killed_process_is_failed_by_default(tmp_path: Path) -> None:
         assert api.post(f"/api/v1/runs/{run_id}/requeue").status_code == 202
         api.post(f"/api/v1/runs/{run_id}/cancel")
         nxt = send(api, session_id, "again", script=["fine"])["runId"]
-        assert wait_status(api, nxt)["status"] == "completed"
+        assert wait_for_run(api, nxt)["status"] == "completed"
 
 
 @pytest.mark.parametrize("policy", ["requeue_running"])
 def test_a_run_of_a_killed_process_is_requeued_once_by_policy(tmp_path: Path, policy: str) -> None:
     _, run_id = _kill_mid_run(tmp_path, [{"text": "second time lucky", "delayMs": 2_000}])
     with _server_process(tmp_path, run_recovery_policy=policy) as (_, api):
-        run = wait_status(api, run_id, "completed")
+        run = wait_for_run(api, run_id, "completed")
         assert run["metadata"]["recoveryAttempts"] == 1
         assert run["metadata"]["recovery"]["state"] == "requeued"
         names = [s["name"] for s in steps(api, run_id) if s["stepType"] == "system"]
@@ -115,7 +115,7 @@ def test_a_run_abandoned_more_often_than_allowed_is_quarantined_and_can_be_reque
         wait_for(lambda: _running(api, run_id, attempts=1), what="the requeued run to run again")
         _kill(proc)
     with _server_process(tmp_path, **policy) as (_, api):
-        run = wait_status(api, run_id, "failed")
+        run = wait_for_run(api, run_id, "failed")
         assert run["errorCode"] == "run_recovery_failed"
         assert run["metadata"]["recoveryAttempts"] == 1
         recovery = run["metadata"]["recovery"]
@@ -125,7 +125,7 @@ def test_a_run_abandoned_more_often_than_allowed_is_quarantined_and_can_be_reque
         run = wait_for(lambda: _running(api, run_id, 2), what="the run requeued by hand to execute")
         assert run["metadata"]["recovery"]["recoveredBy"] == "manual_operator_requeue"
         api.post(f"/api/v1/runs/{run_id}/cancel")
-        assert wait_status(api, run_id)["status"] == "cancelled"
+        assert wait_for_run(api, run_id)["status"] == "cancelled"
 
 
 def _running(api: httpx.Client, run_id: str, attempts: int) -> dict[str, object] | None:
@@ -147,14 +147,14 @@ def test_a_compaction_of_a_killed_process_is_failed_never_requeued(tmp_path: Pat
             resp = api.post(f"/api/v1/runs/{compaction['id']}/requeue")
             assert resp.status_code == 409, resp.text
             nxt = send(api, session_id, "still there?")["runId"]
-            assert wait_status(api, nxt)["status"] == "completed"
+            assert wait_for_run(api, nxt)["status"] == "completed"
 
 
 def _kill_mid_compaction(data_dir: Path, fake: FakeOpenAI) -> str:
     with _server_process(data_dir, fake.env()) as (proc, api):
         ses = new_session(api, new_workspace(api)["id"])
         for text in ("one", "two"):
-            assert wait_status(api, send(api, ses["id"], text)["runId"])["status"] == "completed"
+            assert wait_for_run(api, send(api, ses["id"], text)["runId"])["status"] == "completed"
         fake.reply(FakeReply(text="never", initial_delay_s=60))
         compacting = threading.Thread(target=_compact, args=(api.base_url, ses["id"]))
         compacting.start()

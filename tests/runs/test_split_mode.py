@@ -10,7 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from runs_support import new_session, new_workspace, send, wait_status
+from runs_support import new_session, new_workspace, send
+
+from corral.testing.waiting import wait_for_run
 
 
 def test_a_worker_executes_what_the_api_queues_and_its_events_stream_live(
@@ -27,7 +29,7 @@ def test_a_worker_executes_what_the_api_queues_and_its_events_stream_live(
         ):
             run_id = send(api, ses["id"], "hello", script=["from the worker"])["runId"]
             seen = _events_until(stream, "run.completed", deadline_s=30)
-        run = wait_status(api, run_id)
+        run = wait_for_run(api, run_id)
     assert run["status"] == "completed"
     assert run["metadata"]["worker"]["id"]
     names = [name for name, _ in seen]
@@ -54,12 +56,12 @@ def test_a_worker_starts_and_cancels_runs_on_the_api_processs_word(
         ses = new_session(api, new_workspace(api)["id"])
         long_job = [{"text": "never", "delayMs": 600_000}]
         run_id = send(api, ses["id"], "long job", script=long_job)["runId"]
-        running = wait_status(api, run_id, "running")
+        running = wait_for_run(api, run_id, "running")
         assert running["metadata"]["worker"]["id"] == worker.core.executor.worker["id"]
         assert api.post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
-        assert wait_status(api, run_id)["status"] == "cancelled"
+        assert wait_for_run(api, run_id)["status"] == "cancelled"
         nxt = send(api, ses["id"], "next", script=["done"])["runId"]
-        assert wait_status(api, nxt)["status"] == "completed"
+        assert wait_for_run(api, nxt)["status"] == "completed"
 
 
 def _events_until(

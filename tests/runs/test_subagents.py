@@ -25,11 +25,10 @@ from runs_support import (
     steps,
     text_of,
     tool_results,
-    wait_status,
     write_file,
 )
 
-from corral.testing.waiting import wait_for
+from corral.testing.waiting import wait_for, wait_for_run
 
 MODELS = """\
 helper:
@@ -104,7 +103,7 @@ def test_a_subagent_answers_in_a_child_session_while_the_parent_waits(
         {"text": "Asking the helper.", "toolCalls": [delegate("helper", description="list files")]},
         "The helper found the files.",
     ]
-    run = wait_status(api, send(api, ses["id"], "what is here?", script=script)["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "what is here?", script=script)["runId"])
     assert run["status"] == "completed", run
 
     (child,) = children(api, ses["id"])
@@ -198,7 +197,7 @@ def test_a_delegation_the_workspace_cannot_make_is_an_error_result(
 ) -> None:
     ses = lead_session(api)
     script = [{"toolCalls": [delegate("nobody"), delegate("lead")]}, "I will do it myself."]
-    run = wait_status(api, send(api, ses["id"], "delegate", script=script)["runId"])
+    run = wait_for_run(api, send(api, ses["id"], "delegate", script=script)["runId"])
 
     assert run["status"] == "completed", run
     events = events_of(server, ses["id"], run["id"])
@@ -214,7 +213,7 @@ def test_a_failed_subagent_run_is_an_error_result_for_the_parent(
     server: Any, api: httpx.Client
 ) -> None:
     ses = lead_session(api)
-    run = wait_status(
+    run = wait_for_run(
         api,
         send(
             api, ses["id"], "delegate", script=[{"toolCalls": [delegate("fragile")]}, "It failed."]
@@ -260,7 +259,7 @@ def test_cancelling_the_parent_cancels_the_running_child(server: Any, api: httpx
     (child_run,) = runs_of(api, child["id"])
 
     assert api.post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
-    assert wait_status(api, run_id)["status"] == "cancelled"
+    assert wait_for_run(api, run_id)["status"] == "cancelled"
     ended_child = get_run(api, child_run["id"])  # ended before its parent
     assert ended_child["status"] == "cancelled", ended_child
     model_call = next(s for s in steps(api, child_run["id"]) if s["stepType"] == "model_call")
@@ -276,7 +275,7 @@ def test_cancelling_the_parent_cancels_the_running_child(server: Any, api: httpx
     assert delegate_step["status"] == "cancelled"
     # the session is free again: its next run starts and completes
     assert (
-        wait_status(api, send(api, ses["id"], "next", script=["ok"])["runId"])["status"]
+        wait_for_run(api, send(api, ses["id"], "next", script=["ok"])["runId"])["status"]
         == "completed"
     )
 
@@ -297,8 +296,8 @@ def test_cancelling_only_the_child_gives_the_parent_an_error_result(
     (child_run,) = runs_of(api, child["id"])
 
     assert api.post(f"/api/v1/runs/{child_run['id']}/cancel").status_code == 202
-    assert wait_status(api, child_run["id"])["status"] == "cancelled"
-    assert wait_status(api, run_id)["status"] == "completed"
+    assert wait_for_run(api, child_run["id"])["status"] == "cancelled"
+    assert wait_for_run(api, run_id)["status"] == "completed"
     (result,) = tool_results(api, ses["id"])
     assert result["type"] == "error-text" and "its run was cancelled" in result["value"]
     assert text_of(messages(api, ses["id"])[-1]) == "It was stopped."
@@ -306,7 +305,7 @@ def test_cancelling_only_the_child_gives_the_parent_an_error_result(
 
 def test_delegation_nests_to_a_bounded_depth(server: Any, api: httpx.Client) -> None:
     ses = lead_session(api)
-    run = wait_status(
+    run = wait_for_run(
         api,
         send(
             api,

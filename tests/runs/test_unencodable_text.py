@@ -15,15 +15,16 @@ from runs_support import (
     send,
     server_events,
     tool_results,
-    wait_status,
     write_file,
 )
+
+from corral.testing.waiting import wait_for_run
 
 
 def run_bash(api: httpx.Client, session_id: str, command: str, *then: Any) -> dict[str, Any]:
     """A run of the scripted model that calls Bash with `command`, then plays `then`."""
     script = [{"toolCalls": [{"name": "Bash", "input": {"command": command}}]}, *then, "Done."]
-    run = wait_status(api, send(api, session_id, "go", script=script)["runId"])
+    run = wait_for_run(api, send(api, session_id, "go", script=script)["runId"])
     assert run["status"] == "completed", run
     made = tool_results(api, session_id)[0]
     assert made["type"] == "text" and "exit code 0" in made["value"], made
@@ -96,4 +97,4 @@ def test_declarations_with_such_text_are_skipped_with_a_warning(server: Any) -> 
             ".corral/agents/escaping.md: invalid YAML: line 1: a string escapes a surrogate"
         )
         # the workspace still runs, with its catalog as shown
-        assert wait_status(api, send(api, session_id, "hi")["runId"])["status"] == "completed"
+        assert wait_for_run(api, send(api, session_id, "hi")["runId"])["status"] == "completed"

@@ -9,18 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from runs_support import (
-    messages,
-    new_session,
-    new_workspace,
-    send,
-    text_of,
-    wait_status,
-    write_file,
-)
+from runs_support import messages, new_session, new_workspace, send, text_of, write_file
 
 from corral.testing.fake_anthropic import FakeAnthropic
 from corral.testing.fake_openai import FakeOpenAI
+from corral.testing.waiting import wait_for_run
 
 SECRET = "server-secret"
 SERVER_ENVIRONMENT = {
@@ -50,7 +43,7 @@ def test_a_run_on_a_workspace_model_spends_no_server_secret(
             workspace_id = new_workspace(api)["id"]
             write_file(api, workspace_id, ".corral/models/tenant.yaml", model)
             session = new_session(api, workspace_id, modelRef="workspace/tenant")
-            run = wait_status(api, send(api, session["id"], "hi")["runId"])
+            run = wait_for_run(api, send(api, session["id"], "hi")["runId"])
             answer = text_of(messages(api, session["id"])[-1])
 
     assert run["status"] == "completed", run

@@ -17,15 +17,5 @@ WRITE_READ_ANSWER = [
 ]
 
 
-def gated(gate: str, answer: str = "Through the gate.") -> list[Any]:
-    """A run that waits in a Bash tool until the file `gate` exists in the workspace: the test
-    decides when it goes on (no timing involved)."""
-    wait = f"while [ ! -e {gate} ]; do sleep 0.02; done"
-    return [
-        {"text": "Waiting.", "toolCalls": [{"name": "Bash", "input": {"command": wait}}]},
-        answer,
-    ]
-
-
 def script(turns: list[Any]) -> dict[str, Any]:
     return {"script": turns}

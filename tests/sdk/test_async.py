@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sdk_support import WRITE_READ_ANSWER, gated, script, stored_events
+from sdk_support import WRITE_READ_ANSWER, script, stored_events
 
 from corral.testing.live_server import LiveServer
+from corral.testing.scripted_turns import gated
 from corral_sdk import AsyncCorral, AsyncSession, RunError, SessionNotFound
 from corral_sdk.events import (
     MessageCompleted,

@@ -10,12 +10,13 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
-from sdk_support import gated, script, stored_events
+from sdk_support import script, stored_events
 from tcp_proxy import proxy_to
 
 from corral.config import Settings
 from corral.testing.live_server import LiveServer, live_server
 from corral.testing.processes import CALLER_VARIABLES
+from corral.testing.scripted_turns import gated
 from corral_sdk import AsyncCorral, Corral, CorralConnectionError
 from corral_sdk.events import Event, RunCompleted, ToolStarted
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sdk_support import WRITE_READ_ANSWER, gated, script, stored_events
+from sdk_support import WRITE_READ_ANSWER, script, stored_events
 
 from corral.testing.live_server import LiveServer
+from corral.testing.scripted_turns import gated
 from corral_client.models import RunStatus
 from corral_sdk import Corral, RunError, RunResult, Session, Usage
 from corral_sdk.events import (

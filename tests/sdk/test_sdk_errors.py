@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 import yaml
-from sdk_support import gated, script
+from sdk_support import script
 
 from corral.config import ApiToken
+from corral.testing.scripted_turns import gated
 from corral_client.models import ErrorCode
 from corral_sdk import (
     ActionNotFound,

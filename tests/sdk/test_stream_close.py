@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sdk_support import gated, script, stored_events
+from sdk_support import script, stored_events
 
 from corral.testing.live_server import LiveServer
+from corral.testing.scripted_turns import gated
 from corral.testing.waiting import wait_for, wait_for_async
 from corral_sdk import AsyncSession, Corral, Session
 from corral_sdk.events import RunCompleted, ToolStarted
