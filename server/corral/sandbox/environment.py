@@ -22,7 +22,8 @@ MAX_STRING_BYTES = 32 * 4096 - 1
 
 
 def check_text(what: str, value: str) -> bytes:
-    """`value` as the bytes execve gets, or 400 when no process could receive it."""
+    """`value` as the bytes execve gets, or `invalid_request` when no process could receive
+    it."""
     try:
         data = value.encode("utf-8")
     except UnicodeEncodeError:

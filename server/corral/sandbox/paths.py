@@ -198,8 +198,8 @@ def open_root(root: Path) -> Iterator[tuple[int, str]]:
     try:
         fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     except (FileNotFoundError, NotADirectoryError) as exc:
-        # A workspace whose directory is gone is not there to work in (a code of its own would be
-        # 404 too; `workspace_path_not_found` is the 400 of registering a missing directory).
+        # A workspace whose directory is gone is not there to work in (`workspace_path_not_found`
+        # is for registering a missing directory, not for working in one).
         raise CorralError("workspace_not_found", "the workspace directory is missing") from exc
     try:
         yield fd, os.path.realpath(f"/proc/self/fd/{fd}")
@@ -214,8 +214,8 @@ def resolve(
     """Walk `raw` under `root`; the yielded `Target`'s fds are valid inside the `with` block.
 
     `follow=False` leaves a final symlink unfollowed (to delete or move the link itself) after
-    checking that it would resolve inside the root. Missing intermediate directories give 404,
-    or are created (mode 0o755) when `create_parents`.
+    checking that it would resolve inside the root. A missing intermediate directory is
+    `workspace_entry_not_found`, or is created (mode 0o755) when `create_parents`.
     """
     parts = parse(raw)
     if not follow:

@@ -189,7 +189,8 @@ class TaskRegistry:
         return stdin is not None and not stdin.is_closing()
 
     def write_input(self, task_id: str, data: bytes) -> TaskRecord:
-        """Queue `data` for the task's stdin (409 when it has none, or stopped reading)."""
+        """Queue `data` for the task's stdin (`terminal_input_closed` when it has none or
+        stopped reading, `terminal_input_blocked` while earlier input is unread)."""
         live = self._live.get(task_id)
         if live is None or not self.input_writable(task_id):
             raise CorralError(

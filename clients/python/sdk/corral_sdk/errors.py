@@ -47,7 +47,7 @@ class CorralError(Exception):
 class InvalidRequest(CorralError):
     """400 (and 415): the request does not fit the contract."""
 
-    statuses: ClassVar[tuple[int, ...]] = (400, 415)  # wider than inferred: see PayloadTooLarge
+    statuses: ClassVar[tuple[int, ...]] = (400, 415)
 
 
 class PayloadTooLarge(InvalidRequest):

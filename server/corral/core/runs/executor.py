@@ -176,7 +176,7 @@ class RunExecutor:
 
     def reserve(self) -> bool:
         """Take an execution slot for a run about to be created runnable, so the service can
-        claim it (`run_lifecycle.claim`) in the same write: one write and a hop saved per run.
+        claim it (`lifecycle.claim`) in the same write: one write and a hop saved per run.
         Give the slot back with `release`, or hand the claimed run over with `launch`."""
         return self._started and self._take_slot()
 

@@ -209,7 +209,7 @@ class ToolStep:
                 "tool.failed",
                 errorCode=outcome.error_code,
                 errorMessage=outcome.error_message,
-                metadata=outcome.metadata,
+                metadata={**outcome.metadata, "toolStatus": "failed"},
                 **about,
             )
         if self.answered:

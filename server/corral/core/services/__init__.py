@@ -1,5 +1,5 @@
-"""The service implementations the generated handlers call (`corral.api.services` declares the
-interfaces), one module per spec tag, named after the tag: `meta`, `runtimes`, `workspaces`,
-`sessions`, `messages`, `runs`, `actions`, `sandboxes`, `files`, `commands`, `terminals`,
-`models`; plus what they share: `event_stream` (SSE), `mappers` (records to wire models),
-`pagination` and `downloads` (ranges, ETags)."""
+"""The service implementations the generated handlers call (their interfaces are declared in the
+generated `corral/services.py`), one module per spec tag, named after the tag: `meta`,
+`runtimes`, `workspaces`, `sessions`, `messages`, `runs`, `actions`, `sandboxes`, `files`,
+`commands`, `terminals`, `models`; plus what they share: `event_stream` (SSE), `mappers`
+(records to wire models), `pagination` and `downloads` (ranges, ETags)."""
