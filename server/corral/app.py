@@ -25,7 +25,7 @@ from corral.caller import Caller
 from corral.config import Settings
 from corral.core.container import Core
 from corral.http import connexion_speedups, oas31
-from corral.http.access import RequestMetrics
+from corral.http.access_log import RequestMetrics
 from corral.http.allow import AllowIndex
 from corral.http.auth import Auth
 from corral.http.edge import Edge

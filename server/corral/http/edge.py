@@ -13,8 +13,8 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from corral.http import access
-from corral.http.access import RequestMetrics
+from corral.http import access_log
+from corral.http.access_log import RequestMetrics
 from corral.http.auth import Auth
 from corral.http.docs_assets import PREFIX, DocsAssets
 from corral.http.limits import BodyLimit
@@ -56,7 +56,7 @@ class Edge:
         try:
             await self._answer(scope, receive, record_status)
         finally:
-            access.record(self.metrics, scope, status, time.perf_counter() - started)
+            access_log.record(self.metrics, scope, status, time.perf_counter() - started)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         rejection, receive = self.limits.guard(scope, receive)
