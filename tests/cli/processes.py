@@ -26,12 +26,12 @@ def environment(**extra: str) -> dict[str, str]:
 
 
 class Process:
-    """A running `corral …` whose combined output is read in the background, so a test can
-    wait for a piece of text (`expect`) without blocking on a pipe."""
+    """A running `corral …` (or another `program`) whose combined output is read in the
+    background, so a test can wait for a piece of text (`expect`) without blocking on a pipe."""
 
-    def __init__(self, *args: str, env: dict[str, str]) -> None:
+    def __init__(self, *args: str, env: dict[str, str], program: str = CORRAL) -> None:
         self.popen = subprocess.Popen(
-            [CORRAL, *args],
+            [program, *args],
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -84,8 +84,8 @@ class Process:
 
 
 @contextmanager
-def running(*args: str, env: dict[str, str]) -> Iterator[Process]:
-    process = Process(*args, env=env)
+def running(*args: str, env: dict[str, str], program: str = CORRAL) -> Iterator[Process]:
+    process = Process(*args, env=env, program=program)
     try:
         yield process
     finally:

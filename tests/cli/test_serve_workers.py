@@ -5,6 +5,7 @@ a connection it keeps (`Pinned`), each answer checked to come over that same con
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import uuid
@@ -13,13 +14,15 @@ from typing import Any
 
 import httpx
 import pytest
-from processes import DEADLINE_S, environment, running, serving, sleeping
+from processes import CORRAL, DEADLINE_S, environment, running, serving, sleeping
 from typer.testing import CliRunner
 
 from corral.cli import app
 from corral.testing.outbox import streamed_until
 from corral.testing.processes import free_port, running_processes
 from corral.testing.waiting import wait_for, wait_for_run
+
+SERVE_CLUSTER = Path(__file__).resolve().parents[2] / "scripts" / "serve-cluster"
 
 
 class Pinned(httpx.Client):
@@ -74,9 +77,9 @@ def session_on(api: httpx.Client) -> tuple[str, str]:
     return ws.json()["id"], ses.json()["id"]
 
 
-def send(api: httpx.Client, session_id: str, answer: str) -> str:
-    """Send a message the scripted model answers with `answer`; the run's id."""
-    body = {"content": "hi", "metadata": {"script": [answer]}}
+def send(api: httpx.Client, session_id: str, *script: Any) -> str:
+    """Send a message the scripted model answers with `script`; the run's id."""
+    body = {"content": "hi", "metadata": {"script": list(script)}}
     sent = api.post(f"/api/v1/sessions/{session_id}/messages", json=body)
     assert sent.status_code == 202, sent.text
     run_id: str = sent.json()["runId"]
@@ -104,7 +107,7 @@ def test_both_processes_answer_and_a_run_on_one_streams_to_a_reader_on_the_other
     assert all(d.get("runId") == run_id for name, d in seen if name.startswith("run."))
 
 
-def test_a_killed_process_is_replaced_its_commands_ended_and_its_siblings_spared(
+def test_a_killed_process_is_replaced_its_run_recovered_its_commands_ended_siblings_spared(
     tmp_path: Path,
 ) -> None:
     marker = f"8{uuid.uuid4().int % 10**6:06d}"  # sleep's argument: unique to this test
@@ -115,25 +118,28 @@ def test_a_killed_process_is_replaced_its_commands_ended_and_its_siblings_spared
             command = {"command": f"sleep {marker}{number}"}
             started = client.post(f"/api/v1/sandboxes/{ws_id}/commands/background", json=command)
             assert started.status_code == 200, started.text
-        doomed_pid = wait_for_run(doomed, send(doomed, session_id, "ok"))["metadata"]["worker"]
+        stuck = send(doomed, session_id, {"text": "never", "delayMs": 600_000})
+        worker = wait_for_run(doomed, stuck, "running")["metadata"]["worker"]
+        assert worker["id"] == doomed.worker
         both = {f"{marker}1".encode(), f"{marker}2".encode()}
         wait_for(lambda: sleeping(marker) == both, what="both commands to run")
         before = children(url)
-        assert doomed_pid["pid"] in before and len(before) == 2
+        assert len(before) == 2 and worker["pid"] in before
 
-        os.kill(doomed_pid["pid"], signal.SIGKILL)
-        server.expect(f"(pid {doomed_pid['pid']}) was killed by SIGKILL; starting another in")
-        server.expect("serves")  # its replacement
-        # The replacement reaped what the dead process left running, not its sibling's command.
+        os.kill(worker["pid"], signal.SIGKILL)
+        server.expect(f"(pid {worker['pid']}) was killed by SIGKILL; starting another in")
+        assert httpx.get(f"{url}/healthz").status_code == 200  # meanwhile, the sibling answers
+        server.expect("serves")  # the replacement
+        # Its start reaped what the dead process left running, not its sibling's command.
         wait_for(lambda: sleeping(marker) == {f"{marker}1".encode()}, what="the orphan's end")
         assert "left running by a server that died" in server.output
+        recovered = wait_for_run(kept, stuck)
+        assert recovered["status"] == "failed"
+        assert recovered["metadata"]["recovery"]["reason"] == "worker_exited"
         after = children(url)
-        assert len(after) == 2 and doomed_pid["pid"] not in after
-        replacement = pinned_apart(url, 2)
-        assert kept.worker in {c.worker for c in replacement}
-        assert doomed.worker not in {c.worker for c in replacement}
-        for client in replacement:
-            assert client.get("/healthz").status_code == 200
+        assert len(after) == 2 and worker["pid"] not in after
+        workers = {client.worker for client in pinned_apart(url, 2)}
+        assert kept.worker in workers and doomed.worker not in workers
     assert not sleeping(marker)  # the sibling's command ended with its server
 
 
@@ -209,3 +215,35 @@ def test_fewer_than_one_worker_is_refused(
     result = CliRunner().invoke(app, ["serve", *args], env=env)
     assert result.exit_code != 0
     assert message in " ".join(result.output.split())  # rich wraps the usage error box
+
+
+def test_serve_cluster_queues_on_two_api_processes_and_executes_on_two_workers(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = environment(
+        CORRAL=CORRAL,
+        PORT=str(port),
+        CORRAL_DATA_DIR=str(tmp_path),
+        CORRAL_SANDBOX_ISOLATION="none",
+    )
+    with running(env=env, program=str(SERVE_CLUSTER)) as cluster:
+        cluster.expect("Ctrl-C stops them")
+        found = re.search(r"corral serve \(pid (\d+).*\(pids (\d+) (\d+)\)", cluster.output)
+        assert found, cluster.output
+        supervisor, *workers = map(int, found.groups())
+        cluster.expect("server process 2")
+        cluster.expect("serves")
+        with httpx.Client(base_url=url, timeout=DEADLINE_S) as api:
+            assert api.get("/healthz").json()["process"]["mode"] == "api_only"
+            _, session_id = session_on(api)
+            run = wait_for_run(api, send(api, session_id, "Done by a worker."))
+        assert run["status"] == "completed"
+        assert run["metadata"]["worker"]["kind"] == "standalone"
+        assert run["metadata"]["worker"]["pid"] in workers
+        pids = {supervisor, *workers, *children(url)}
+        assert len(pids) == 5
+        cluster.popen.terminate()
+        assert cluster.wait() == 0, cluster.output
+    assert not pids & {proc.pid for proc, _ in running_processes()}
