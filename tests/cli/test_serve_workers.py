@@ -201,6 +201,24 @@ def test_processes_that_cannot_start_end_the_supervisor_with_their_error(
     assert "starting another" not in server.output
 
 
+def test_a_replacement_that_cannot_start_ends_the_supervisor_after_three_tries(
+    tmp_path: Path,
+) -> None:
+    """The settings file turns invalid while the server runs: the processes serving go on, but
+    a replacement started after one of them is killed cannot start, and neither can the next
+    two: the supervisor stops the other and exits non-zero instead of retrying forever."""
+    config = tmp_path / "corral.yaml"
+    with serving(tmp_path / "data", "--workers", "2", CORRAL_CONFIG=str(config)) as (url, server):
+        pinned_apart(url, 2)
+        config.write_text("run_concurrency: 0\n")
+        os.kill(min(children(url)), signal.SIGKILL)
+        assert server.wait() == 1, server.output
+    assert server.output.count("run_concurrency: Input should be greater than or equal to 1") == 3
+    assert "before it served, 3 times in a row: stopping" in server.output
+    assert server.output.count("Application shutdown complete") == 1  # the sibling, stopped
+    assert not children(url)
+
+
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [

@@ -1,6 +1,7 @@
-"""`corral serve` (the API, executing runs too unless `run_worker` is off) and `corral worker`
-(a process that only executes runs, beside API processes started with
-`CORRAL_RUN_WORKER=false`; they share the database)."""
+"""`corral serve` (the API, executing runs too unless `run_worker` is off; with `--workers N`,
+N such processes on one port under a supervisor, `http/supervisor.py`) and `corral worker` (a
+process that only executes runs, beside API processes started with `CORRAL_RUN_WORKER=false`;
+they share the database)."""
 
 from __future__ import annotations
 
@@ -32,10 +33,13 @@ def serve(
     from corral.http import supervisor
 
     if supervised is None and settings.workers > 1:
-        sys.exit(supervisor.supervise(settings))
+        sys.exit(supervisor.supervise(settings))  # it imports no app: children serve it
     from corral.http.serving import serve as serve_app
 
-    serve_app(settings, *(supervisor.adopt(*supervised) if supervised else ()))
+    if supervised is None:
+        serve_app(settings)
+    else:
+        serve_app(settings, *supervisor.adopt(*supervised))
 
 
 def work() -> None:

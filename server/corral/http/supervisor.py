@@ -38,6 +38,13 @@ it cannot use, a sandbox that cannot confine commands), or `MAX_START_FAILURES` 
 afterwards, the supervisor stops the others and exits 1, the child's own error just above in
 the log, instead of looping.
 
+Metrics stay per process: /metrics answers with the figures of whichever child took the
+connection, as /healthz does with its worker. prometheus_client's multiprocess mode was not
+taken: it changes how every metric value is kept, for the whole interpreter, from an environment
+variable read at import; it needs a mode per gauge and the files of dead processes cleaned up;
+and it cannot carry the connection guard's collector (live counts of one process), so one
+/metrics would mix totals over all children with one child's figures.
+
 N children starting at once on a fresh data dir is safe: each migration step re-reads the
 schema version under SQLite's write lock (`store/sqlite/migrate.py`); the process-group ledger
 kills only groups whose owning process has ended (`sandbox/group_ledger.py`: a sibling is alive,
@@ -177,11 +184,12 @@ class _Supervisor:
                     delay = FIRST_DELAY_S
             else:
                 start_failures += 1
+                what += " before it served"
                 if not self.served:
-                    self._fail(f"{what} before it served")
+                    self._fail(what)
                     return
                 if start_failures >= MAX_START_FAILURES:
-                    self._fail(f"{what} before it served, {start_failures} times in a row")
+                    self._fail(f"{what}, {start_failures} times in a row")
                     return
             log.error("%s; starting another in %.1f s", what, delay)
             with contextlib.suppress(TimeoutError):
@@ -197,7 +205,9 @@ class _Supervisor:
             fds = (self.listener.fileno(), theirs.fileno())
             s = self.settings
             process = await asyncio.create_subprocess_exec(
-                *(sys.executable, "-m", "corral", "serve", "--host", s.host, "--port", str(s.port)),
+                # -P: the working directory is not searched first (a `corral` there is not us).
+                *(sys.executable, "-P", "-m", "corral", "serve"),
+                *("--host", s.host, "--port", str(s.port)),
                 *("--listen-fd", str(fds[0]), "--control-fd", str(fds[1])),
                 stdin=subprocess.DEVNULL,
                 pass_fds=fds,
@@ -209,6 +219,8 @@ class _Supervisor:
         finally:
             theirs.close()
         self.children[number] = process
+        if self.stopping.is_set():  # the stop came while it was being started
+            process.send_signal(signal.SIGTERM)
         try:
             ours.setblocking(False)
             served = False
