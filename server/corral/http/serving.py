@@ -51,21 +51,28 @@ class _Server(uvicorn.Server):
         if self.started and self._control is not None:
             loop = asyncio.get_running_loop()
             self._control.setblocking(False)
-            await loop.sock_sendall(self._control, READY)
-            loop.add_reader(self._control, self._supervisor_message)
+            try:
+                await loop.sock_sendall(self._control, READY)
+            except OSError:  # it died while this server started
+                self._supervisor_gone()
+            else:
+                loop.add_reader(self._control, self._supervisor_message)
 
     def _supervisor_message(self) -> None:
         assert self._control is not None
         try:
-            gone = self._control.recv(1) == b""
+            if self._control.recv(1) != b"":
+                return  # the supervisor sends nothing; end of file is its end
         except BlockingIOError:
             return
         except OSError:
-            gone = True
-        if gone:
-            asyncio.get_running_loop().remove_reader(self._control)
-            log.warning("the supervisor is gone: stopping")
-            self.should_exit = True
+            pass
+        asyncio.get_running_loop().remove_reader(self._control)
+        self._supervisor_gone()
+
+    def _supervisor_gone(self) -> None:
+        log.warning("the supervisor is gone: stopping")
+        self.should_exit = True
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self._end_streams()
