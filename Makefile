@@ -5,8 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8787
 
-.PHONY: serve test check codegen fuzz wheel-check bubblewrap bench-api bench-files bench-runs \
-	bench-events clean
+.PHONY: serve serve-cluster test check codegen fuzz wheel-check bubblewrap bench-api bench-files \
+	bench-runs bench-events clean
 
 $(STAMP): requirements/runtime.txt requirements/dev.txt constraints.txt pyproject.toml clients/python/pyproject.toml clients/python/sdk/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ $(STAMP): requirements/runtime.txt requirements/dev.txt constraints.txt pyprojec
 
 serve: $(STAMP) bubblewrap
 	$(BIN)/corral serve --port $(PORT)
+
+# Two API processes on one port that queue runs and two workers that execute them (README
+# "Scaling out"); CORRAL_* variables (CORRAL_DATABASE_URL, CORRAL_REDIS_URL, ...) reach all.
+serve-cluster: $(STAMP) bubblewrap
+	CORRAL=$(BIN)/corral PORT=$(PORT) scripts/serve-cluster
 
 codegen: $(STAMP)
 	$(BIN)/datamodel-codegen

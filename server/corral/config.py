@@ -47,6 +47,8 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8787
+    # API processes `corral serve` runs on the port (README "Scaling out"); 1: no supervisor.
+    workers: int = Field(default=1, ge=1)
     # The HTTP edge against slow or greedy clients (README "Limits"): a request head must be
     # complete this long after its first byte (or the connection's start), however slowly it
     # trickles in; connections beyond the caps are closed as soon as they are accepted.

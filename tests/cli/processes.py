@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from corral.testing.processes import clean_environ, free_port
+from corral.testing.processes import clean_environ, free_port, running_processes
 from corral.testing.waiting import wait_for
 
 CORRAL = str(Path(sys.executable).with_name("corral"))
@@ -26,12 +26,12 @@ def environment(**extra: str) -> dict[str, str]:
 
 
 class Process:
-    """A running `corral …` whose combined output is read in the background, so a test can
-    wait for a piece of text (`expect`) without blocking on a pipe."""
+    """A running `corral …` (or another `program`) whose combined output is read in the
+    background, so a test can wait for a piece of text (`expect`) without blocking on a pipe."""
 
-    def __init__(self, *args: str, env: dict[str, str]) -> None:
+    def __init__(self, *args: str, env: dict[str, str], program: str = CORRAL) -> None:
         self.popen = subprocess.Popen(
-            [CORRAL, *args],
+            [program, *args],
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -84,8 +84,8 @@ class Process:
 
 
 @contextmanager
-def running(*args: str, env: dict[str, str]) -> Iterator[Process]:
-    process = Process(*args, env=env)
+def running(*args: str, env: dict[str, str], program: str = CORRAL) -> Iterator[Process]:
+    process = Process(*args, env=env, program=program)
     try:
         yield process
     finally:
@@ -93,15 +93,22 @@ def running(*args: str, env: dict[str, str]) -> Iterator[Process]:
 
 
 @contextmanager
-def corral_serve(data_dir: Path, **settings: str) -> Iterator[str]:
-    """`corral serve` on a free port with its state in `data_dir`; yields its URL once it
-    answers. `settings` are CORRAL_* variables."""
+def serving(data_dir: Path, *args: str, **settings: str) -> Iterator[tuple[str, Process]]:
+    """`corral serve ARGS…` on a free port with its state in `data_dir`; yields its URL and
+    process once it answers. `settings` are CORRAL_* variables."""
     port = free_port()
     env = environment(CORRAL_DATA_DIR=str(data_dir), CORRAL_SANDBOX_ISOLATION="none", **settings)
-    with running("serve", "--port", str(port), env=env) as server:
+    with running("serve", "--port", str(port), *args, env=env) as server:
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: _answers(url) or server.popen.poll() is not None, what="corral serve")
         assert server.popen.poll() is None, f"corral serve did not start:\n{server.output}"
+        yield url, server
+
+
+@contextmanager
+def corral_serve(data_dir: Path, **settings: str) -> Iterator[str]:
+    """`corral serve` (see `serving`); yields its URL."""
+    with serving(data_dir, **settings) as (url, _):
         yield url
 
 
@@ -110,3 +117,13 @@ def _answers(url: str) -> bool:
         return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def sleeping(marker: str) -> set[bytes]:
+    """The arguments of the running `sleep` processes whose argument starts with `marker` (not
+    the shells that started them, whose command lines hold the marker too)."""
+    return {
+        argv[1]
+        for _, argv in running_processes()
+        if argv[:1] == [b"sleep"] and len(argv) > 1 and argv[1].startswith(marker.encode())
+    }

@@ -18,19 +18,9 @@ import httpx
 
 from corral.process_identity import PID_SPACE, start_ticks
 from corral.sandbox.group_ledger import GroupLedger
-from corral.testing.processes import free_port, running_processes
+from corral.testing.processes import free_port
 from corral.testing.waiting import wait_for
-from tests.cli.processes import DEADLINE_S, Process, environment, running
-
-
-def _sleeping(marker: str) -> set[bytes]:
-    """The arguments of the running `sleep` processes whose argument starts with `marker` (not
-    the shells that started them, whose command lines hold the marker too)."""
-    return {
-        argv[1]
-        for _, argv in running_processes()
-        if argv[:1] == [b"sleep"] and len(argv) > 1 and argv[1].startswith(marker.encode())
-    }
+from tests.cli.processes import DEADLINE_S, Process, environment, running, sleeping
 
 
 def _serve(data_dir: Path, port: int) -> AbstractContextManager[Process]:
@@ -66,15 +56,15 @@ def test_commands_of_a_killed_server_end_when_the_next_one_starts(tmp_path: Path
         )
         assert sent.status_code == 202, sent.text
         every = {f"{marker}{i}".encode() for i in range(1, 5)}
-        wait_for(lambda: _sleeping(marker) == every, what="the four commands to run")
+        wait_for(lambda: sleeping(marker) == every, what="the four commands to run")
         first.popen.send_signal(signal.SIGKILL)
         first.popen.wait(DEADLINE_S)
         api.close()
 
-    assert _sleeping(marker) == every  # nothing ended them: without the ledger they would live on
+    assert sleeping(marker) == every  # nothing ended them: without the ledger they would live on
     with _serve(tmp_path, free_port()) as second:
         second.expect("Application startup complete")
-        wait_for(lambda: not _sleeping(marker), what="the orphans to be ended")
+        wait_for(lambda: not sleeping(marker), what="the orphans to be ended")
         assert "left running by a server that died" in second.output
 
 

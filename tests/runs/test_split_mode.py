@@ -4,14 +4,13 @@ its commits; live events committed by the worker reach the API process's streams
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 from runs_support import new_session, new_workspace, send
 
+from corral.testing.outbox import streamed_until
 from corral.testing.waiting import wait_for_run
 
 
@@ -28,7 +27,7 @@ def test_a_worker_executes_what_the_api_queues_and_its_events_stream_live(
             streaming.stream("GET", f"/api/v1/sessions/{ses['id']}/events") as stream,
         ):
             run_id = send(api, ses["id"], "hello", script=["from the worker"])["runId"]
-            seen = _events_until(stream, "run.completed", deadline_s=30)
+            seen = streamed_until(stream, "run.completed", deadline_s=30)
         run = wait_for_run(api, run_id)
     assert run["status"] == "completed"
     assert run["metadata"]["worker"]["id"]
@@ -62,19 +61,3 @@ def test_a_worker_starts_and_cancels_runs_on_the_api_processs_word(
         assert wait_for_run(api, run_id)["status"] == "cancelled"
         nxt = send(api, ses["id"], "next", script=["done"])["runId"]
         assert wait_for_run(api, nxt)["status"] == "completed"
-
-
-def _events_until(
-    stream: httpx.Response, last: str, deadline_s: float
-) -> list[tuple[str, dict[str, Any]]]:
-    end, seen, name = time.monotonic() + deadline_s, [], ""
-    for line in stream.iter_lines():
-        if line.startswith("event: "):
-            name = line[7:]
-        elif line.startswith("data: "):
-            seen.append((name, json.loads(line[6:])))
-            if name == last:
-                return seen
-        if time.monotonic() > end:
-            break
-    raise AssertionError(f"no {last} event; saw {[n for n, _ in seen]}")

@@ -47,11 +47,18 @@ DEFAULT_URL = "http://127.0.0.1:8787"
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (default 8787).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="API processes sharing the port (default 1).", show_default=False),
+    ] = None,
+    listen_fd: Annotated[int | None, typer.Option(hidden=True)] = None,
+    control_fd: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Run the API server (settings: corral.yaml and CORRAL_* variables)."""
     from corral.cli.server import serve as run_server
 
-    run_server(host, port)
+    supervised = None if listen_fd is None or control_fd is None else (listen_fd, control_fd)
+    run_server(host, port, workers, supervised)
 
 
 @app.command()

@@ -4,10 +4,16 @@ asked.
 uvicorn waits for open responses before it shuts the app down, and an event stream never ends
 on its own: the streams are ended as shutdown begins, and whatever else still runs after
 `GRACE_S` is cut off.
+
+One of `corral serve --workers N`'s server processes (`http/supervisor.py`) serves the
+listening socket its supervisor bound, and talks to it over a control socket: one byte once it
+serves, and end of file when the supervisor is gone (killed), which stops this server as
+SIGTERM would, so no server outlives its supervisor holding the port.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import resource
 import socket
@@ -20,6 +26,7 @@ from prometheus_client import CollectorRegistry
 from corral.app import build_app
 from corral.config import Settings
 from corral.http.connection_guard import ConnectionGuard, proxy_networks
+from corral.http.supervisor import READY
 
 GRACE_S = 5
 # Descriptors kept apart from client connections: the database, logs, sandbox processes.
@@ -29,9 +36,43 @@ log = logging.getLogger("corral.http")
 
 
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, end_streams: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        end_streams: Callable[[], None],
+        control: socket.socket | None = None,
+    ) -> None:
         super().__init__(config)
         self._end_streams = end_streams
+        self._control = control
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self._control is not None:
+            loop = asyncio.get_running_loop()
+            self._control.setblocking(False)
+            try:
+                await loop.sock_sendall(self._control, READY)
+            except OSError:  # it died while this server started
+                self._supervisor_gone()
+            else:
+                loop.add_reader(self._control, self._supervisor_message)
+
+    def _supervisor_message(self) -> None:
+        assert self._control is not None
+        try:
+            if self._control.recv(1) != b"":
+                return  # the supervisor sends nothing; end of file is its end
+        except BlockingIOError:
+            return
+        except OSError:
+            pass
+        asyncio.get_running_loop().remove_reader(self._control)
+        self._supervisor_gone()
+
+    def _supervisor_gone(self) -> None:
+        log.warning("the supervisor is gone: stopping")
+        self.should_exit = True
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self._end_streams()
@@ -71,7 +112,13 @@ def _connection_room() -> int:
     return max(64, soft - RESERVED_FDS)
 
 
-def serve(settings: Settings) -> None:
+def serve(
+    settings: Settings,
+    listener: socket.socket | None = None,
+    control: socket.socket | None = None,
+) -> None:
+    """Serve until asked to stop: on `settings.host`/`port`, or on `listener`, a socket a
+    supervisor bound (then `control` is the socket to it)."""
     app, core = build_app(settings)
     config = uvicorn.Config(
         app,
@@ -84,4 +131,4 @@ def serve(settings: Settings) -> None:
         timeout_graceful_shutdown=GRACE_S,
         **edge_options(settings, core.metrics_registry),
     )
-    _Server(config, core.end_streams).run()
+    _Server(config, core.end_streams, control).run([listener] if listener else None)

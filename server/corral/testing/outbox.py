@@ -1,15 +1,17 @@
-"""A session's events in the two shapes tests compare: as a SQLite-backed server committed
-them, read straight from its database file (the truth a stream is checked against), and as
-`GET /sessions/{id}/events?follow=false` replays them to any client.
+"""A session's events in the shapes tests compare: as a SQLite-backed server committed them,
+read straight from its database file (the truth a stream is checked against), as
+`GET /sessions/{id}/events?follow=false` replays them to any client, and as a live stream
+delivers them.
 
-Both give `{cursor, event, data, createdAt}` per event, in cursor order; the stored one adds
-`runId`, the column the run filter reads.
+The first two give `{cursor, event, data, createdAt}` per event, in cursor order; the stored
+one adds `runId`, the column the run filter reads.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -53,3 +55,20 @@ def replayed_events(client: httpx.Client, session_id: str) -> list[dict[str, Any
                 }
             )
     return events
+
+
+def streamed_until(
+    stream: httpx.Response, last: str, deadline_s: float
+) -> list[tuple[str, dict[str, Any]]]:
+    """Read a live stream up to the first `last` event: `(event, data)` of each event seen."""
+    end, seen, name = time.monotonic() + deadline_s, [], ""
+    for line in stream.iter_lines():
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            seen.append((name, json.loads(line[6:])))
+            if name == last:
+                return seen
+        if time.monotonic() > end:
+            break
+    raise AssertionError(f"no {last} event; saw {[n for n, _ in seen]}")

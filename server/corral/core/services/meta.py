@@ -3,8 +3,9 @@
 The probes report what OAH's web UI parses strictly (its HealthReport and ReadinessReport),
 filled truthfully: an API process that only queues runs (`run_worker: false`) says so. Corral
 keeps no worker registry, so the workers listed are this process's own (when it executes runs)
-and those whose runs execute now, as their heartbeats show them. The probes are open to anyone:
-they name no pid, host, run, session or workspace.
+and those whose runs execute now, as their heartbeats show them. Under `corral serve --workers N`
+each process has its own worker and answers for itself. The probes are open to anyone: they
+name no pid, host, run, session or workspace.
 """
 
 from __future__ import annotations
