@@ -13,7 +13,8 @@ from store_factories import at, session, workspace
 
 from corral.store import StoreError, Tx
 from corral.store.sqlite import SqliteStore
-from corral.store.sqlite.migrate import Migration, load_migrations, migrate, split_statements
+from corral.store.sql.migrations import Migration, load_migrations
+from corral.store.sqlite.migrate import migrate, split_statements
 
 # -- migrations ------------------------------------------------------------------------
 
@@ -30,7 +31,7 @@ async def test_migrations_are_idempotent_across_reopen(tmp_path: Path) -> None:
     async with SqliteStore(path) as store:
         await store.write(lambda tx: tx.insert_workspace(workspace()))
     first = _schema(path)
-    assert first[0] == len(load_migrations()) >= 1
+    assert first[0] == len(load_migrations("sqlite")) >= 1
     assert "session_events" in first[1]
 
     async with SqliteStore(path) as store:

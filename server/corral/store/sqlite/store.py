@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
-import logging
 import math
 import sqlite3
 import threading
@@ -40,11 +38,11 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from ..base import EventListener, StoreError, Tx
+from ..sql.units import announce, checked
 from .migrate import migrate
 from .tx import SqliteTx
 
 T = TypeVar("T")
-log = logging.getLogger("corral.store")
 
 INLINE_BUDGET_S = 0.001  # longest an inline read may hold the event loop before the pool takes it
 _PROGRESS_EVERY = 1000  # SQLite VM steps between budget checks (~20-50 us of work)
@@ -170,11 +168,11 @@ class SqliteStore:
         code = getattr(fn, "__code__", None)  # other callables: no stable identity, no guessing
         if code is not None and code not in self._multi_statement:
             try:
-                return _checked(fn(_SingleStatementTx(conn)))
+                return checked(fn(_SingleStatementTx(conn)))
             except _SecondStatement:
                 self._multi_statement.add(code)
         _exec(conn, "BEGIN")  # deferred: one snapshot from the fn's first statement on
-        return _checked(fn(SqliteTx(conn)))
+        return checked(fn(SqliteTx(conn)))
 
     def _over_budget(self) -> bool:
         return time.perf_counter() > self._deadline
@@ -184,20 +182,13 @@ class SqliteStore:
         _exec(conn, "BEGIN IMMEDIATE")
         tx = _WriteTx(conn)
         try:
-            result = _checked(fn(tx))
+            result = checked(fn(tx))
             _exec(conn, "COMMIT")
         finally:
             _rollback(conn)  # a no-op after COMMIT; undoes everything if fn or COMMIT failed
         if tx.appended:
-            self._announce(tx.appended)
+            announce(self._event_listeners, tx.appended)
         return result
-
-    def _announce(self, cursors: dict[str, int]) -> None:
-        for listener in self._event_listeners:
-            try:
-                listener(cursors)
-            except Exception:  # the write has committed: a listener cannot take that back
-                log.exception("event listener failed after commit")
 
     # -- threads and connections ------------------------------------------------------
 
@@ -321,12 +312,3 @@ def _rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
-
-
-def _checked(result: T) -> T:
-    if inspect.isawaitable(result):
-        # An async fn would run outside the transaction; refuse instead of committing nothing.
-        if inspect.iscoroutine(result):
-            result.close()
-        raise TypeError("the fn given to Store.read/write must be synchronous")
-    return result

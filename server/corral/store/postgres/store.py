@@ -1,0 +1,292 @@
+"""PostgresStore: threads, pooled connections and transactions around :class:`PostgresTx`.
+
+The driver is psycopg 3, synchronous, with psycopg_pool. The core hands the store synchronous
+``fn(tx)`` units of work to run on the store's threads (``store/base.py``), and a synchronous
+driver runs them there as they are. asyncpg only speaks asyncio: a ``fn`` could not call it
+without becoming async itself, or without an event loop per store thread.
+
+Writes are serialized, as on SQLite (``BEGIN IMMEDIATE``), across every process sharing the
+database: a write transaction starts by incrementing the one row of ``store_commits``
+(`_LOCK_WRITES`), so it holds that row's lock until it commits or rolls back, and the next
+writer of any process waits there. It runs at READ COMMITTED (whatever the database's default),
+so each of its later statements sees everything committed before it took the lock; a snapshot
+taken when the transaction began (REPEATABLE READ) could predate the previous writer's commit.
+So a write fn sees a state no concurrent write changes, exactly as on SQLite: claims
+(``core/runs/lifecycle.claim``) go to exactly one process, a session's queue stays serial, event
+cursors and step numbers (max + 1) stay contiguous. The alternatives were set aside:
+SERIALIZABLE with a retry of the fn needs every write fn to be safe to rerun, and those of the
+core capture and mutate state of their callers, and each session's event cursor is a hot
+max + 1 that would conflict on every concurrent append; a lock per session cannot be taken up
+front, since what a fn touches is known only as it runs (recovery and dispatch span sessions).
+The price: one commit at a time for the whole database, each holding the lock for its
+statements' round trips and its WAL flush (measured in ``bench/bench_pg_store.py``). Within a
+process, writes queue on one writer thread (one connection) instead of waiting on the row lock
+with a connection each. The same row's counter is the foreign-commit mark (``commit_marks.py``).
+
+Reads run on reader threads, each fn in one REPEATABLE READ READ ONLY transaction (one snapshot,
+and a write inside read(fn) fails loudly); they never wait on writers. They are never run inline
+on the event loop, unlike SQLite's point reads: every statement is a network round trip.
+
+Connections come from two pools (one for the writer, one for the readers), set to UTC and in
+autocommit mode so that the store issues BEGIN itself with the isolation it needs. A pooled
+connection found broken by BEGIN (the server restarted while it idled) is replaced and the unit
+of work starts again on a fresh one; nothing of it had run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from functools import partial
+from types import TracebackType
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import pq
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..base import EventListener, StoreError, Tx
+from ..sql.units import announce, checked
+from .codec import NulFreeStrDumper
+from .commit_marks import CommitMarks
+from .migrate import migrate
+from .tx import PostgresTx
+from .txbase import Connection, store_error
+
+T = TypeVar("T")
+
+_BEGIN_WRITE = "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE"
+_BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+_LOCK_WRITES = "UPDATE store_commits SET seq = seq + 1 WHERE id = 1 RETURNING seq"
+_COMMITS = "SELECT seq FROM store_commits WHERE id = 1"
+
+Pool = ConnectionPool[Connection]
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def conninfo(url: str) -> str:
+    """libpq connection parameters for `url`, with Corral's defaults where it sets none."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise ValueError(f"invalid PostgreSQL URL {redacted(url)!r}: {exc}") from exc
+    defaults: dict[str, str | int] = {"connect_timeout": 10, "fallback_application_name": "corral"}
+    return make_conninfo(url, **{k: v for k, v in defaults.items() if k not in params})
+
+
+class PostgresStore:
+    """The PostgreSQL backend of :class:`corral.store.base.Store`.
+
+    Durability is the server's: with PostgreSQL's default ``synchronous_commit = on`` a commit
+    has reached the disk when a write returns.
+    """
+
+    kind = "postgres"
+
+    def __init__(self, url: str, *, readers: int = 4) -> None:
+        self.url = url
+        self._conninfo = conninfo(url)
+        self._readers_count = max(1, readers)
+        self._writer: ThreadPoolExecutor | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        self._write_pool: Pool | None = None
+        self._read_pool: Pool | None = None
+        self._marks = CommitMarks()
+        self._event_listeners: list[EventListener] = []
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._writer is not None:
+            raise RuntimeError("PostgresStore is already open")
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="corral-pg-writer")
+        self._readers = ThreadPoolExecutor(
+            self._readers_count, thread_name_prefix="corral-pg-reader"
+        )
+        self._write_pool = self._pool(1, "writer")
+        self._read_pool = self._pool(self._readers_count, "reader")
+        try:
+            await self._submit(self._writer, self._prepare, self._write_pool, self._read_pool)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        writer, readers = self._writer, self._readers
+        pools = [p for p in (self._write_pool, self._read_pool) if p is not None]
+        if writer is None or readers is None:
+            return
+        self._writer = self._readers = None
+        self._write_pool = self._read_pool = None
+        # Shutting down waits for in-flight units of work: do that off the event loop.
+        await asyncio.get_running_loop().run_in_executor(
+            None, self._shutdown, writer, readers, pools
+        )
+
+    async def __aenter__(self) -> PostgresStore:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def ping(self) -> bool:
+        try:
+            # A real query on a table, so a database without Corral's schema shows up here.
+            return await self.read(lambda tx: tx.last_event_cursor("") >= 0)
+        except Exception:
+            return False
+
+    # -- units of work ----------------------------------------------------------------
+
+    async def read(self, fn: Callable[[Tx], T]) -> T:
+        readers, pool = self._require(self._readers), self._require(self._read_pool)
+        return await self._submit(readers, self._run, pool, _BEGIN_READ, partial(_read, fn))
+
+    async def write(self, fn: Callable[[Tx], T]) -> T:
+        writer, pool = self._require(self._writer), self._require(self._write_pool)
+        return await self._submit(writer, self._run, pool, _BEGIN_WRITE, partial(self._write, fn))
+
+    async def foreign_commit_mark(self) -> int:
+        readers, pool = self._require(self._readers), self._require(self._read_pool)
+        return await self._submit(readers, self._foreign_mark, pool)
+
+    def add_event_listener(self, listener: EventListener) -> None:
+        self._event_listeners.append(listener)
+
+    def _run(self, pool: Pool, begin: str, body: Callable[[Connection], T]) -> T:
+        retried = False
+        while True:
+            with pool.connection() as conn:
+                try:
+                    conn.execute(begin)
+                except psycopg.OperationalError as exc:
+                    if conn.broken and not retried:
+                        retried = True  # lost while idle: the pool replaces it
+                        continue
+                    raise store_error(exc) from exc
+                try:
+                    return body(conn)
+                finally:
+                    _rollback(conn)  # a no-op after COMMIT; undoes everything otherwise
+
+    def _write(self, fn: Callable[[Tx], T], conn: Connection) -> T:
+        tx = _WriteTx(conn)
+        try:
+            row = conn.execute(_LOCK_WRITES).fetchone()
+        except psycopg.Error as exc:
+            raise store_error(exc) from exc
+        assert row is not None, "store_commits lost its row"
+        result = checked(fn(tx))
+        with self._marks.committing(row["seq"]):
+            _exec(conn, "COMMIT")
+        if tx.appended:
+            announce(self._event_listeners, tx.appended)
+        return result
+
+    def _foreign_mark(self, pool: Pool) -> int:
+        with pool.connection() as conn, self._marks.lock:
+            try:
+                row = conn.execute(_COMMITS).fetchone()
+            except psycopg.Error as exc:
+                raise store_error(exc) from exc
+            assert row is not None, "store_commits lost its row"
+            return self._marks.observe(row["seq"])
+
+    # -- connections ------------------------------------------------------------------
+
+    def _pool(self, size: int, role: str) -> Pool:
+        return ConnectionPool(
+            self._conninfo,
+            connection_class=psycopg.Connection[DictRow],
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            min_size=size,
+            max_size=size,
+            open=False,
+            configure=_configure,
+            name=f"corral-{role}",
+        )
+
+    def _prepare(self, *pools: Pool) -> None:
+        where = redacted(self.url)
+        try:
+            with psycopg.connect(self._conninfo, autocommit=True) as conn:
+                migrate(conn)
+        except psycopg.Error as exc:
+            raise StoreError(f"migrating {where}: {exc}") from exc
+        for pool in pools:
+            try:
+                pool.open(wait=True)
+            except PoolTimeout as exc:
+                raise StoreError(f"connecting to {where}: {exc}") from exc
+
+    def _shutdown(self, writer: Executor, readers: Executor, pools: list[Pool]) -> None:
+        writer.shutdown(wait=True)
+        readers.shutdown(wait=True)
+        for pool in pools:
+            pool.close()
+
+    @staticmethod
+    def _require(thing: T | None) -> T:
+        if thing is None:
+            raise RuntimeError("PostgresStore is not open")
+        return thing
+
+    @staticmethod
+    async def _submit(executor: Executor, job: Callable[..., T], *args: object) -> T:
+        return await asyncio.wrap_future(executor.submit(job, *args))
+
+
+class _WriteTx(PostgresTx):
+    """A write transaction that remembers the last event cursor it appended per session, for
+    the store to announce once (and only if) it commits."""
+
+    __slots__ = ("appended",)
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(conn)
+        self.appended: dict[str, int] = {}
+
+    def _event_appended(self, session_id: str, cursor: int) -> None:
+        self.appended[session_id] = cursor
+
+
+def _read(fn: Callable[[Tx], T], conn: Connection) -> T:
+    return checked(fn(PostgresTx(conn)))
+
+
+def _configure(conn: Connection) -> None:
+    conn.execute("SET TIME ZONE 'UTC'")
+    conn.adapters.register_dumper(str, NulFreeStrDumper)
+
+
+def _exec(conn: Connection, sql: str) -> None:
+    try:
+        conn.execute(sql)
+    except psycopg.Error as exc:
+        raise StoreError(f"{sql}: {exc}") from exc
+
+
+def _rollback(conn: Connection) -> None:
+    # Never let a failing ROLLBACK replace the exception that caused it.
+    if not conn.broken and conn.info.transaction_status != pq.TransactionStatus.IDLE:
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("ROLLBACK")
