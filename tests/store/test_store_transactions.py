@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import pytest
 from store_factories import at, session, workspace
@@ -132,3 +132,56 @@ async def test_reads_proceed_while_a_long_write_holds_the_lock(seeded: Store) ->
     release.set()
     await writing
     assert await seeded.read(lambda tx: tx.get_workspace("ws_slow")) is not None
+
+
+async def test_writers_of_two_stores_sharing_a_database_get_contiguous_cursors(
+    seeded: Store, database_url: str
+) -> None:
+    other = open_store(database_url)  # as another process would
+    await other.open()
+    try:
+        appends = [
+            store.write(lambda tx, i=i: tx.append_event("ses_1", None, "x", {"i": i}, at(i)).cursor)
+            for i in range(40)
+            for store in (seeded, other)
+        ]
+        cursors = await asyncio.gather(*appends)
+    finally:
+        await other.close()
+    assert sorted(cursors) == list(range(1, 81))
+
+
+# -- event listeners -------------------------------------------------------------------
+
+
+async def test_listeners_hear_each_commit_on_the_committing_thread_and_never_a_rollback(
+    seeded: Store,
+) -> None:
+    heard: list[tuple[dict[str, int], str]] = []
+
+    def listener(cursors: Mapping[str, int]) -> None:
+        heard.append((dict(cursors), threading.current_thread().name))
+
+    def failing(cursors: Mapping[str, int]) -> None:
+        raise RuntimeError("a listener's failure undoes nothing")
+
+    seeded.add_event_listener(failing)
+    seeded.add_event_listener(listener)
+    await seeded.write(lambda tx: tx.insert_session(session("ses_2")))  # no event: not heard
+
+    def two_sessions(tx: Tx) -> None:
+        for i in range(3):
+            tx.append_event("ses_1", None, "x", {}, at(i))
+        tx.append_event("ses_2", None, "x", {}, at(9))
+
+    await seeded.write(two_sessions)
+
+    def doomed(tx: Tx) -> None:
+        tx.append_event("ses_1", None, "x", {}, at(10))
+        raise Boom("rolled back")
+
+    with pytest.raises(Boom):
+        await seeded.write(doomed)
+    assert [cursors for cursors, _ in heard] == [{"ses_1": 3, "ses_2": 1}]
+    assert heard[0][1].startswith("corral-") and "writer" in heard[0][1]
+    assert await seeded.read(lambda tx: tx.last_event_cursor("ses_1")) == 3

@@ -28,9 +28,10 @@ and a write inside read(fn) fails loudly); they never wait on writers. They are 
 on the event loop, unlike SQLite's point reads: every statement is a network round trip.
 
 Connections come from two pools (one for the writer, one for the readers), set to UTC and in
-autocommit mode so that the store issues BEGIN itself with the isolation it needs. A pooled
-connection found broken by BEGIN (the server restarted while it idled) is replaced and the unit
-of work starts again on a fresh one; nothing of it had run.
+autocommit mode so that the store issues BEGIN itself with the isolation it needs. When BEGIN
+finds its pooled connection closed (the server restarted while it idled), the pool's idle
+connections are checked and replaced, and the unit of work starts again on a fresh one: nothing
+of it had run. A unit of work waits at most POOL_TIMEOUT_S for a connection.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ _LOCK_WRITES = "UPDATE store_commits SET seq = seq + 1 WHERE id = 1 RETURNING se
 _COMMITS = "SELECT seq FROM store_commits WHERE id = 1"
 
 Pool = ConnectionPool[Connection]
+
+# How long a unit of work waits for a connection (the server restarting, say) before it fails.
+POOL_TIMEOUT_S = 10.0
 
 
 def redacted(url: str) -> str:
@@ -173,20 +177,29 @@ class PostgresStore:
         self._event_listeners.append(listener)
 
     def _run(self, pool: Pool, begin: str, body: Callable[[Connection], T]) -> T:
-        retried = False
-        while True:
+        try:
+            return self._attempt(pool, begin, body, stale_ok=True)
+        except _StaleConnection:
+            pool.check()  # the server dropped idle connections (a restart?): replace them all
+            return self._attempt(pool, begin, body, stale_ok=False)
+
+    def _attempt(
+        self, pool: Pool, begin: str, body: Callable[[Connection], T], *, stale_ok: bool
+    ) -> T:
+        try:
             with pool.connection() as conn:
                 try:
                     conn.execute(begin)
                 except psycopg.OperationalError as exc:
-                    if conn.broken and not retried:
-                        retried = True  # lost while idle: the pool replaces it
-                        continue
+                    if conn.broken and stale_ok:
+                        raise _StaleConnection from exc
                     raise store_error(exc) from exc
                 try:
                     return body(conn)
                 finally:
                     _rollback(conn)  # a no-op after COMMIT; undoes everything otherwise
+        except PoolTimeout as exc:
+            raise StoreError(f"no connection to {redacted(self.url)}: {exc}") from exc
 
     def _write(self, fn: Callable[[Tx], T], conn: Connection) -> T:
         tx = _WriteTx(conn)
@@ -223,6 +236,7 @@ class PostgresStore:
             open=False,
             configure=_configure,
             name=f"corral-{role}",
+            timeout=POOL_TIMEOUT_S,
         )
 
     def _prepare(self, *pools: Pool) -> None:
@@ -253,6 +267,10 @@ class PostgresStore:
     @staticmethod
     async def _submit(executor: Executor, job: Callable[..., T], *args: object) -> T:
         return await asyncio.wrap_future(executor.submit(job, *args))
+
+
+class _StaleConnection(Exception):
+    """BEGIN found its pooled connection closed: nothing of the unit of work ran yet."""
 
 
 class _WriteTx(PostgresTx):
