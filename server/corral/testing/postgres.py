@@ -94,6 +94,14 @@ class ServerSchemas:
 server_schemas: ServerSchemas | None = None
 
 
+def server_database_env(data_dir: Path) -> dict[str, str]:
+    """The variables that put a server process started by a test on the database a server in
+    the test's own process would use (nothing while that is the SQLite file)."""
+    if server_schemas is None:
+        return {}
+    return {"CORRAL_DATABASE_URL": server_schemas.url_for(data_dir)}
+
+
 def server_database_kind() -> str:
     """The database the tests' servers use: ``sqlite`` (default) or ``postgres``."""
     choice = os.environ.get("CORRAL_TEST_DATABASE", "sqlite")
