@@ -7,7 +7,7 @@ without becoming async itself, or without an event loop per store thread.
 
 Writes are serialized, as on SQLite (``BEGIN IMMEDIATE``), across every process sharing the
 database: a write transaction starts by incrementing the one row of ``store_commits``
-(`_LOCK_WRITES`), so it holds that row's lock until it commits or rolls back, and the next
+(`_BEGIN_AND_LOCK_WRITES`), so it holds that row's lock until it commits or rolls back, and the next
 writer of any process waits there. It runs at READ COMMITTED (whatever the database's default),
 so each of its later statements sees everything committed before it took the lock; a snapshot
 taken when the transaction began (REPEATABLE READ) could predate the previous writer's commit.
@@ -19,30 +19,33 @@ core capture and mutate state of their callers, and each session's event cursor 
 max + 1 that would conflict on every concurrent append; a lock per session cannot be taken up
 front, since what a fn touches is known only as it runs (recovery and dispatch span sessions).
 The price: one commit at a time for the whole database, each holding the lock for its
-statements' round trips and its WAL flush (measured in ``bench/bench_pg_store.py``). Within a
+statements' round trips and its WAL flush (measured by ``make bench-store``). Within a
 process, writes queue on one writer thread (one connection) instead of waiting on the row lock
 with a connection each. The same row's counter is the foreign-commit mark (``commit_marks.py``).
 
-Reads run on reader threads, each fn in one REPEATABLE READ READ ONLY transaction (one snapshot,
-and a write inside read(fn) fails loudly); they never wait on writers. They are never run inline
-on the event loop, unlike SQLite's point reads: every statement is a network round trip.
+Reads run on reader threads, each fn in one snapshot: a fn of one statement runs it alone, on
+the statement's own snapshot (``sql/single_statement.py``: one round trip instead of three),
+others in a REPEATABLE READ READ ONLY transaction. Reader sessions are read-only, so a write
+inside read(fn) fails loudly. Reads never wait on writers. They are never run inline on the event
+loop, unlike SQLite's point reads: every statement is a network round trip.
 
 Connections come from two pools (one for the writer, one for the readers), set to UTC and in
-autocommit mode so that the store issues BEGIN itself with the isolation it needs. When BEGIN
-finds its pooled connection closed (the server restarted while it idled), the pool's idle
-connections are checked and replaced, and the unit of work starts again on a fresh one: nothing
-of it had run. A unit of work waits at most POOL_TIMEOUT_S for a connection.
+autocommit mode so that the store issues BEGIN itself with the isolation it needs; a write's
+BEGIN travels with its write lock, in one round trip. When a unit of work finds its pooled
+connection closed before it did anything (the server restarted while it idled), the pool's idle
+connections are checked and replaced, and the unit of work starts again on a fresh one. A unit
+of work waits at most POOL_TIMEOUT_S for a connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import partial
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -52,6 +55,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..base import EventListener, StoreError, Tx
+from ..sql.single_statement import OneStatement, SecondStatement, SnapshotReads
 from ..sql.units import announce, checked
 from .codec import NulFreeStrDumper
 from .commit_marks import CommitMarks
@@ -61,9 +65,11 @@ from .txbase import Connection, store_error
 
 T = TypeVar("T")
 
-_BEGIN_WRITE = "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE"
+_BEGIN_AND_LOCK_WRITES = (
+    "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE;"
+    " UPDATE store_commits SET seq = seq + 1 WHERE id = 1 RETURNING seq"
+)
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-_LOCK_WRITES = "UPDATE store_commits SET seq = seq + 1 WHERE id = 1 RETURNING seq"
 _COMMITS = "SELECT seq FROM store_commits WHERE id = 1"
 
 Pool = ConnectionPool[Connection]
@@ -109,6 +115,7 @@ class PostgresStore:
         self._write_pool: Pool | None = None
         self._read_pool: Pool | None = None
         self._marks = CommitMarks()
+        self._snapshots = SnapshotReads()
         self._event_listeners: list[EventListener] = []
 
     # -- lifecycle --------------------------------------------------------------------
@@ -163,11 +170,11 @@ class PostgresStore:
 
     async def read(self, fn: Callable[[Tx], T]) -> T:
         readers, pool = self._require(self._readers), self._require(self._read_pool)
-        return await self._submit(readers, self._run, pool, _BEGIN_READ, partial(_read, fn))
+        return await self._submit(readers, self._run, pool, partial(self._read, fn))
 
     async def write(self, fn: Callable[[Tx], T]) -> T:
         writer, pool = self._require(self._writer), self._require(self._write_pool)
-        return await self._submit(writer, self._run, pool, _BEGIN_WRITE, partial(self._write, fn))
+        return await self._submit(writer, self._run, pool, partial(self._write, fn))
 
     async def foreign_commit_mark(self) -> int:
         readers, pool = self._require(self._readers), self._require(self._read_pool)
@@ -176,38 +183,52 @@ class PostgresStore:
     def add_event_listener(self, listener: EventListener) -> None:
         self._event_listeners.append(listener)
 
-    def _run(self, pool: Pool, begin: str, body: Callable[[Connection], T]) -> T:
+    def _run(self, pool: Pool, body: Callable[[Connection, bool], T]) -> T:
+        """body(conn, retry_if_stale) on a pooled connection, with the transaction it leaves
+        open rolled back. body raises _StaleConnection when it found the connection closed
+        before it did anything: the pool's idle connections are then checked and replaced (the
+        server restarted while they idled?) and body runs again, once, on a fresh one."""
         try:
-            return self._attempt(pool, begin, body, stale_ok=True)
+            return self._attempt(pool, body, retry_if_stale=True)
         except _StaleConnection:
-            pool.check()  # the server dropped idle connections (a restart?): replace them all
-            return self._attempt(pool, begin, body, stale_ok=False)
+            pool.check()
+            return self._attempt(pool, body, retry_if_stale=False)
 
     def _attempt(
-        self, pool: Pool, begin: str, body: Callable[[Connection], T], *, stale_ok: bool
+        self, pool: Pool, body: Callable[[Connection, bool], T], *, retry_if_stale: bool
     ) -> T:
         try:
             with pool.connection() as conn:
                 try:
-                    conn.execute(begin)
-                except psycopg.OperationalError as exc:
-                    if conn.broken and stale_ok:
-                        raise _StaleConnection from exc
-                    raise store_error(exc) from exc
-                try:
-                    return body(conn)
+                    return body(conn, retry_if_stale)
                 finally:
                     _rollback(conn)  # a no-op after COMMIT; undoes everything otherwise
         except PoolTimeout as exc:
             raise StoreError(f"no connection to {redacted(self.url)}: {exc}") from exc
 
-    def _write(self, fn: Callable[[Tx], T], conn: Connection) -> T:
-        tx = _WriteTx(conn)
+    def _read(self, fn: Callable[[Tx], T], conn: Connection, retry_if_stale: bool) -> T:
+        def begun() -> Tx:
+            _exec(conn, _BEGIN_READ)
+            return PostgresTx(conn)
+
         try:
-            row = conn.execute(_LOCK_WRITES).fetchone()
+            return self._snapshots.run(fn, lambda: _SingleStatementTx(conn), begun)
+        except StoreError as exc:
+            if conn.broken and retry_if_stale:  # reads leave nothing behind: run it anew
+                raise _StaleConnection from exc
+            raise
+
+    def _write(self, fn: Callable[[Tx], T], conn: Connection, retry_if_stale: bool) -> T:
+        try:  # BEGIN and the write lock in one round trip
+            cursor = conn.execute(_BEGIN_AND_LOCK_WRITES)
+            cursor.nextset()
+            row = cursor.fetchone()
         except psycopg.Error as exc:
+            if conn.broken and retry_if_stale:
+                raise _StaleConnection from exc
             raise store_error(exc) from exc
         assert row is not None, "store_commits lost its row"
+        tx = _WriteTx(conn)
         result = checked(fn(tx))
         with self._marks.committing(row["seq"]):
             _exec(conn, "COMMIT")
@@ -234,7 +255,7 @@ class PostgresStore:
             min_size=size,
             max_size=size,
             open=False,
-            configure=_configure,
+            configure=partial(_configure, read_only=role == "reader"),
             name=f"corral-{role}",
             timeout=POOL_TIMEOUT_S,
         )
@@ -287,12 +308,28 @@ class _WriteTx(PostgresTx):
         self.appended[session_id] = cursor
 
 
-def _read(fn: Callable[[Tx], T], conn: Connection) -> T:
-    return checked(fn(PostgresTx(conn)))
+class _SingleStatementTx(PostgresTx):
+    """Lets a read fn run its first statement on its own snapshot, outside a transaction."""
+
+    __slots__ = ("_statements",)
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(conn)
+        self._statements = OneStatement()
+
+    def _cursor(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor[DictRow]:
+        self._statements.next()
+        return super()._cursor(sql, params)
+
+    def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        raise SecondStatement  # a write, refused by a read-only session anyway
 
 
-def _configure(conn: Connection) -> None:
-    conn.execute("SET TIME ZONE 'UTC'")
+def _configure(conn: Connection, *, read_only: bool) -> None:
+    # Readers' sessions are read-only, so that a read fn's statement outside a transaction
+    # cannot write either.
+    access = "on" if read_only else "off"
+    conn.execute(f"SET TIME ZONE 'UTC'; SET default_transaction_read_only = {access}")
     conn.adapters.register_dumper(str, NulFreeStrDumper)
 
 

@@ -16,11 +16,8 @@ with bench/bench_api.py). The loop never waits on the disk for long:
   free and let store errors propagate, so a cut-short attempt leaves nothing behind.
 Reads from a thread other than the one that opened the store always use the pool.
 
-A read's snapshot: a single statement already reads one consistent snapshot, SQLite's implicit
-per-statement transaction, so a read fn first runs without BEGIN/ROLLBACK (~4.5 us of the ~18
-us an inline GET /sessions/{id} read took). Its second statement stops it and the fn reruns
-inside BEGIN ... ROLLBACK (read fns are side-effect free); fns seen doing that (by code
-object) and callables without a code object start there.
+A read's snapshot: a read fn of a single statement runs without BEGIN/ROLLBACK, on the statement's
+own snapshot; others inside BEGIN ... ROLLBACK (``sql/single_statement.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +35,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from ..base import EventListener, StoreError, Tx
+from ..sql.single_statement import OneStatement, SecondStatement, SnapshotReads
 from ..sql.units import announce, checked
 from .migrate import migrate
 from .tx import SqliteTx
@@ -70,7 +68,7 @@ class SqliteStore:
         self._loop_conn: sqlite3.Connection | None = None  # the inline reads' connection
         self._loop_thread: int | None = None
         self._deadline = math.inf  # of the inline read in progress
-        self._multi_statement: set[object] = set()  # read fns' __code__ that needed BEGIN
+        self._snapshots = SnapshotReads()
         self._event_listeners: list[EventListener] = []
 
     # -- lifecycle --------------------------------------------------------------------
@@ -165,14 +163,12 @@ class SqliteStore:
 
     def _snapshot_read(self, conn: sqlite3.Connection, fn: Callable[[Tx], T]) -> T:
         """Runs fn in one consistent snapshot; the caller rolls back the transaction, if any."""
-        code = getattr(fn, "__code__", None)  # other callables: no stable identity, no guessing
-        if code is not None and code not in self._multi_statement:
-            try:
-                return checked(fn(_SingleStatementTx(conn)))
-            except _SecondStatement:
-                self._multi_statement.add(code)
-        _exec(conn, "BEGIN")  # deferred: one snapshot from the fn's first statement on
-        return checked(fn(SqliteTx(conn)))
+
+        def begun() -> Tx:
+            _exec(conn, "BEGIN")  # deferred: one snapshot from the fn's first statement on
+            return SqliteTx(conn)
+
+        return self._snapshots.run(fn, lambda: _SingleStatementTx(conn), begun)
 
     def _over_budget(self) -> bool:
         return time.perf_counter() > self._deadline
@@ -277,27 +273,21 @@ class _WriteTx(SqliteTx):
         self.appended[session_id] = cursor
 
 
-class _SecondStatement(BaseException):  # not Exception: a fn's own handlers must not catch it
-    """A read fn issued a second statement outside a transaction."""
-
-
 class _SingleStatementTx(SqliteTx):
     """Lets a read fn run its first statement on that statement's implicit snapshot."""
 
-    __slots__ = ("_issued",)
+    __slots__ = ("_statements",)
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         super().__init__(conn)
-        self._issued = False
+        self._statements = OneStatement()
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        if self._issued:
-            raise _SecondStatement
-        self._issued = True
+        self._statements.next()
         return super()._execute(sql, params)
 
     def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        raise _SecondStatement  # never in a read (query_only), but not on a bare snapshot
+        raise SecondStatement  # never in a read (query_only), but not on a bare snapshot
 
 
 def _exec(conn: sqlite3.Connection, sql: str) -> None:
