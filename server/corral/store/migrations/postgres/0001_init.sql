@@ -1,15 +1,17 @@
 -- Corral schema v1 (PostgreSQL): the tables, columns and indexes of the SQLite schema
 -- (migrations/sqlite/0001_init.sql, whose notes apply here too) in native types: timestamptz,
 -- boolean, and json (not jsonb: it keeps text exactly as written, key order and \u0000 escapes
--- included; nothing queries inside it). Child rows cascade from their parents.
+-- included; nothing queries inside it). Ids compare byte by byte (COLLATE "C"), as in SQLite,
+-- whatever the database's locale: ties in listings break the same way. Child rows cascade from
+-- their parents.
 
 CREATE TABLE workspaces (
-    id               text PRIMARY KEY,
+    id               text COLLATE "C" PRIMARY KEY,
     name             text NOT NULL,
     runtime          text,
     root_path        text NOT NULL,
     external_ref     text,
-    owner_id         text,
+    owner_id         text COLLATE "C",
     service_name     text,
     execution_policy text NOT NULL DEFAULT 'local',
     status           text NOT NULL DEFAULT 'active',
@@ -21,9 +23,9 @@ CREATE TABLE workspaces (
 CREATE INDEX workspaces_by_updated ON workspaces (updated_at, id);
 
 CREATE TABLE sessions (
-    id                text PRIMARY KEY,
-    workspace_id      text NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
-    parent_session_id text REFERENCES sessions (id) ON DELETE CASCADE,
+    id                text COLLATE "C" PRIMARY KEY,
+    workspace_id      text COLLATE "C" NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    parent_session_id text COLLATE "C" REFERENCES sessions (id) ON DELETE CASCADE,
     subject_ref       text NOT NULL,
     model_ref         text,
     agent_name        text,
@@ -38,9 +40,9 @@ CREATE INDEX sessions_by_workspace ON sessions (workspace_id, updated_at, id);
 CREATE INDEX sessions_by_parent ON sessions (parent_session_id, updated_at, id);
 
 CREATE TABLE messages (
-    id         text PRIMARY KEY,
-    session_id text NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
-    run_id     text,
+    id         text COLLATE "C" PRIMARY KEY,
+    session_id text COLLATE "C" NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    run_id     text COLLATE "C",
     role       text NOT NULL,
     content    json NOT NULL,
     origin     text,
@@ -51,10 +53,10 @@ CREATE TABLE messages (
 CREATE INDEX messages_by_session ON messages (session_id, created_at, id);
 
 CREATE TABLE runs (
-    id                   text PRIMARY KEY,
-    workspace_id         text NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
-    session_id           text REFERENCES sessions (id) ON DELETE CASCADE,
-    parent_run_id        text REFERENCES runs (id) ON DELETE SET NULL,
+    id                   text COLLATE "C" PRIMARY KEY,
+    workspace_id         text COLLATE "C" NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    session_id           text COLLATE "C" REFERENCES sessions (id) ON DELETE CASCADE,
+    parent_run_id        text COLLATE "C" REFERENCES runs (id) ON DELETE SET NULL,
     initiator_ref        text,
     trigger_type         text NOT NULL,
     trigger_ref          text,
@@ -83,8 +85,8 @@ CREATE UNIQUE INDEX runs_one_executing_per_session ON runs (session_id)
     WHERE status IN ('running', 'waiting_tool');
 
 CREATE TABLE run_steps (
-    id          text PRIMARY KEY,
-    run_id      text NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    id          text COLLATE "C" PRIMARY KEY,
+    run_id      text COLLATE "C" NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
     seq         integer NOT NULL,
     step_type   text NOT NULL,
     name        text,
@@ -98,18 +100,18 @@ CREATE TABLE run_steps (
 CREATE UNIQUE INDEX run_steps_by_run ON run_steps (run_id, seq);
 
 CREATE TABLE session_pending_runs (
-    run_id     text PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
-    session_id text NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    run_id     text COLLATE "C" PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    session_id text COLLATE "C" NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
     position   integer NOT NULL,
     created_at timestamptz NOT NULL
 );
 CREATE INDEX session_pending_by_session ON session_pending_runs (session_id, position);
 
 CREATE TABLE session_events (
-    id         text PRIMARY KEY,
-    session_id text NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    id         text COLLATE "C" PRIMARY KEY,
+    session_id text COLLATE "C" NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
     cursor     bigint NOT NULL,
-    run_id     text,
+    run_id     text COLLATE "C",
     event      text NOT NULL,
     data       json NOT NULL,
     created_at timestamptz NOT NULL
