@@ -197,8 +197,8 @@ async def test_connections_the_server_dropped_are_replaced_without_failing_work(
     app = "corral_dropped_test"
     store = open_store(f"{database_url}&application_name={app}")
     await store.open()
-    try:
-        await store.write(lambda tx: tx.insert_workspace(workspace()))
+
+    def drop_all() -> None:
         with psycopg.connect(database_url, autocommit=True) as admin:
             assert _backends(admin, app) == 5  # one writer, four readers
             admin.execute(
@@ -208,11 +208,15 @@ async def test_connections_the_server_dropped_are_replaced_without_failing_work(
             )
             wait_for(lambda: _backends(admin, app) == 0, what="the store's backends to end")
 
+    try:
+        await store.write(lambda tx: tx.insert_workspace(workspace()))
+        drop_all()
         await store.write(lambda tx: tx.insert_session(session()))
         reads = await asyncio.gather(
             *(store.read(lambda tx: tx.get_session("ses_1")) for _ in range(8))
         )
         assert all(r is not None and r.id == "ses_1" for r in reads)
+        drop_all()
         assert await store.ping()
     finally:
         await store.close()

@@ -46,7 +46,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import pq
@@ -74,17 +74,23 @@ _COMMITS = "SELECT seq FROM store_commits WHERE id = 1"
 
 Pool = ConnectionPool[Connection]
 
-# How long a unit of work waits for a connection (the server restarting, say) before it fails.
+# How long a unit of work waits for a connection (the server restarting, say) before it fails;
+# a health probe waits less.
 POOL_TIMEOUT_S = 10.0
+PING_TIMEOUT_S = 2.0
 
 
 def redacted(url: str) -> str:
-    """The URL without its password, for messages and logs."""
+    """The URL without its password (in the address or as a parameter), for messages."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    query = [
+        (k, "***" if k == "password" else v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="*")))
 
 
 def conninfo(url: str) -> str:
@@ -161,8 +167,8 @@ class PostgresStore:
 
     async def ping(self) -> bool:
         try:
-            # A real query on a table, so a database without Corral's schema shows up here.
-            return await self.read(lambda tx: tx.last_event_cursor("") >= 0)
+            readers, pool = self._require(self._readers), self._require(self._read_pool)
+            return await self._submit(readers, self._run, pool, _ping, PING_TIMEOUT_S)
         except Exception:
             return False
 
@@ -183,22 +189,29 @@ class PostgresStore:
     def add_event_listener(self, listener: EventListener) -> None:
         self._event_listeners.append(listener)
 
-    def _run(self, pool: Pool, body: Callable[[Connection, bool], T]) -> T:
+    def _run(
+        self, pool: Pool, body: Callable[[Connection, bool], T], timeout: float = POOL_TIMEOUT_S
+    ) -> T:
         """body(conn, retry_if_stale) on a pooled connection, with the transaction it leaves
         open rolled back. body raises _StaleConnection when it found the connection closed
         before it did anything: the pool's idle connections are then checked and replaced (the
         server restarted while they idled?) and body runs again, once, on a fresh one."""
         try:
-            return self._attempt(pool, body, retry_if_stale=True)
+            return self._attempt(pool, body, timeout, retry_if_stale=True)
         except _StaleConnection:
             pool.check()
-            return self._attempt(pool, body, retry_if_stale=False)
+            return self._attempt(pool, body, timeout, retry_if_stale=False)
 
     def _attempt(
-        self, pool: Pool, body: Callable[[Connection, bool], T], *, retry_if_stale: bool
+        self,
+        pool: Pool,
+        body: Callable[[Connection, bool], T],
+        timeout: float,
+        *,
+        retry_if_stale: bool,
     ) -> T:
         try:
-            with pool.connection() as conn:
+            with pool.connection(timeout) as conn:
                 try:
                     return body(conn, retry_if_stale)
                 finally:
@@ -306,6 +319,16 @@ class _WriteTx(PostgresTx):
 
     def _event_appended(self, session_id: str, cursor: int) -> None:
         self.appended[session_id] = cursor
+
+
+def _ping(conn: Connection, retry_if_stale: bool) -> bool:
+    try:  # a table of Corral's schema: a database without it is not up for Corral
+        conn.execute(_COMMITS).fetchone()
+    except psycopg.Error as exc:
+        if conn.broken and retry_if_stale:
+            raise _StaleConnection from exc
+        raise
+    return True
 
 
 class _SingleStatementTx(PostgresTx):
