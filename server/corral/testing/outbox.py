@@ -19,6 +19,7 @@ import httpx
 import psycopg
 
 from corral.config import Settings
+from corral.testing import postgres
 
 _EVENTS = (
     "SELECT cursor, run_id, event, data, created_at FROM session_events"
@@ -28,8 +29,12 @@ _EVENTS = (
 
 def stored_events(where: Settings | Path, session_id: str) -> list[dict[str, Any]]:
     """The session's events as committed: `{cursor, runId, event, data, createdAt}`. `where`
-    is the server's settings, or the data directory of a server on SQLite."""
-    url = where.store_url if isinstance(where, Settings) else ""
+    is the server's settings, or its data directory (whose database is the SQLite file there,
+    or its schema of the tests' PostgreSQL database: testing/postgres.py)."""
+    if isinstance(where, Settings):
+        url = where.store_url
+    else:
+        url = "" if postgres.server_schemas is None else postgres.server_schemas.url_for(where)
     if url.startswith(("postgresql:", "postgres:")):
         with psycopg.connect(url) as pg:
             stored = pg.execute(_EVENTS.format("%s"), (session_id,)).fetchall()
