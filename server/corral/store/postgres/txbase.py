@@ -36,17 +36,20 @@ def store_error(exc: psycopg.Error) -> StoreError:
 class TxBase(SqlTxBase):
     """Holds the connection of the current transaction; the mixins add the repositories."""
 
-    __slots__ = ("_conn",)
+    __slots__ = ("_conn", "_cur")
 
     codec = CODEC
     ID_TABLE = "unnest(?::text[]) AS j(value)"
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        # One cursor for the whole transaction (a statement's rows are read before the next
+        # one): psycopg builds a cursor and its adapters anew for every connection.execute.
+        self._cur = conn.cursor()
 
     def _cursor(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor[DictRow]:
         try:
-            return self._conn.execute(to_psycopg(sql), params)
+            return self._cur.execute(to_psycopg(sql), params)
         except psycopg.Error as exc:
             raise store_error(exc) from exc
 
@@ -55,7 +58,7 @@ class TxBase(SqlTxBase):
 
     def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         try:
-            self._conn.cursor().executemany(to_psycopg(sql), rows)
+            self._cur.executemany(to_psycopg(sql), rows)
         except psycopg.Error as exc:
             raise store_error(exc) from exc
 
