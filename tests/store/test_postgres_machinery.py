@@ -5,15 +5,17 @@ bookkeeping, and connections replaced when the server dropped them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 import pytest
 from store_factories import at, run, session, workspace
 
-from corral.store import ConflictError, Store, StoreError, open_store
+from corral.store import ConflictError, Store, StoreError, Tx, open_store
 from corral.store.postgres import PostgresStore
 from corral.store.postgres.migrate import migrate, schema_version
 from corral.store.sql.migrations import Migration, load_migrations
@@ -220,3 +222,57 @@ async def test_connections_the_server_dropped_are_replaced_without_failing_work(
         assert await store.ping()
     finally:
         await store.close()
+
+
+# -- write batches ---------------------------------------------------------------------
+
+
+class Boom(Exception):
+    pass
+
+
+def _commits(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT seq FROM store_commits").fetchone()
+    return int(row[0]) if row else 0
+
+
+async def test_writes_waiting_together_commit_together_and_fail_alone(
+    seeded: Store, database_url: str
+) -> None:
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(tx: Tx) -> None:
+        tx.append_event("ses_1", None, "x", {"n": 0}, at(0))
+        inside.set()
+        assert release.wait(60), "test never released the writer"
+
+    def append(n: int) -> Callable[[Tx], int]:
+        return lambda tx: tx.append_event("ses_1", None, "x", {"n": n}, at(n)).cursor
+
+    def failing(tx: Tx) -> None:
+        tx.append_event("ses_1", None, "x", {"n": "lost"}, at(9))
+        raise Boom("only this write is undone")
+
+    def swallowing(tx: Tx) -> None:
+        tx.append_event("ses_1", None, "x", {"n": "lost too"}, at(9))
+        with contextlib.suppress(ConflictError):
+            tx.insert_session(session("ses_1"))  # a duplicate: the transaction is aborted
+
+    before = _commits(database_url)
+    holding = asyncio.create_task(seeded.write(hold))
+    assert await asyncio.to_thread(inside.wait, 60)
+    waiting = [
+        asyncio.ensure_future(seeded.write(fn))
+        for fn in (append(1), failing, append(2), swallowing, append(3))
+    ]
+    await asyncio.sleep(0)  # one turn of the loop: each write is queued behind `hold`
+    release.set()
+    await holding
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert results[0::2] == [2, 3, 4]
+    assert isinstance(results[1], Boom)
+    assert isinstance(results[3], StoreError) and "went on" in str(results[3])
+    events = await seeded.read(lambda tx: tx.list_events("ses_1", 0, 100))
+    assert [e.data["n"] for e in events] == [0, 1, 2, 3]
+    assert _commits(database_url) == before + 2  # `hold`, then the five in one transaction

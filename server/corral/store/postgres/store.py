@@ -19,9 +19,15 @@ core capture and mutate state of their callers, and each session's event cursor 
 max + 1 that would conflict on every concurrent append; a lock per session cannot be taken up
 front, since what a fn touches is known only as it runs (recovery and dispatch span sessions).
 The price: one commit at a time for the whole database, each holding the lock for its
-statements' round trips and its WAL flush (measured by ``make bench-store``). Within a
-process, writes queue on one writer thread (one connection) instead of waiting on the row lock
-with a connection each. The same row's counter is the foreign-commit mark (``commit_marks.py``).
+statements' round trips, the client's CPU and its WAL flush (measured by ``make bench-store``).
+Within a process, writes queue for one writer thread (one connection) instead of waiting on the
+row lock with a connection each, and those waiting together commit together
+(``write_queue.py``): one lock and one flush per batch, a savepoint per write. Listeners hear a
+batch once, with the last cursor of each session its writes appended to. The same row's counter
+is the foreign-commit mark (``commit_marks.py``).
+
+A write fn that catches a failed statement's StoreError and returns is failed all the same
+(PostgreSQL aborted its transaction; committing would silently roll it back).
 
 Reads run on reader threads, each fn in one snapshot: a fn of one statement runs it alone, on
 the statement's own snapshot (``sql/single_statement.py``: one round trip instead of three),
@@ -62,6 +68,7 @@ from .commit_marks import CommitMarks
 from .migrate import migrate
 from .tx import PostgresTx
 from .txbase import Connection, store_error
+from .write_queue import PendingWrite, WriteQueue
 
 T = TypeVar("T")
 
@@ -121,6 +128,7 @@ class PostgresStore:
         self._write_pool: Pool | None = None
         self._read_pool: Pool | None = None
         self._marks = CommitMarks()
+        self._writes = WriteQueue()
         self._snapshots = SnapshotReads()
         self._event_listeners: list[EventListener] = []
 
@@ -180,7 +188,10 @@ class PostgresStore:
 
     async def write(self, fn: Callable[[Tx], T]) -> T:
         writer, pool = self._require(self._writer), self._require(self._write_pool)
-        return await self._submit(writer, self._run, pool, partial(self._write, fn))
+        done = self._writes.put(fn)
+        writer.submit(self._write_batch, pool)  # takes this write, or finds it taken already
+        result: T = await asyncio.wrap_future(done)
+        return result
 
     async def foreign_commit_mark(self) -> int:
         readers, pool = self._require(self._readers), self._require(self._read_pool)
@@ -231,7 +242,29 @@ class PostgresStore:
                 raise _StaleConnection from exc
             raise
 
-    def _write(self, fn: Callable[[Tx], T], conn: Connection, retry_if_stale: bool) -> T:
+    def _write_batch(self, pool: Pool) -> None:
+        batch = self._writes.take()
+        if not batch:
+            return
+        try:
+            outcomes, appended = self._run(pool, partial(self._commit_batch, batch))
+        except BaseException as exc:  # nothing of the batch committed
+            for pending in batch:
+                pending.future.set_exception(exc)
+            return
+        for pending, (result, error) in zip(batch, outcomes, strict=True):
+            if error is None:
+                pending.future.set_result(result)
+            else:
+                pending.future.set_exception(error)
+        if appended:
+            announce(self._event_listeners, appended)
+
+    def _commit_batch(
+        self, batch: list[PendingWrite], conn: Connection, retry_if_stale: bool
+    ) -> tuple[list[tuple[Any, BaseException | None]], dict[str, int]]:
+        """Each write's result or error, and the last event cursor of each session appended
+        to, once the batch committed. A lone write's error fails the transaction."""
         try:  # BEGIN and the write lock in one round trip
             cursor = conn.execute(_BEGIN_AND_LOCK_WRITES)
             cursor.nextset()
@@ -241,13 +274,28 @@ class PostgresStore:
                 raise _StaleConnection from exc
             raise store_error(exc) from exc
         assert row is not None, "store_commits lost its row"
-        tx = _WriteTx(conn)
-        result = checked(fn(tx))
+        alone = len(batch) == 1
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        appended: dict[str, int] = {}
+        for pending in batch:
+            if not alone:
+                _exec(conn, "SAVEPOINT unit")
+            tx = _WriteTx(conn)
+            try:
+                result = checked(pending.fn(tx))
+                if conn.info.transaction_status == pq.TransactionStatus.INERROR:
+                    raise StoreError("a statement of this write failed, and the write went on")
+            except BaseException as exc:
+                if alone:
+                    raise
+                _exec(conn, "ROLLBACK TO SAVEPOINT unit")
+                outcomes.append((None, exc))
+                continue
+            outcomes.append((result, None))
+            appended.update(tx.appended)
         with self._marks.committing(row["seq"]):
             _exec(conn, "COMMIT")
-        if tx.appended:
-            announce(self._event_listeners, tx.appended)
-        return result
+        return outcomes, appended
 
     def _foreign_mark(self, pool: Pool) -> int:
         with pool.connection() as conn, self._marks.lock:
