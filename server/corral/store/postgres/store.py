@@ -35,12 +35,11 @@ others in a REPEATABLE READ READ ONLY transaction. Reader sessions are read-only
 inside read(fn) fails loudly. Reads never wait on writers. They are never run inline on the event
 loop, unlike SQLite's point reads: every statement is a network round trip.
 
-Connections come from two pools (one for the writer, one for the readers), set to UTC and in
-autocommit mode so that the store issues BEGIN itself with the isolation it needs; a write's
-BEGIN travels with its write lock, in one round trip. When a unit of work finds its pooled
-connection closed before it did anything (the server restarted while it idled), the pool's idle
-connections are checked and replaced, and the unit of work starts again on a fresh one. A unit
-of work waits at most POOL_TIMEOUT_S for a connection.
+Connections come from two pools, one for the writer and one for the readers
+(``connections.py``); a write's BEGIN travels with its write lock, in one round trip. When a
+unit of work finds its pooled connection closed before it did anything (the server restarted
+while it idled), the pool's idle connections are checked and replaced, and the unit of work
+starts again on a fresh one. A unit of work waits at most POOL_TIMEOUT_S for a connection.
 """
 
 from __future__ import annotations
@@ -52,19 +51,17 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import pq
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg.rows import DictRow, dict_row
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg.rows import DictRow
+from psycopg_pool import PoolTimeout
 
 from ..base import EventListener, StoreError, Tx
 from ..sql.single_statement import OneStatement, SecondStatement, SnapshotReads
 from ..sql.units import announce, checked
-from .codec import NulFreeStrDumper
 from .commit_marks import CommitMarks
+from .connections import POOL_TIMEOUT_S, Pool, connection_pool, conninfo, redacted
 from .migrate import migrate
 from .tx import PostgresTx
 from .txbase import Connection, store_error
@@ -78,36 +75,7 @@ _BEGIN_AND_LOCK_WRITES = (
 )
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 _COMMITS = "SELECT seq FROM store_commits WHERE id = 1"
-
-Pool = ConnectionPool[Connection]
-
-# How long a unit of work waits for a connection (the server restarting, say) before it fails;
-# a health probe waits less.
-POOL_TIMEOUT_S = 10.0
-PING_TIMEOUT_S = 2.0
-
-
-def redacted(url: str) -> str:
-    """The URL without its password (in the address or as a parameter), for messages."""
-    parts = urlsplit(url)
-    if parts.password is not None:
-        host = parts.netloc.rpartition("@")[2]
-        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
-    query = [
-        (k, "***" if k == "password" else v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-    ]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="*")))
-
-
-def conninfo(url: str) -> str:
-    """libpq connection parameters for `url`, with Corral's defaults where it sets none."""
-    try:
-        params = conninfo_to_dict(url)
-    except psycopg.ProgrammingError as exc:
-        raise ValueError(f"invalid PostgreSQL URL {redacted(url)!r}: {exc}") from exc
-    defaults: dict[str, str | int] = {"connect_timeout": 10, "fallback_application_name": "corral"}
-    return make_conninfo(url, **{k: v for k, v in defaults.items() if k not in params})
+PING_TIMEOUT_S = 2.0  # a health probe waits less than a unit of work for a connection
 
 
 class PostgresStore:
@@ -120,7 +88,7 @@ class PostgresStore:
     kind = "postgres"
 
     def __init__(self, url: str, *, readers: int = 4) -> None:
-        self.url = url
+        self._url = url
         self._conninfo = conninfo(url)
         self._readers_count = max(1, readers)
         self._writer: ThreadPoolExecutor | None = None
@@ -141,8 +109,8 @@ class PostgresStore:
         self._readers = ThreadPoolExecutor(
             self._readers_count, thread_name_prefix="corral-pg-reader"
         )
-        self._write_pool = self._pool(1, "writer")
-        self._read_pool = self._pool(self._readers_count, "reader")
+        self._write_pool = connection_pool(self._conninfo, 1, read_only=False)
+        self._read_pool = connection_pool(self._conninfo, self._readers_count, read_only=True)
         try:
             await self._submit(self._writer, self._prepare, self._write_pool, self._read_pool)
         except BaseException:
@@ -228,7 +196,7 @@ class PostgresStore:
                 finally:
                     _rollback(conn)  # a no-op after COMMIT; undoes everything otherwise
         except PoolTimeout as exc:
-            raise StoreError(f"no connection to {redacted(self.url)}: {exc}") from exc
+            raise StoreError(f"no connection to {redacted(self._url)}: {exc}") from exc
 
     def _read(self, fn: Callable[[Tx], T], conn: Connection, retry_if_stale: bool) -> T:
         def begun() -> Tx:
@@ -308,21 +276,8 @@ class PostgresStore:
 
     # -- connections ------------------------------------------------------------------
 
-    def _pool(self, size: int, role: str) -> Pool:
-        return ConnectionPool(
-            self._conninfo,
-            connection_class=psycopg.Connection[DictRow],
-            kwargs={"autocommit": True, "row_factory": dict_row},
-            min_size=size,
-            max_size=size,
-            open=False,
-            configure=partial(_configure, read_only=role == "reader"),
-            name=f"corral-{role}",
-            timeout=POOL_TIMEOUT_S,
-        )
-
     def _prepare(self, *pools: Pool) -> None:
-        where = redacted(self.url)
+        where = redacted(self._url)
         try:
             with psycopg.connect(self._conninfo, autocommit=True) as conn:
                 migrate(conn)
@@ -394,14 +349,6 @@ class _SingleStatementTx(PostgresTx):
 
     def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         raise SecondStatement  # a write, refused by a read-only session anyway
-
-
-def _configure(conn: Connection, *, read_only: bool) -> None:
-    # Readers' sessions are read-only, so that a read fn's statement outside a transaction
-    # cannot write either.
-    access = "on" if read_only else "off"
-    conn.execute(f"SET TIME ZONE 'UTC'; SET default_transaction_read_only = {access}")
-    conn.adapters.register_dumper(str, NulFreeStrDumper)
 
 
 def _exec(conn: Connection, sql: str) -> None:
