@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8787
 
 .PHONY: serve serve-cluster test check codegen fuzz wheel-check bubblewrap bench-api bench-files \
-	bench-runs bench-events clean
+	bench-runs bench-events bench-store clean
 
 $(STAMP): requirements/runtime.txt requirements/dev.txt constraints.txt pyproject.toml clients/python/pyproject.toml clients/python/sdk/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -81,6 +81,9 @@ bench-runs: $(STAMP)
 
 bench-events: $(STAMP)
 	$(BIN)/python bench/bench_events.py
+
+bench-store: $(STAMP)
+	$(BIN)/python bench/bench_store.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

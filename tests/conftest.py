@@ -1,5 +1,6 @@
-"""Shared fixtures: a real Corral server on a loopback port, in a thread of the test process,
-and the gate of every test that needs a working bubblewrap."""
+"""Shared fixtures: a real Corral server on a loopback port, in a thread of the test process
+(on SQLite, or on PostgreSQL with CORRAL_TEST_DATABASE=postgres), the session's PostgreSQL test
+database, and the gate of every test that needs a working bubblewrap."""
 
 from __future__ import annotations
 
@@ -16,7 +17,50 @@ import pytest
 
 from corral.config import Settings
 from corral.sandbox.isolation import choose_isolation
+from corral.testing import postgres
 from corral.testing.live_server import LiveServer, live_server
+from corral.testing.postgres import (
+    ServerSchemas,
+    TestDatabase,
+    admin_url,
+    postgres_required,
+    server_database_kind,
+    unreachable_reason,
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_db() -> Iterator[TestDatabase]:
+    """A fresh PostgreSQL database for this test session (testing/postgres.py), dropped at its
+    end. Without a reachable server the tests taking it skip, or fail where CI=true or
+    CORRAL_REQUIRE_POSTGRES=1."""
+    url = admin_url()
+    reason = unreachable_reason(url)
+    if reason is not None:
+        if postgres_required():
+            pytest.fail(
+                f"PostgreSQL is required here (CI=true or CORRAL_REQUIRE_POSTGRES=1): {reason}"
+            )
+        pytest.skip(f"needs PostgreSQL: {reason}; CORRAL_TEST_POSTGRES_URL names another server")
+    db = TestDatabase(url)
+    try:
+        yield db
+    finally:
+        db.drop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _servers_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With CORRAL_TEST_DATABASE=postgres, every server a test starts in its process uses a
+    schema of the session's PostgreSQL database instead of a SQLite file."""
+    if server_database_kind() != "postgres":
+        yield
+        return
+    postgres.server_schemas = ServerSchemas(request.getfixturevalue("postgres_db"))
+    try:
+        yield
+    finally:
+        postgres.server_schemas = None
 
 
 @pytest.fixture

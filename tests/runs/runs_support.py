@@ -86,7 +86,7 @@ def text_of(msg: dict[str, Any]) -> str:
 
 def server_events(server: Any, session_id: str) -> list[dict[str, Any]]:
     """The session's outbox as the server committed it."""
-    return stored_events(server.settings.data_dir, session_id)
+    return stored_events(server.settings, session_id)
 
 
 def replayed_events(api: httpx.Client, session_id: str) -> list[tuple[str, dict[str, Any]]]:

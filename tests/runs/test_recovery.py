@@ -20,6 +20,7 @@ from runs_support import get_run, new_session, new_workspace, send, steps
 
 from corral.testing.fake_openai import FakeOpenAI
 from corral.testing.fake_provider import FakeReply
+from corral.testing.postgres import server_database_env
 from corral.testing.processes import clean_environ, free_port
 from corral.testing.waiting import wait_for, wait_for_run
 
@@ -35,6 +36,7 @@ def _server_process(
     env.update(
         {
             "CORRAL_DATA_DIR": str(data_dir),
+            **server_database_env(data_dir),
             "CORRAL_SANDBOX_ISOLATION": "none",
             **(provider_env or {}),
             **{f"CORRAL_{k.upper()}": v for k, v in settings.items()},

@@ -23,6 +23,12 @@ from corral.store import StoreError, Tx
 from corral.store.sqlite import SqliteStore
 from corral.store.sqlite import store as sqlite_store
 
+
+@pytest.fixture
+def backend() -> str:
+    return "sqlite"
+
+
 LOOP_THREAD = "MainThread"  # pytest-asyncio runs the test's loop on the main thread
 READER = "corral-sqlite-reader"
 WRITER = "corral-sqlite-writer"

@@ -1,6 +1,6 @@
 """Persistence behind one async interface, chosen by configuration.
 
->>> store = open_store("sqlite:///var/lib/corral/corral.db")
+>>> store = open_store("sqlite:///var/lib/corral/corral.db")  # or postgresql://user@host/db
 >>> await store.open()
 >>> ws = await store.read(lambda tx: tx.get_workspace("ws_..."))
 """
@@ -32,15 +32,22 @@ from .records import (
     WorkspaceRecord,
 )
 
-SUPPORTED_SCHEMES = ("sqlite",)
+SUPPORTED_SCHEMES = ("sqlite", "postgresql", "postgres")
 
 
 def open_store(url: str) -> Store:
-    """Build (not yet open) the store a URL names: ``sqlite:///abs/path/corral.db``.
+    """Build (not yet open) the store a URL names: ``sqlite:///abs/path/corral.db`` or
+    ``postgresql://user:password@host:port/dbname`` (any libpq URL: query parameters such as
+    ``sslmode`` or ``options`` are passed on).
 
-    The database file and its parent directories are created by ``await store.open()``.
+    ``await store.open()`` creates the SQLite file and its parent directories, or the schema
+    in an existing PostgreSQL database; both migrate the schema to this server's version.
     """
     parts = urlsplit(url)
+    if parts.scheme in ("postgresql", "postgres"):
+        from .postgres import PostgresStore
+
+        return PostgresStore(url)
     if parts.scheme == "sqlite":
         from .sqlite import SqliteStore
 

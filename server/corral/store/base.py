@@ -4,7 +4,7 @@ The core hands the store a *synchronous* function ``fn(tx)`` holding a whole uni
 the store runs it on its own thread inside one transaction and the core awaits the result.
 That is one thread hop and (for writes) one commit per state change plus its events, and the
 event loop never waits on the database. Nothing here names a database driver: backends
-(``sqlite`` now, ``postgres`` later) implement these protocols.
+(``sqlite``, ``postgres``) implement these protocols, sharing their SQL (``store/sql``).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from corral.app import build_app
 from corral.config import Settings
 from corral.core.container import Core
 from corral.http.serving import edge_options
+from corral.testing import postgres
 from corral.testing.threaded_server import serve_in_thread
 
 
@@ -41,6 +42,13 @@ class LiveServer:
 
 @contextmanager
 def live_server(settings: Settings, start_timeout_s: float = 20) -> Iterator[LiveServer]:
+    """Serve `settings`; on a schema of the tests' PostgreSQL database instead of the SQLite
+    file under its data directory when ``CORRAL_TEST_DATABASE=postgres`` (testing/postgres.py)
+    and the settings name no database."""
+    schemas = postgres.server_schemas
+    if schemas is not None and settings.database_url is None:
+        url = schemas.url_for(settings.data_dir)
+        settings = settings.model_copy(update={"database_url": url})
     app, core = build_app(settings)
     with serve_in_thread(
         app,

@@ -1,5 +1,5 @@
-"""A session's events in the shapes tests compare: as a SQLite-backed server committed them,
-read straight from its database file (the truth a stream is checked against), as
+"""A session's events in the shapes tests compare: as the server committed them, read straight
+from its database (the truth a stream is checked against), as
 `GET /sessions/{id}/events?follow=false` replays them to any client, and as a live stream
 delivers them.
 
@@ -13,24 +13,47 @@ import json
 import sqlite3
 import time
 from contextlib import closing
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
+
+from corral.config import Settings
+from corral.testing import postgres
+
+_EVENTS = (
+    "SELECT cursor, run_id, event, data, created_at FROM session_events"
+    " WHERE session_id = {} ORDER BY cursor"
+)
 
 
-def stored_events(data_dir: Path, session_id: str) -> list[dict[str, Any]]:
-    """The session's events as committed: `{cursor, runId, event, data, createdAt}`."""
-    with closing(sqlite3.connect(data_dir / "corral.db", timeout=10)) as conn:
-        rows = conn.execute(
-            "SELECT cursor, run_id, event, data, created_at FROM session_events"
-            " WHERE session_id = ? ORDER BY cursor",
-            (session_id,),
-        ).fetchall()
+def stored_events(where: Settings | Path, session_id: str) -> list[dict[str, Any]]:
+    """The session's events as committed: `{cursor, runId, event, data, createdAt}`. `where`
+    is the server's settings, or its data directory (whose database is the SQLite file there,
+    or its schema of the tests' PostgreSQL database: testing/postgres.py)."""
+    if isinstance(where, Settings):
+        url = where.store_url
+    else:
+        url = "" if postgres.server_schemas is None else postgres.server_schemas.url_for(where)
+    if url.startswith(("postgresql:", "postgres:")):
+        with psycopg.connect(url) as pg:
+            stored = pg.execute(_EVENTS.format("%s"), (session_id,)).fetchall()
+        rows = [(c, r, e, d, _iso(t)) for c, r, e, d, t in stored]
+    else:
+        data_dir = where.data_dir if isinstance(where, Settings) else where
+        with closing(sqlite3.connect(data_dir / "corral.db", timeout=10)) as conn:
+            found = conn.execute(_EVENTS.format("?"), (session_id,)).fetchall()
+        rows = [(c, r, e, json.loads(d), t) for c, r, e, d, t in found]
     return [
-        {"cursor": c, "runId": r, "event": e, "data": json.loads(d), "createdAt": t}
-        for c, r, e, d, t in rows
+        {"cursor": c, "runId": r, "event": e, "data": d, "createdAt": t} for c, r, e, d, t in rows
     ]
+
+
+def _iso(at: Any) -> str:
+    """A timestamptz as SQLite stores it (and the stream shows it): microseconds and Z."""
+    return str(at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
 
 
 def replayed_events(client: httpx.Client, session_id: str) -> list[dict[str, Any]]:

@@ -1,38 +1,12 @@
-"""Versioned schema migrations for SQLite, tracked with ``PRAGMA user_version``.
-
-Files ``migrations/sqlite/NNNN_name.sql`` (package data) are applied in order, each in its own
-transaction together with the version bump, so a failed migration leaves the previous version
-intact and the next ``open()`` retries it.
+"""Versioned schema migrations for SQLite (``sql/migrations.py``), tracked with
+``PRAGMA user_version``; concurrent openers serialize on ``BEGIN IMMEDIATE``.
 """
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from dataclasses import dataclass
-from importlib import resources
 
-_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
-
-
-def load_migrations() -> list[Migration]:
-    folder = resources.files("corral.store").joinpath("migrations", "sqlite")
-    found: list[Migration] = []
-    for entry in folder.iterdir():
-        match = _NAME.match(entry.name)
-        if match:
-            found.append(Migration(int(match.group(1)), entry.name, entry.read_text("utf-8")))
-    found.sort(key=lambda m: m.version)
-    if [m.version for m in found] != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"sqlite migrations must be numbered 0001.. without gaps: {found}")
-    return found
+from ..sql.migrations import Migration, check_not_newer, load_migrations
 
 
 def split_statements(sql: str) -> list[str]:
@@ -57,11 +31,9 @@ def user_version(conn: sqlite3.Connection) -> int:
 
 def migrate(conn: sqlite3.Connection, migrations: list[Migration] | None = None) -> int:
     """Bring the database up to the newest version; return the resulting version."""
-    migrations = load_migrations() if migrations is None else migrations
-    latest = migrations[-1].version if migrations else 0
+    migrations = load_migrations("sqlite") if migrations is None else migrations
     current = user_version(conn)
-    if current > latest:
-        raise RuntimeError(f"database schema v{current} is newer than this server (v{latest})")
+    check_not_newer(current, migrations)
     for migration in migrations:
         if migration.version <= current:
             continue

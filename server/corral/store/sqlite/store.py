@@ -16,19 +16,14 @@ with bench/bench_api.py). The loop never waits on the disk for long:
   free and let store errors propagate, so a cut-short attempt leaves nothing behind.
 Reads from a thread other than the one that opened the store always use the pool.
 
-A read's snapshot: a single statement already reads one consistent snapshot, SQLite's implicit
-per-statement transaction, so a read fn first runs without BEGIN/ROLLBACK (~4.5 us of the ~18
-us an inline GET /sessions/{id} read took). Its second statement stops it and the fn reruns
-inside BEGIN ... ROLLBACK (read fns are side-effect free); fns seen doing that (by code
-object) and callables without a code object start there.
+A read's snapshot: a read fn of a single statement runs without BEGIN/ROLLBACK, on the statement's
+own snapshot; others inside BEGIN ... ROLLBACK (``sql/single_statement.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
-import logging
 import math
 import sqlite3
 import threading
@@ -40,11 +35,12 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from ..base import EventListener, StoreError, Tx
+from ..sql.single_statement import OneStatement, SecondStatement, SnapshotReads
+from ..sql.units import announce, checked
 from .migrate import migrate
 from .tx import SqliteTx
 
 T = TypeVar("T")
-log = logging.getLogger("corral.store")
 
 INLINE_BUDGET_S = 0.001  # longest an inline read may hold the event loop before the pool takes it
 _PROGRESS_EVERY = 1000  # SQLite VM steps between budget checks (~20-50 us of work)
@@ -72,7 +68,7 @@ class SqliteStore:
         self._loop_conn: sqlite3.Connection | None = None  # the inline reads' connection
         self._loop_thread: int | None = None
         self._deadline = math.inf  # of the inline read in progress
-        self._multi_statement: set[object] = set()  # read fns' __code__ that needed BEGIN
+        self._snapshots = SnapshotReads()
         self._event_listeners: list[EventListener] = []
 
     # -- lifecycle --------------------------------------------------------------------
@@ -167,14 +163,12 @@ class SqliteStore:
 
     def _snapshot_read(self, conn: sqlite3.Connection, fn: Callable[[Tx], T]) -> T:
         """Runs fn in one consistent snapshot; the caller rolls back the transaction, if any."""
-        code = getattr(fn, "__code__", None)  # other callables: no stable identity, no guessing
-        if code is not None and code not in self._multi_statement:
-            try:
-                return _checked(fn(_SingleStatementTx(conn)))
-            except _SecondStatement:
-                self._multi_statement.add(code)
-        _exec(conn, "BEGIN")  # deferred: one snapshot from the fn's first statement on
-        return _checked(fn(SqliteTx(conn)))
+
+        def begun() -> Tx:
+            _exec(conn, "BEGIN")  # deferred: one snapshot from the fn's first statement on
+            return SqliteTx(conn)
+
+        return self._snapshots.run(fn, lambda: _SingleStatementTx(conn), begun)
 
     def _over_budget(self) -> bool:
         return time.perf_counter() > self._deadline
@@ -184,20 +178,13 @@ class SqliteStore:
         _exec(conn, "BEGIN IMMEDIATE")
         tx = _WriteTx(conn)
         try:
-            result = _checked(fn(tx))
+            result = checked(fn(tx))
             _exec(conn, "COMMIT")
         finally:
             _rollback(conn)  # a no-op after COMMIT; undoes everything if fn or COMMIT failed
         if tx.appended:
-            self._announce(tx.appended)
+            announce(self._event_listeners, tx.appended)
         return result
-
-    def _announce(self, cursors: dict[str, int]) -> None:
-        for listener in self._event_listeners:
-            try:
-                listener(cursors)
-            except Exception:  # the write has committed: a listener cannot take that back
-                log.exception("event listener failed after commit")
 
     # -- threads and connections ------------------------------------------------------
 
@@ -286,27 +273,21 @@ class _WriteTx(SqliteTx):
         self.appended[session_id] = cursor
 
 
-class _SecondStatement(BaseException):  # not Exception: a fn's own handlers must not catch it
-    """A read fn issued a second statement outside a transaction."""
-
-
 class _SingleStatementTx(SqliteTx):
     """Lets a read fn run its first statement on that statement's implicit snapshot."""
 
-    __slots__ = ("_issued",)
+    __slots__ = ("_statements",)
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         super().__init__(conn)
-        self._issued = False
+        self._statements = OneStatement()
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        if self._issued:
-            raise _SecondStatement
-        self._issued = True
+        self._statements.next()
         return super()._execute(sql, params)
 
     def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        raise _SecondStatement  # never in a read (query_only), but not on a bare snapshot
+        raise SecondStatement  # never in a read (query_only), but not on a bare snapshot
 
 
 def _exec(conn: sqlite3.Connection, sql: str) -> None:
@@ -321,12 +302,3 @@ def _rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
-
-
-def _checked(result: T) -> T:
-    if inspect.isawaitable(result):
-        # An async fn would run outside the transaction; refuse instead of committing nothing.
-        if inspect.iscoroutine(result):
-            result.close()
-        raise TypeError("the fn given to Store.read/write must be synchronous")
-    return result

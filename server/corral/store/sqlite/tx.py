@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from .tx_conversation import ConversationRepo
-from .tx_runs import RunRepo
+from ..sql.tx_conversation import ConversationRepo
+from ..sql.tx_runs import RunRepo
+from .txbase import TxBase
 
 
-class SqliteTx(ConversationRepo, RunRepo):
+class SqliteTx(ConversationRepo, RunRepo, TxBase):
     """Repository methods bound to one connection and one open transaction."""
 
     __slots__ = ()

@@ -1,4 +1,4 @@
-"""Shared plumbing for the SQLite repository mixins: statement execution and error mapping."""
+"""Statement execution and error mapping on a SQLite connection, for the shared repositories."""
 
 from __future__ import annotations
 
@@ -8,14 +8,19 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, TypeVar
 
 from ..base import ConflictError, StoreError
+from ..sql.txbase import SqlTxBase
+from .codec import CODEC
 
 T = TypeVar("T")
 
 
-class TxBase:
+class TxBase(SqlTxBase):
     """Holds the connection of the current transaction; the mixins add the repositories."""
 
     __slots__ = ("_conn",)
+
+    codec = CODEC
+    ID_TABLE = "json_each(?) AS j"
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
@@ -59,13 +64,14 @@ class TxBase:
     def _changed(self, sql: str, params: Sequence[Any] = ()) -> bool:
         return self._execute(sql, params).rowcount > 0
 
-    def _event_appended(self, session_id: str, cursor: int) -> None:
-        """Write transactions note the events they append, to announce them once committed."""
+    @staticmethod
+    def in_list(column: str) -> str:
+        return f"{column} IN (SELECT value FROM json_each(?))"
 
+    @staticmethod
+    def id_list(values: Collection[str]) -> str:
+        return json.dumps(list(values))
 
-def json_list(values: Collection[str]) -> str:
-    """One bound parameter for an id list, expanded in SQL with ``json_each(?)``.
-
-    Avoids building a statement per list length and SQLite's bound-variable limit.
-    """
-    return json.dumps(list(values))
+    @staticmethod
+    def index_hint(index: str) -> str:
+        return f"INDEXED BY {index}"

@@ -1,4 +1,5 @@
-"""SQLite repositories for runs, run steps, the session pending queue and session events."""
+"""Repositories for runs, run steps, the session pending queue and session events, shared by
+the SQL backends."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from corral.ids import new_id
 from ..base import ACTIVE_RUN_STATUSES
 from ..records import EventRecord, JsonObject, PendingRunRecord, RunRecord, RunStepRecord
 from . import codec as c
-from .txbase import TxBase, json_list
+from .txbase import SqlTxBase
 
 _RUN = c.RUN_COLUMNS
 _STEP = c.STEP_COLUMNS
@@ -19,26 +20,26 @@ _PEND = c.PENDING_COLUMNS
 _EVT = c.EVENT_COLUMNS
 
 # Spelled out (not bound) so it matches the partial index runs_live_by_session, whose WHERE
-# clause in 0001_init.sql must list the same statuses.
+# clause in each backend's 0001_init.sql must list the same statuses.
 _LIVE = "status IN (" + ", ".join(f"'{s}'" for s in ACTIVE_RUN_STATUSES) + ")"
 
 
-class RunRepo(TxBase):
+class RunRepo(SqlTxBase):
     __slots__ = ()
 
     # -- runs -------------------------------------------------------------------------
 
     def insert_run(self, rec: RunRecord) -> None:
         self._execute(
-            f"INSERT INTO runs ({_RUN}) VALUES ({c.placeholders(_RUN)})", c.run_values(rec)
+            f"INSERT INTO runs ({_RUN}) VALUES ({c.placeholders(_RUN)})", self.codec.run_values(rec)
         )
 
     def get_run(self, run_id: str) -> RunRecord | None:
         row = self._one(f"SELECT {_RUN} FROM runs WHERE id = ?", (run_id,))
-        return None if row is None else c.run_from(row)
+        return None if row is None else self.codec.run_from(row)
 
     def update_run(self, rec: RunRecord) -> bool:
-        values = c.run_values(rec)
+        values = self.codec.run_values(rec)
         return self._changed(
             f"UPDATE runs SET {c.assignments(_RUN)} WHERE id = ?", (*values[1:], rec.id)
         )
@@ -49,52 +50,52 @@ class RunRepo(TxBase):
             " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
             (session_id, limit, offset),
         )
-        return [c.run_from(r) for r in rows]
+        return [self.codec.run_from(r) for r in rows]
 
     def active_runs(
         self, session_id: str, *, include_cancel_requested: bool = False
     ) -> list[RunRecord]:
         cancel_filter = "" if include_cancel_requested else " AND cancel_requested_at IS NULL"
         rows = self._all(
-            # Without statistics the planner prefers runs_by_session (it matches the ORDER BY)
-            # and would scan the session's whole history; the live index holds a few rows.
-            f"SELECT {_RUN} FROM runs r INDEXED BY runs_live_by_session"
+            # Without statistics SQLite's planner prefers runs_by_session (it matches the ORDER
+            # BY) and would scan the session's whole history; the live index holds a few rows.
+            f"SELECT {_RUN} FROM runs r {self.index_hint('runs_live_by_session')}"
             f" WHERE session_id = ? AND {_LIVE}{cancel_filter}"
             " AND NOT EXISTS (SELECT 1 FROM session_pending_runs p WHERE p.run_id = r.id)"
             " ORDER BY created_at, id",
             (session_id,),
         )
-        return [c.run_from(r) for r in rows]
+        return [self.codec.run_from(r) for r in rows]
 
     def runs_by_status(self, statuses: Collection[str], limit: int) -> list[RunRecord]:
         """Oldest first, e.g. for recovery sweeps."""
         if not statuses:
             return []
         rows = self._all(
-            f"SELECT {_RUN} FROM runs WHERE status IN (SELECT value FROM json_each(?))"
+            f"SELECT {_RUN} FROM runs WHERE {self.in_list('status')}"
             " ORDER BY created_at, id LIMIT ?",
-            (json_list(statuses), limit),
+            (self.id_list(statuses), limit),
         )
-        return [c.run_from(r) for r in rows]
+        return [self.codec.run_from(r) for r in rows]
 
     def runnable_run_ids(self, limit: int) -> list[str]:
         rows = self._all(
-            "SELECT id FROM runs r INDEXED BY runs_by_status"
+            f"SELECT id FROM runs r {self.index_hint('runs_by_status')}"
             " WHERE status = 'queued' AND cancel_requested_at IS NULL"
             " AND NOT EXISTS (SELECT 1 FROM session_pending_runs p WHERE p.run_id = r.id)"
             " ORDER BY created_at, id LIMIT ?",
             (limit,),
         )
-        return [row[0] for row in rows]
+        return [row["id"] for row in rows]
 
     def runs_to_stop(self, run_ids: Collection[str]) -> list[str]:
         rows = self._all(
-            "SELECT j.value FROM json_each(?) j WHERE NOT EXISTS (SELECT 1 FROM runs r"
+            f"SELECT j.value FROM {self.ID_TABLE} WHERE NOT EXISTS (SELECT 1 FROM runs r"
             " WHERE r.id = j.value AND r.status IN ('running', 'waiting_tool')"
             " AND r.cancel_requested_at IS NULL)",
-            (json_list(run_ids),),
+            (self.id_list(run_ids),),
         )
-        return [row[0] for row in rows]
+        return [row["value"] for row in rows]
 
     # -- run steps --------------------------------------------------------------------
 
@@ -111,7 +112,7 @@ class RunRepo(TxBase):
         started_at: datetime | None = None,
         ended_at: datetime | None = None,
     ) -> RunStepRecord:
-        # max+1 is race-free here: the write transaction holds SQLite's write lock.
+        # max+1 is race-free: write transactions are serialized (by every backend).
         seq = 1 + self._scalar_int("SELECT MAX(seq) FROM run_steps WHERE run_id = ?", (run_id,))
         rec = RunStepRecord(
             id=new_id("step"),
@@ -128,23 +129,23 @@ class RunRepo(TxBase):
         )
         self._execute(
             f"INSERT INTO run_steps ({_STEP}) VALUES ({c.placeholders(_STEP)})",
-            c.step_values(rec),
+            self.codec.step_values(rec),
         )
         return rec
 
     def get_step(self, step_id: str) -> RunStepRecord | None:
         row = self._one(f"SELECT {_STEP} FROM run_steps WHERE id = ?", (step_id,))
-        return None if row is None else c.step_from(row)
+        return None if row is None else self.codec.step_from(row)
 
     def list_steps(self, run_id: str, offset: int, limit: int) -> list[RunStepRecord]:
         rows = self._all(
             f"SELECT {_STEP} FROM run_steps WHERE run_id = ? ORDER BY seq LIMIT ? OFFSET ?",
             (run_id, limit, offset),
         )
-        return [c.step_from(r) for r in rows]
+        return [self.codec.step_from(r) for r in rows]
 
     def update_step(self, rec: RunStepRecord) -> bool:
-        values = c.step_values(rec)
+        values = self.codec.step_values(rec)
         return self._changed(
             f"UPDATE run_steps SET {c.assignments(_STEP)} WHERE id = ?", (*values[1:], rec.id)
         )
@@ -157,7 +158,7 @@ class RunRepo(TxBase):
             " ORDER BY position, created_at, run_id",
             (session_id,),
         )
-        return [c.pending_from(r) for r in rows]
+        return [self.codec.pending_from(r) for r in rows]
 
     def enqueue_pending(self, session_id: str, run_id: str, created_at: datetime) -> int:
         position = 1 + self._scalar_int(
@@ -165,7 +166,7 @@ class RunRepo(TxBase):
         )
         self._execute(
             f"INSERT INTO session_pending_runs ({_PEND}) VALUES (?, ?, ?, ?)",
-            (run_id, session_id, position, c.ts(created_at)),
+            (run_id, session_id, position, self.codec.ts(created_at)),
         )
         return position
 
@@ -227,7 +228,7 @@ class RunRepo(TxBase):
         )
         self._execute(
             f"INSERT INTO session_events ({_EVT}) VALUES ({c.placeholders(_EVT)})",
-            (rec.id, session_id, cursor, run_id, event, c.dump_json(data), c.ts(created_at)),
+            self.codec.event_values(rec),
         )
         self._event_appended(session_id, cursor)
         return rec
@@ -241,7 +242,7 @@ class RunRepo(TxBase):
             " ORDER BY cursor LIMIT ?",
             (session_id, after_cursor, *params, limit),
         )
-        return [c.event_from(r) for r in rows]
+        return [self.codec.event_from(r) for r in rows]
 
     def last_event_cursor(self, session_id: str) -> int:
         return self._scalar_int(
@@ -250,8 +251,8 @@ class RunRepo(TxBase):
 
     def last_event_cursors(self, session_ids: Collection[str]) -> dict[str, int]:
         rows = self._all(
-            "SELECT session_id, MAX(cursor) FROM session_events"
-            " WHERE session_id IN (SELECT value FROM json_each(?)) GROUP BY session_id",
-            (json_list(session_ids),),
+            "SELECT session_id, MAX(cursor) AS last FROM session_events"
+            f" WHERE {self.in_list('session_id')} GROUP BY session_id",
+            (self.id_list(session_ids),),
         )
-        return {row[0]: int(row[1]) for row in rows}
+        return {row["session_id"]: int(row["last"]) for row in rows}

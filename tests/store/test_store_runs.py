@@ -1,18 +1,16 @@
-"""Runs, steps, the pending queue, events and delete cascades of the SQLite store."""
+"""Runs, steps, the pending queue, events and delete cascades, on every backend."""
 
 from __future__ import annotations
 
-import sqlite3
-
+from conftest import Counts
 from store_factories import at, message, run, session, workspace
 
-from corral.store import Tx
-from corral.store.sqlite import SqliteStore
+from corral.store import Store, Tx
 
 # -- runs ------------------------------------------------------------------------------
 
 
-async def test_run_round_trip_and_update(seeded: SqliteStore) -> None:
+async def test_run_round_trip_and_update(seeded: Store) -> None:
     rec = run("run_1", trigger_ref="msg_1", metadata={"recovery": {"state": "x"}}, t=1)
     await seeded.write(lambda tx: tx.insert_run(rec))
     assert await seeded.read(lambda tx: tx.get_run("run_1")) == rec
@@ -24,7 +22,7 @@ async def test_run_round_trip_and_update(seeded: SqliteStore) -> None:
     assert await seeded.read(lambda tx: tx.get_run("run_missing")) is None
 
 
-async def test_list_session_runs_newest_first(seeded: SqliteStore) -> None:
+async def test_list_session_runs_newest_first(seeded: Store) -> None:
     def seed(tx: Tx) -> None:
         for i, t in enumerate([1, 3, 3, 2]):
             tx.insert_run(run(f"run_{i}", t=t))
@@ -37,19 +35,25 @@ async def test_list_session_runs_newest_first(seeded: SqliteStore) -> None:
     assert [r.id for r in page] == ["run_3"]
 
 
-async def test_active_runs_and_runs_by_status(seeded: SqliteStore) -> None:
+async def test_active_runs_and_runs_by_status(seeded: Store) -> None:
+    # At most one run of a session executes (PostgreSQL refuses a second): one per session here.
     def seed(tx: Tx) -> None:
+        tx.insert_session(session("ses_2"))
+        tx.insert_session(session("ses_3"))
         tx.insert_run(run("run_q", t=1))
-        tx.insert_run(run("run_r", t=2, status="running"))
-        tx.insert_run(run("run_w", t=3, status="waiting_tool"))
+        tx.insert_run(run("run_r", "ses_2", t=2, status="running"))
+        tx.insert_run(run("run_w", "ses_3", t=3, status="waiting_tool"))
         tx.insert_run(run("run_c", t=4, status="running", cancel_requested_at=at(5)))
         tx.insert_run(run("run_done", t=5, status="completed"))
         tx.insert_run(run("run_pending", t=6))
         tx.enqueue_pending("ses_1", "run_pending", at(6))
 
     await seeded.write(seed)
-    active = await seeded.read(lambda tx: tx.active_runs("ses_1"))
-    assert [r.id for r in active] == ["run_q", "run_r", "run_w"]
+    assert [r.id for r in await seeded.read(lambda tx: tx.active_runs("ses_1"))] == ["run_q"]
+    occupying = await seeded.read(lambda tx: tx.active_runs("ses_1", include_cancel_requested=True))
+    assert [r.id for r in occupying] == ["run_q", "run_c"]
+    assert [r.id for r in await seeded.read(lambda tx: tx.active_runs("ses_2"))] == ["run_r"]
+    assert [r.id for r in await seeded.read(lambda tx: tx.active_runs("ses_3"))] == ["run_w"]
     assert await seeded.read(lambda tx: tx.active_runs("ses_other")) == []
 
     queued = await seeded.read(lambda tx: tx.runs_by_status(["queued"], 10))
@@ -59,16 +63,18 @@ async def test_active_runs_and_runs_by_status(seeded: SqliteStore) -> None:
     assert await seeded.read(lambda tx: tx.runs_by_status([], 10)) == []
 
 
-async def test_runnable_runs_and_runs_to_stop(seeded: SqliteStore) -> None:
+async def test_runnable_runs_and_runs_to_stop(seeded: Store) -> None:
     def seed(tx: Tx) -> None:
         tx.insert_run(run("run_q2", t=2))
         tx.insert_run(run("run_q1", t=1))
         tx.insert_run(run("run_qc", t=3, cancel_requested_at=at(4)))
         tx.insert_run(run("run_pending", t=4))
         tx.enqueue_pending("ses_1", "run_pending", at(4))
+        tx.insert_session(session("ses_2"))
+        tx.insert_session(session("ses_3"))
         tx.insert_run(run("run_r", t=5, status="running"))
-        tx.insert_run(run("run_w", t=6, status="waiting_tool"))
-        tx.insert_run(run("run_c", t=7, status="running", cancel_requested_at=at(8)))
+        tx.insert_run(run("run_w", "ses_2", t=6, status="waiting_tool"))
+        tx.insert_run(run("run_c", "ses_3", t=7, status="running", cancel_requested_at=at(8)))
         tx.insert_run(run("run_done", t=8, status="completed"))
 
     await seeded.write(seed)
@@ -83,7 +89,7 @@ async def test_runnable_runs_and_runs_to_stop(seeded: SqliteStore) -> None:
 # -- steps -----------------------------------------------------------------------------
 
 
-async def test_steps_get_per_run_sequence(seeded: SqliteStore) -> None:
+async def test_steps_get_per_run_sequence(seeded: Store) -> None:
     await seeded.write(lambda tx: (tx.insert_run(run("run_a")), tx.insert_run(run("run_b"))))
 
     def append(tx: Tx) -> list[int]:
@@ -115,12 +121,12 @@ async def test_steps_get_per_run_sequence(seeded: SqliteStore) -> None:
 # -- pending queue ---------------------------------------------------------------------
 
 
-async def _queue(store: SqliteStore) -> list[tuple[str, int]]:
+async def _queue(store: Store) -> list[tuple[str, int]]:
     items = await store.read(lambda tx: tx.pending_runs("ses_1"))
     return [(p.run_id, p.position) for p in items]
 
 
-async def test_pending_queue_enqueue_promote_remove_pop(seeded: SqliteStore) -> None:
+async def test_pending_queue_enqueue_promote_remove_pop(seeded: Store) -> None:
     def seed(tx: Tx) -> list[int]:
         for i in range(1, 5):
             tx.insert_run(run(f"run_{i}", t=i))
@@ -149,7 +155,7 @@ async def test_pending_queue_enqueue_promote_remove_pop(seeded: SqliteStore) -> 
 # -- events ----------------------------------------------------------------------------
 
 
-async def test_event_cursors_are_per_session_and_contiguous(seeded: SqliteStore) -> None:
+async def test_event_cursors_are_per_session_and_contiguous(seeded: Store) -> None:
     await seeded.write(lambda tx: tx.insert_session(session("ses_2")))
     assert await seeded.read(lambda tx: tx.last_event_cursor("ses_1")) == 0
 
@@ -182,11 +188,6 @@ async def test_event_cursors_are_per_session_and_contiguous(seeded: SqliteStore)
 _TABLES = ("sessions", "messages", "runs", "run_steps", "session_pending_runs", "session_events")
 
 
-def _counts(store: SqliteStore) -> dict[str, int]:
-    with sqlite3.connect(store.path) as conn:
-        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in _TABLES}
-
-
 def _populate(tx: Tx, ses_id: str, ws_id: str = "ws_1", parent: str | None = None) -> None:
     """One session with one row in every child table."""
     tx.insert_session(session(ses_id, ws_id, parent_session_id=parent))
@@ -197,7 +198,9 @@ def _populate(tx: Tx, ses_id: str, ws_id: str = "ws_1", parent: str | None = Non
     tx.append_event(ses_id, f"run_{ses_id}", "run.queued", {}, at(0))
 
 
-async def test_delete_session_tree_cascades_to_descendants_only(store: SqliteStore) -> None:
+async def test_delete_session_tree_cascades_to_descendants_only(
+    store: Store, row_counts: Counts
+) -> None:
     def seed(tx: Tx) -> None:
         tx.insert_workspace(workspace())
         _populate(tx, "ses_root")
@@ -211,13 +214,13 @@ async def test_delete_session_tree_cascades_to_descendants_only(store: SqliteSto
 
     deleted = await store.write(lambda tx: tx.delete_session_tree("ses_root"))
     assert deleted == ["ses_root", "ses_child", "ses_grandchild"]
-    assert _counts(store) == {t: 1 for t in _TABLES} | {"runs": 2}
+    assert row_counts(_TABLES) == {t: 1 for t in _TABLES} | {"runs": 2}
     orphan = await store.read(lambda tx: tx.get_run("run_sub"))
     assert orphan is not None and orphan.parent_run_id is None
     assert await store.write(lambda tx: tx.delete_session_tree("ses_root")) == []
 
 
-async def test_delete_workspace_cascades_everything(store: SqliteStore) -> None:
+async def test_delete_workspace_cascades_everything(store: Store, row_counts: Counts) -> None:
     def seed(tx: Tx) -> None:
         tx.insert_workspace(workspace("ws_1"))
         tx.insert_workspace(workspace("ws_2"))
@@ -229,5 +232,5 @@ async def test_delete_workspace_cascades_everything(store: SqliteStore) -> None:
     await store.write(seed)
     assert await store.write(lambda tx: tx.delete_workspace("ws_1"))
     assert not await store.write(lambda tx: tx.delete_workspace("ws_1"))
-    assert _counts(store) == {t: 1 for t in _TABLES}
+    assert row_counts(_TABLES) == {t: 1 for t in _TABLES}
     assert await store.read(lambda tx: tx.get_workspace("ws_2")) is not None

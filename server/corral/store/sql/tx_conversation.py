@@ -1,4 +1,4 @@
-"""SQLite repositories for workspaces, sessions and messages."""
+"""Repositories for workspaces, sessions and messages, shared by the SQL backends."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from datetime import datetime
 from ..base import Direction, MessageContext
 from ..records import MessageKey, MessageRecord, SessionRecord, WorkspaceRecord
 from . import codec as c
-from .txbase import TxBase, json_list
+from .txbase import SqlTxBase
 
 _WS = c.WORKSPACE_COLUMNS
 _SES = c.SESSION_COLUMNS
 _MSG = c.MESSAGE_COLUMNS
 
 
-class ConversationRepo(TxBase):
+class ConversationRepo(SqlTxBase):
     __slots__ = ()
 
     # -- workspaces -------------------------------------------------------------------
@@ -23,15 +23,15 @@ class ConversationRepo(TxBase):
     def insert_workspace(self, rec: WorkspaceRecord) -> None:
         self._execute(
             f"INSERT INTO workspaces ({_WS}) VALUES ({c.placeholders(_WS)})",
-            c.workspace_values(rec),
+            self.codec.workspace_values(rec),
         )
 
     def get_workspace(self, workspace_id: str) -> WorkspaceRecord | None:
         row = self._one(f"SELECT {_WS} FROM workspaces WHERE id = ?", (workspace_id,))
-        return None if row is None else c.workspace_from(row)
+        return None if row is None else self.codec.workspace_from(row)
 
     def update_workspace(self, rec: WorkspaceRecord) -> bool:
-        values = c.workspace_values(rec)
+        values = self.codec.workspace_values(rec)
         return self._changed(
             f"UPDATE workspaces SET {c.assignments(_WS)} WHERE id = ?", (*values[1:], rec.id)
         )
@@ -44,23 +44,23 @@ class ConversationRepo(TxBase):
         elif not ids:
             return []
         else:
-            where, params = "WHERE id IN (SELECT value FROM json_each(?))", [json_list(ids)]
+            where, params = f"WHERE {self.in_list('id')}", [self.id_list(ids)]
         rows = self._all(
             f"SELECT {_WS} FROM workspaces {where}"
             " ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
-        return [c.workspace_from(r) for r in rows]
+        return [self.codec.workspace_from(r) for r in rows]
 
     def workspaces_overlapping(self, root_path: str) -> list[WorkspaceRecord]:
         # Same directory, an ancestor of it, or a descendant (compared on whole path segments).
         rows = self._all(
-            f"SELECT {_WS} FROM workspaces WHERE root_path = ?1"
-            " OR substr(?1, 1, length(root_path) + 1) = root_path || '/'"
-            " OR substr(root_path, 1, length(?1) + 1) = ?1 || '/'",
-            (root_path,),
+            f"SELECT {_WS} FROM workspaces WHERE root_path = ?"
+            " OR substr(?, 1, length(root_path) + 1) = root_path || '/'"
+            " OR substr(root_path, 1, length(?) + 1) = ? || '/'",
+            (root_path,) * 4,
         )
-        return [c.workspace_from(r) for r in rows]
+        return [self.codec.workspace_from(r) for r in rows]
 
     def delete_workspace(self, workspace_id: str) -> bool:
         # Sessions, runs and everything under them cascade (see 0001_init.sql).
@@ -68,7 +68,7 @@ class ConversationRepo(TxBase):
 
     def touch_workspace(self, workspace_id: str, at: datetime) -> bool:
         return self._changed(
-            "UPDATE workspaces SET updated_at = ? WHERE id = ?", (c.ts(at), workspace_id)
+            "UPDATE workspaces SET updated_at = ? WHERE id = ?", (self.codec.ts(at), workspace_id)
         )
 
     # -- sessions ---------------------------------------------------------------------
@@ -76,22 +76,22 @@ class ConversationRepo(TxBase):
     def insert_session(self, rec: SessionRecord) -> None:
         self._execute(
             f"INSERT INTO sessions ({_SES}) VALUES ({c.placeholders(_SES)})",
-            c.session_values(rec),
+            self.codec.session_values(rec),
         )
 
     def get_session(self, session_id: str) -> SessionRecord | None:
         row = self._one(f"SELECT {_SES} FROM sessions WHERE id = ?", (session_id,))
-        return None if row is None else c.session_from(row)
+        return None if row is None else self.codec.session_from(row)
 
     def update_session(self, rec: SessionRecord) -> bool:
-        values = c.session_values(rec)
+        values = self.codec.session_values(rec)
         return self._changed(
             f"UPDATE sessions SET {c.assignments(_SES)} WHERE id = ?", (*values[1:], rec.id)
         )
 
     def delete_session_tree(self, session_id: str) -> list[str]:
         ids = [
-            r[0]
+            r["id"]
             for r in self._all(
                 "WITH RECURSIVE tree(id) AS ("
                 " SELECT id FROM sessions WHERE id = ?"
@@ -103,10 +103,7 @@ class ConversationRepo(TxBase):
         if ids:
             # Deleting every id explicitly (not only the root through the parent cascade)
             # keeps deep trees clear of SQLite's cascade depth limit.
-            self._execute(
-                "DELETE FROM sessions WHERE id IN (SELECT value FROM json_each(?))",
-                (json_list(ids),),
-            )
+            self._execute(f"DELETE FROM sessions WHERE {self.in_list('id')}", (self.id_list(ids),))
         return ids
 
     def list_sessions(
@@ -118,7 +115,7 @@ class ConversationRepo(TxBase):
             " ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?",
             (workspace_id, limit, offset),
         )
-        return [c.session_from(r) for r in rows]
+        return [self.codec.session_from(r) for r in rows]
 
     def list_child_sessions(self, parent_id: str, offset: int, limit: int) -> list[SessionRecord]:
         rows = self._all(
@@ -126,11 +123,11 @@ class ConversationRepo(TxBase):
             " ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?",
             (parent_id, limit, offset),
         )
-        return [c.session_from(r) for r in rows]
+        return [self.codec.session_from(r) for r in rows]
 
     def touch_session(self, session_id: str, at: datetime) -> bool:
         return self._changed(
-            "UPDATE sessions SET updated_at = ? WHERE id = ?", (c.ts(at), session_id)
+            "UPDATE sessions SET updated_at = ? WHERE id = ?", (self.codec.ts(at), session_id)
         )
 
     # -- messages ---------------------------------------------------------------------
@@ -138,7 +135,7 @@ class ConversationRepo(TxBase):
     def insert_message(self, rec: MessageRecord) -> None:
         self._execute(
             f"INSERT INTO messages ({_MSG}) VALUES ({c.placeholders(_MSG)})",
-            c.message_values(rec),
+            self.codec.message_values(rec),
         )
 
     def get_message(self, session_id: str, message_id: str) -> MessageRecord | None:
@@ -146,10 +143,10 @@ class ConversationRepo(TxBase):
             f"SELECT {_MSG} FROM messages WHERE id = ? AND session_id = ?",
             (message_id, session_id),
         )
-        return None if row is None else c.message_from(row)
+        return None if row is None else self.codec.message_from(row)
 
     def update_message(self, rec: MessageRecord) -> bool:
-        values = c.message_values(rec)
+        values = self.codec.message_values(rec)
         return self._changed(
             f"UPDATE messages SET {c.assignments(_MSG)} WHERE id = ?", (*values[1:], rec.id)
         )
@@ -167,17 +164,17 @@ class ConversationRepo(TxBase):
         # Row-value comparisons walk the (session_id, created_at, id) index as a range.
         if after is not None:
             where.append("(created_at, id) > (?, ?)")
-            params += [c.ts(after[0]), after[1]]
+            params += [self.codec.ts(after[0]), after[1]]
         if before is not None:
             where.append("(created_at, id) < (?, ?)")
-            params += [c.ts(before[0]), before[1]]
+            params += [self.codec.ts(before[0]), before[1]]
         order = "ASC" if direction == "forward" else "DESC"
         rows = self._all(
             f"SELECT {_MSG} FROM messages WHERE {' AND '.join(where)}"
             f" ORDER BY created_at {order}, id {order} LIMIT ?",
             (*params, limit),
         )
-        return [c.message_from(r) for r in rows]
+        return [self.codec.message_from(r) for r in rows]
 
     def message_context(
         self, session_id: str, anchor: MessageKey, before_n: int, after_n: int
@@ -194,5 +191,6 @@ class ConversationRepo(TxBase):
 
     def restamp_message(self, message_id: str, created_at: datetime) -> bool:
         return self._changed(
-            "UPDATE messages SET created_at = ? WHERE id = ?", (c.ts(created_at), message_id)
+            "UPDATE messages SET created_at = ? WHERE id = ?",
+            (self.codec.ts(created_at), message_id),
         )

@@ -1,55 +1,16 @@
-"""Repository methods of the SQLite store, against real database files."""
+"""Repository methods for workspaces, sessions and messages, on every backend."""
 
 from __future__ import annotations
-
-import sqlite3
-from pathlib import Path
 
 import pytest
 from store_factories import at, message, session, workspace
 
-from corral.store import ConflictError, MessageKey, Tx, open_store
-from corral.store.sqlite import SqliteStore
-
-# -- open_store ------------------------------------------------------------------------
-
-
-def test_open_store_parses_sqlite_urls(tmp_path: Path) -> None:
-    store = open_store(f"sqlite://{tmp_path}/a/b/corral.db")
-    assert isinstance(store, SqliteStore)
-    assert store.path == tmp_path / "a" / "b" / "corral.db"
-    assert store.kind == "sqlite"
-
-
-@pytest.mark.parametrize(
-    "url", ["sqlite://host/x.db", "sqlite:///:memory:", "sqlite://relative.db", "sqlite:///"]
-)
-def test_open_store_rejects_bad_sqlite_urls(url: str) -> None:
-    with pytest.raises(ValueError, match="sqlite:///"):
-        open_store(url)
-
-
-def test_open_store_names_supported_schemes() -> None:
-    with pytest.raises(ValueError, match=r"unsupported .*'mysql'.*supported: sqlite://"):
-        open_store("mysql://db/corral")
-
-
-async def test_open_creates_parent_dirs_and_uses_wal(tmp_path: Path) -> None:
-    store = open_store(f"sqlite://{tmp_path}/deep/er/corral.db")
-    await store.open()
-    try:
-        assert await store.ping()
-    finally:
-        await store.close()
-    assert not await store.ping()
-    with sqlite3.connect(tmp_path / "deep" / "er" / "corral.db") as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-
+from corral.store import ConflictError, MessageKey, Store, Tx
 
 # -- workspaces ------------------------------------------------------------------------
 
 
-async def test_workspace_round_trip_update_touch(store: SqliteStore) -> None:
+async def test_workspace_round_trip_update_touch(store: Store) -> None:
     rec = workspace("ws_a", runtime="py", owner_id="o", read_only=True, kind="local")
     await store.write(lambda tx: tx.insert_workspace(rec))
     assert await store.read(lambda tx: tx.get_workspace("ws_a")) == rec
@@ -70,7 +31,7 @@ async def test_workspace_round_trip_update_touch(store: SqliteStore) -> None:
     assert not await store.write(lambda tx: tx.touch_workspace("ws_missing", at(1)))
 
 
-async def test_duplicate_ids_raise_conflict(store: SqliteStore) -> None:
+async def test_duplicate_ids_raise_conflict(store: Store) -> None:
     await store.write(lambda tx: tx.insert_workspace(workspace("ws_a")))
     with pytest.raises(ConflictError):
         await store.write(lambda tx: tx.insert_workspace(workspace("ws_a")))
@@ -78,14 +39,14 @@ async def test_duplicate_ids_raise_conflict(store: SqliteStore) -> None:
         await store.write(lambda tx: tx.insert_session(session("ses_x", "ws_nope")))
 
 
-async def test_naive_datetimes_are_refused(store: SqliteStore) -> None:
+async def test_naive_datetimes_are_refused(store: Store) -> None:
     rec = workspace("ws_a")
     rec.created_at = rec.created_at.replace(tzinfo=None)
     with pytest.raises(ValueError, match="naive"):
         await store.write(lambda tx: tx.insert_workspace(rec))
 
 
-async def test_list_workspaces_order_pagination_and_allow_list(store: SqliteStore) -> None:
+async def test_list_workspaces_order_pagination_and_allow_list(store: Store) -> None:
     def seed(tx: Tx) -> None:
         for i, t in enumerate([5, 1, 5, 3]):  # a tie at t=5 breaks on id desc
             tx.insert_workspace(workspace(f"ws_{i}", t=t))
@@ -103,7 +64,7 @@ async def test_list_workspaces_order_pagination_and_allow_list(store: SqliteStor
 # -- sessions --------------------------------------------------------------------------
 
 
-async def test_session_round_trip_listing_and_children(seeded: SqliteStore) -> None:
+async def test_session_round_trip_listing_and_children(seeded: Store) -> None:
     def seed(tx: Tx) -> None:
         tx.insert_session(session("ses_2", t=2, title="two", model_ref="platform/x"))
         tx.insert_session(session("ses_3", t=3))
@@ -135,7 +96,7 @@ async def test_session_round_trip_listing_and_children(seeded: SqliteStore) -> N
 # -- messages --------------------------------------------------------------------------
 
 
-async def test_message_round_trip_and_session_scoping(seeded: SqliteStore) -> None:
+async def test_message_round_trip_and_session_scoping(seeded: Store) -> None:
     parts = [{"type": "text", "text": "héllo"}, {"type": "image", "image": "data:..."}]
     m1 = message("msg_1", content="plain", origin="user", mode="prompt")
     m2 = message("msg_2", t=1, content=parts, metadata={"k": [1, None]}, run_id="run_x")
@@ -149,7 +110,7 @@ async def test_message_round_trip_and_session_scoping(seeded: SqliteStore) -> No
     assert await seeded.read(lambda tx: tx.get_message("ses_1", "msg_1")) == m1
 
 
-async def _seed_messages(store: SqliteStore) -> list[str]:
+async def _seed_messages(store: Store) -> list[str]:
     # Timestamps 0,1,1,1,2,...: ties at t=1 are ordered by id.
     stamps = [0, 1, 1, 1, 2, 3, 4, 5]
     ids = [f"msg_{i}" for i in range(len(stamps))]
@@ -162,7 +123,7 @@ async def _seed_messages(store: SqliteStore) -> list[str]:
     return ids
 
 
-async def test_list_messages_keyset_forward_and_backward(seeded: SqliteStore) -> None:
+async def test_list_messages_keyset_forward_and_backward(seeded: Store) -> None:
     ids = await _seed_messages(seeded)
 
     seen: list[str] = []
@@ -192,7 +153,7 @@ async def test_list_messages_keyset_forward_and_backward(seeded: SqliteStore) ->
     assert await seeded.read(lambda tx: tx.list_messages("ses_other", 10)) == []
 
 
-async def test_message_context(seeded: SqliteStore) -> None:
+async def test_message_context(seeded: Store) -> None:
     ids = await _seed_messages(seeded)
     anchor = await seeded.read(lambda tx: tx.get_message("ses_1", "msg_3"))
     assert anchor is not None
@@ -206,7 +167,7 @@ async def test_message_context(seeded: SqliteStore) -> None:
     assert ctx.after == [] and not ctx.has_more_before and ctx.has_more_after
 
 
-async def test_restamp_message_moves_it_in_the_transcript(seeded: SqliteStore) -> None:
+async def test_restamp_message_moves_it_in_the_transcript(seeded: Store) -> None:
     await _seed_messages(seeded)
     assert await seeded.write(lambda tx: tx.restamp_message("msg_0", at(100)))
     page = await seeded.read(lambda tx: tx.list_messages("ses_1", 1, direction="backward"))
