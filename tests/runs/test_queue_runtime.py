@@ -1,5 +1,6 @@
-"""Reference §7 with runs that really execute: serial runs per session, concurrent sessions,
-interrupt, guide, cancel of queued, running and ended runs, requeue and timeouts.
+"""The session queue (docs/contract.md#session-queue) with runs that really execute: serial
+runs per session, concurrent sessions, interrupt, guide, cancel of queued, running and ended
+runs, requeue and timeouts.
 
 Every state is reached the way a user reaches it: a scripted turn that takes its time keeps a
 run `running` until the test cancels it, a failing turn fails it, and an agent's
