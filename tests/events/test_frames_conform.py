@@ -7,16 +7,14 @@ succeed and fail, engine tools (a skill read, delegations that complete and fail
 switch), a compaction, a run timeout, a hook that fails and one whose handler is not run. Its
 whole history is then read back through
 `GET /sessions/{id}/events?follow=false` by Schemathesis, whose checks validate every frame
-and, through `contentSchema`, every frame's payload. A stored payload broken on purpose must
-fail those checks, so a check that validates nothing cannot pass.
+and, through `contentSchema`, every frame's payload. The same answer with one payload broken
+on purpose must fail those checks, so a check that validates nothing cannot pass.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from typing import Any
 
 import httpx
@@ -25,6 +23,8 @@ import schemathesis
 from events_support import stored_events
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
+from schemathesis.core.transport import Response
+from schemathesis.generation.case import Case
 from schemathesis.openapi.checks import JsonSchemaError
 from schemathesis.schemas import APIOperation
 
@@ -157,11 +157,15 @@ def frames(server: LiveServer) -> APIOperation:
     return schema["/api/v1/sessions/{sessionId}/events"]["GET"]
 
 
+def history(frames: APIOperation, session_id: str) -> Case:
+    """The request for the session's stored events, ending when they do."""
+    return frames.Case(path_parameters={"sessionId": session_id}, query={"follow": "false"})
+
+
 def validate_history(frames: APIOperation, server: LiveServer, session_id: str) -> int:
     """Read the session's stored events through Schemathesis, which runs all its checks on
     the response; returns the number of frames it read."""
-    case = frames.Case(path_parameters={"sessionId": session_id}, query={"follow": "false"})
-    response = case.call_and_validate(base_url=server.url, headers=AUTH)
+    response = history(frames, session_id).call_and_validate(base_url=server.url, headers=AUTH)
     return sum(line.startswith("event: ") for line in response.text.split("\n"))
 
 
@@ -256,30 +260,40 @@ def _without_session_id(data: Event) -> Event:
 def test_a_payload_that_breaks_its_schema_fails_the_checks(
     server: LiveServer, api: httpx.Client, frames: APIOperation, corrupt: Callable[[Event], Event]
 ) -> None:
+    """The checks run on the stream as the server answered it, with one frame's payload
+    broken: the checks judge the response they are given, so a broken copy of a real answer
+    proves they read every payload, and the server's data stays as the server wrote it."""
     ws = post(api, "/workspaces", {"name": "broken-frames", "runtime": "default"}, 201)
     session_id = str(post(api, f"/workspaces/{ws['id']}/sessions", {}, 201)["id"])
     ended(api, send(api, session_id, ["fine"]), "completed")
-    assert validate_history(frames, server, session_id) > 0  # well-formed as the server wrote it
+    case = history(frames, session_id)
+    answer = case.call(base_url=server.url, headers=AUTH)
+    case.validate_response(answer, headers=AUTH)  # well-formed as the server wrote it
 
-    rewrite_stored(server, session_id, "run.queued", corrupt)
+    broken = Response(
+        answer.status_code,
+        answer.headers,
+        with_payload(answer.content, "run.queued", corrupt),
+        answer.request,
+        answer.elapsed,
+        answer.verify,
+        http_version=answer.http_version,
+        encoding=answer.encoding,
+    )
     with pytest.raises(FailureGroup) as failed:
-        validate_history(frames, server, session_id)
+        case.validate_response(broken, headers=AUTH)
     (failure,) = failed.value.exceptions  # the broken frame, and nothing else
     assert isinstance(failure, JsonSchemaError), failure
     assert failure.instance["event"] == "run.queued"
 
 
-def rewrite_stored(
-    server: LiveServer, session_id: str, event: str, corrupt: Callable[[Event], Event]
-) -> None:
-    """Rewrite the stored payload of the session's `event` (its frames are read from there)."""
-    with closing(sqlite3.connect(server.settings.data_dir / "corral.db", timeout=10)) as db:
-        (cursor, data), *_ = db.execute(
-            "SELECT cursor, data FROM session_events WHERE session_id = ? AND event = ?",
-            (session_id, event),
-        ).fetchall()
-        with db:
-            db.execute(
-                "UPDATE session_events SET data = ? WHERE session_id = ? AND cursor = ?",
-                (json.dumps(corrupt(json.loads(data))), session_id, cursor),
-            )
+def with_payload(stream: bytes, event: str, corrupt: Callable[[Event], Event]) -> bytes:
+    """The SSE `stream` with the payload of its first `event` frame replaced by
+    `corrupt(payload)`."""
+    frames = stream.split(b"\n\n")
+    index = next(i for i, f in enumerate(frames) if f"\nevent: {event}\n".encode() in f)
+    lines = frames[index].split(b"\n")
+    (at,) = [i for i, line in enumerate(lines) if line.startswith(b"data: ")]
+    lines[at] = b"data: " + json.dumps(corrupt(json.loads(lines[at][6:]))).encode()
+    frames[index] = b"\n".join(lines)
+    return b"\n\n".join(frames)
