@@ -4,10 +4,8 @@ environment, and requests that must be refused without running anything."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import uuid
-from contextlib import closing
 
 import pytest
 from commands_support import (
@@ -218,18 +216,17 @@ def test_unknown_sandbox_is_a_404(box: Box) -> None:
     envelope(missing, 404, "workspace_not_found")
 
 
-def test_read_only_workspace_refuses_commands(fresh_box: Box) -> None:
-    box = fresh_box
-    with closing(sqlite3.connect(box.data_dir / "corral.db", timeout=10)) as conn:
-        conn.execute("UPDATE workspaces SET read_only = 1 WHERE id = ?", (box.id,))
-        conn.commit()
+def test_read_only_workspace_refuses_commands(read_only_box: Box) -> None:
+    box = read_only_box
+    before = sorted(box.root.rglob("*"))
     for route, body in (
         ("foreground", {"command": "touch nope"}),
         ("process", {"executable": "touch", "args": ["nope"]}),
         ("background", {"command": "touch nope"}),
+        ("background", {"command": "touch nope", "sessionId": box.session_id}),
     ):
         envelope(box.post(route, body), 403, "workspace_read_only")
-    assert not (box.root / "nope").exists()
+    assert sorted(box.root.rglob("*")) == before  # not even a background command's log
 
 
 def test_generated_client_round_trip(box: Box) -> None:

@@ -7,7 +7,7 @@ import re
 
 import httpx
 
-from .conftest import LIMITED_TOKEN, Box, Served, auth, envelope, make_read_only, new_box
+from .conftest import LIMITED_TOKEN, Box, Served, auth, envelope, read_only_box
 
 ETAG = re.compile(r'^W/"[0-9a-f]+-[0-9a-f]+-[0-9a-f]+"$')
 
@@ -32,6 +32,7 @@ def test_create_and_get_sandbox(api: httpx.Client, served: Served) -> None:
     imported_dir.mkdir(parents=True)
     imported = api.post("/api/v1/sandboxes", json={"rootPath": str(imported_dir)})
     assert imported.status_code == 201 and imported.json()["name"] == "imported"
+    assert api.get(f"/api/v1/workspaces/{imported.json()['id']}").json()["readOnly"] is False
 
     envelope(
         api.post("/api/v1/sandboxes", json={"workspaceId": "ws_nope"}), 404, "workspace_not_found"
@@ -44,6 +45,9 @@ def test_create_and_get_sandbox(api: httpx.Client, served: Served) -> None:
         "invalid_request",
     )
     envelope(api.post("/api/v1/sandboxes", json={"name": "only a name"}), 400, "invalid_request")
+    from_runtime = {"name": "ro", "runtime": "default", "readOnly": True}  # only an import is
+    resp = api.post("/api/v1/sandboxes", json=from_runtime)
+    assert envelope(resp, 400, "invalid_request")["details"] == {"field": "readOnly"}
     envelope(
         api.post("/api/v1/sandboxes", json={"rootPath": "/etc"}), 403, "workspace_path_not_allowed"
     )
@@ -212,9 +216,11 @@ def test_directories_delete_move(box: Box) -> None:
 
 
 def test_read_only_workspace(api: httpx.Client, served: Served) -> None:
-    box = new_box(api, "ro")
-    make_read_only(served, box.id)
-    assert box.get("files/content", path="real.txt").json()["readOnly"] is True
+    box = read_only_box(api, served, "ro")
+    read = box.get("files/content", path="real.txt").json()
+    assert (read["content"], read["readOnly"]) == ("real", True)
+    listed = box.get("files/entries", path=".").json()["items"]
+    assert sorted((e["name"], e["readOnly"]) for e in listed) == [("real.txt", True), ("sub", True)]
     for resp in [
         box.write("real.txt", "x"),
         box.upload("real.txt", b"x"),
