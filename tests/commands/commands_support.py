@@ -128,13 +128,6 @@ def new_box(
     return Box(ws["id"], Path(ws["rootPath"]), session.json()["id"], http, client, served.data_dir)
 
 
-def envelope(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, (resp.status_code, resp.text)
-    error = resp.json()["error"]
-    assert error["code"] == code, error
-    return dict(error)
-
-
 # -- the process table ----------------------------------------------------------------------
 # This machine's init never reaps orphans, so a killed process may linger as a zombie; `kill(0)`
 # still finds those. What matters is that nothing *runs*: these helpers skip zombies.

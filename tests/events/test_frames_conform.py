@@ -29,6 +29,7 @@ from schemathesis.openapi.checks import JsonSchemaError
 from schemathesis.schemas import APIOperation
 
 from corral.config import Settings
+from corral.testing.api_calls import create_session, create_workspace, get_run, send
 from corral.testing.live_server import LiveServer, live_server
 from corral.testing.processes import CALLER_VARIABLES
 from corral.testing.waiting import wait_for
@@ -143,7 +144,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def api(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{server.url}/api/v1", headers=AUTH, timeout=30) as client:
+    with httpx.Client(base_url=server.url, headers=AUTH, timeout=30) as client:
         yield client
 
 
@@ -175,58 +176,55 @@ def post(api: httpx.Client, path: str, body: Any = None, status: int = 202) -> A
     return resp.json()
 
 
-def send(api: httpx.Client, session_id: str, script: list[Any], **extra: Any) -> str:
-    body = {"content": "go", "metadata": {"script": script}, **extra}
-    return str(post(api, f"/sessions/{session_id}/messages", body)["runId"])
-
-
-def run_of(api: httpx.Client, run_id: str) -> dict[str, Any]:
-    resp = api.get(f"/runs/{run_id}")
-    assert resp.status_code == 200, resp.text
-    return dict(resp.json())
+def scripted(api: httpx.Client, session_id: str, script: list[Any], **extra: Any) -> str:
+    """The run answering a message with `script`."""
+    return str(send(api, session_id, script=script, **extra)["runId"])
 
 
 def ended(api: httpx.Client, run_id: str, status: str) -> None:
-    wait_for(lambda: run_of(api, run_id)["status"] == status, what=f"run {run_id} {status}")
+    wait_for(lambda: get_run(api, run_id)["status"] == status, what=f"run {run_id} {status}")
 
 
 def build_history(api: httpx.Client) -> str:
-    ws = post(api, "/workspaces", {"name": "frames", "runtime": "default"}, 201)
+    ws = create_workspace(api, "frames")
     for path, content in FILES.items():
         resp = api.put(
-            f"/sandboxes/{ws['id']}/files/content", json={"path": path, "content": content}
+            f"/api/v1/sandboxes/{ws['id']}/files/content",
+            json={"path": path, "content": content},
         )
         assert resp.status_code in (200, 201), resp.text
-    session_id = str(post(api, f"/workspaces/{ws['id']}/sessions", {}, 201)["id"])
+    session_id = str(create_session(api, ws["id"])["id"])
 
-    slow = send(api, session_id, SLOW)
+    slow = scripted(api, session_id, SLOW)
     ended(api, slow, "running")
-    failing = send(api, session_id, MODEL_DOWN)  # waits in the queue
-    dropped = send(api, session_id, ["never"])
-    post(api, f"/runs/{dropped}/cancel")  # a queued run leaves the queue
-    tools = send(api, session_id, TOOLS, runningRunBehavior="interrupt")  # cancels `slow`
+    failing = scripted(api, session_id, MODEL_DOWN)  # waits in the queue
+    dropped = scripted(api, session_id, ["never"])
+    post(api, f"/api/v1/runs/{dropped}/cancel")  # a queued run leaves the queue
+    tools = scripted(api, session_id, TOOLS, runningRunBehavior="interrupt")  # cancels `slow`
     for run_id, status in ((slow, "cancelled"), (tools, "completed"), (failing, "failed")):
         ended(api, run_id, status)
 
-    post(api, f"/runs/{failing}/requeue")
+    post(api, f"/api/v1/runs/{failing}/requeue")
     ended(api, failing, "failed")  # again: the requeue made it queued
-    assert run_of(api, failing)["metadata"]["recoveryAttempts"] == 1
+    assert get_run(api, failing)["metadata"]["recoveryAttempts"] == 1
 
     for action, status in (("list-files", "completed"), ("broken", "failed")):
         body = {"input": {}, "sessionId": session_id}
         ended(
-            api, post(api, f"/workspaces/{ws['id']}/actions/{action}/runs", body)["runId"], status
+            api,
+            post(api, f"/api/v1/workspaces/{ws['id']}/actions/{action}/runs", body)["runId"],
+            status,
         )
 
-    assert post(api, f"/sessions/{session_id}/compact", {}, 200)["compacted"] is True
+    assert post(api, f"/api/v1/sessions/{session_id}/compact", {}, 200)["compacted"] is True
 
-    resp = api.patch(f"/sessions/{session_id}", json={"activeAgentName": "lead"})
+    resp = api.patch(f"/api/v1/sessions/{session_id}", json={"activeAgentName": "lead"})
     assert resp.status_code == 200, resp.text
-    ended(api, send(api, session_id, ENGINE_TOOLS), "completed")  # switches to the assistant
+    ended(api, scripted(api, session_id, ENGINE_TOOLS), "completed")  # switches to the assistant
 
-    resp = api.patch(f"/sessions/{session_id}", json={"activeAgentName": "hasty"})
+    resp = api.patch(f"/api/v1/sessions/{session_id}", json={"activeAgentName": "hasty"})
     assert resp.status_code == 200, resp.text
-    ended(api, send(api, session_id, SLOW), "timed_out")
+    ended(api, scripted(api, session_id, SLOW), "timed_out")
     return session_id
 
 
@@ -263,9 +261,9 @@ def test_a_payload_that_breaks_its_schema_fails_the_checks(
     """The checks run on the stream as the server answered it, with one frame's payload
     broken: the checks judge the response they are given, so a broken copy of a real answer
     proves they read every payload, and the server's data stays as the server wrote it."""
-    ws = post(api, "/workspaces", {"name": "broken-frames", "runtime": "default"}, 201)
-    session_id = str(post(api, f"/workspaces/{ws['id']}/sessions", {}, 201)["id"])
-    ended(api, send(api, session_id, ["fine"]), "completed")
+    ws = create_workspace(api, "broken-frames")
+    session_id = str(create_session(api, ws["id"])["id"])
+    ended(api, scripted(api, session_id, ["fine"]), "completed")
     case = history(frames, session_id)
     answer = case.call(base_url=server.url, headers=AUTH)
     case.validate_response(answer, headers=AUTH)  # well-formed as the server wrote it

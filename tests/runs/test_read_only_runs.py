@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from runs_support import messages, new_session, send, server_events
+from runs_support import create_session, messages, send, server_events
 
 from corral.testing.waiting import wait_for_run
 
@@ -70,7 +70,7 @@ def test_an_agent_reads_a_read_only_workspace_and_changes_nothing(
     calls = [{"name": "Read", "input": {"file_path": "notes.txt"}}]
     calls += [{"name": name, "input": args} for name, args in CHANGES]
     with server.client() as api:
-        ses = new_session(api, ws["id"])
+        ses = create_session(api, ws["id"])
         sent = send(api, ses["id"], "look", script=[{"toolCalls": calls}, "Looked."])
         assert wait_for_run(api, sent["runId"])["status"] == "completed"
         results = {

@@ -143,10 +143,3 @@ def snapshot(place: Path) -> dict[str, tuple[int, int, bytes]]:
         content = path.read_bytes() if path.is_file() and not path.is_symlink() else b""
         found[str(path)] = (st.st_mode, st.st_mtime_ns, content)
     return found
-
-
-def envelope(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, (resp.status_code, resp.text)
-    error = resp.json()["error"]
-    assert error["code"] == code, error
-    return dict(error)
