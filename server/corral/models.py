@@ -469,7 +469,13 @@ class Workspace(BaseModel):
     execution_policy: Annotated[ExecutionPolicy, Field(alias='executionPolicy')]
     status: WorkspaceStatus
     kind: Literal['project'] = 'project'
-    read_only: Annotated[bool, Field(alias='readOnly')]
+    read_only: Annotated[
+        bool,
+        Field(
+            alias='readOnly',
+            description="Imported with `readOnly`: Corral never writes in its directory. Reads work; file writes, uploads, moves, deletes, new directories and commands answer 403 `workspace_read_only`. Runs may read it: an agent's Write, Edit and MultiEdit calls fail with `workspace_read_only`, and so does every command (Bash, hooks, actions). Deleting the workspace leaves its directory.",
+        ),
+    ]
     created_at: Annotated[AwareDatetime, Field(alias='createdAt')]
     updated_at: Annotated[AwareDatetime, Field(alias='updatedAt')]
 
@@ -573,6 +579,13 @@ class ImportWorkspaceRequest(BaseModel):
     service_name: Annotated[
         str | None, Field(alias='serviceName', pattern='^[A-Za-z0-9_-]{1,63}$')
     ] = None
+    read_only: Annotated[
+        bool,
+        Field(
+            alias='readOnly',
+            description='Serve the directory read-only (see `Workspace.readOnly`).',
+        ),
+    ] = False
 
 
 class CatalogAgentMode(StrEnum):
@@ -1841,6 +1854,13 @@ class CreateSandboxRequest(BaseModel):
     execution_policy: Annotated[
         CreateSandboxRequestExecutionPolicy, Field(alias='executionPolicy')
     ] = CreateSandboxRequestExecutionPolicy.local
+    read_only: Annotated[
+        bool,
+        Field(
+            alias='readOnly',
+            description='Import `rootPath` read-only (see `Workspace.readOnly`). Only for an import: with `name` and `runtime` the workspace is created from the runtime, and `readOnly` is a 400 `invalid_request`. A workspace that already exists is answered as it is.',
+        ),
+    ] = False
 
 
 class WorkspaceEntry(BaseModel):

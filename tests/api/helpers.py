@@ -1,5 +1,6 @@
-"""Small helpers shared by the API integration tests: resources, the error envelope, pages
-and zips."""
+"""Small helpers shared by the API integration tests: resources, pages and zips. The calls
+every test directory makes (the error envelope, a workspace, a session, a message, a run) are
+`corral.testing.api_calls`, re-exported here."""
 
 from __future__ import annotations
 
@@ -13,6 +14,13 @@ from typing import Any
 
 import httpx
 import yaml
+
+from corral.testing.api_calls import assert_error as assert_error
+from corral.testing.api_calls import create_session as create_session
+from corral.testing.api_calls import create_workspace as create_workspace
+from corral.testing.api_calls import get_run as get_run
+from corral.testing.api_calls import new_session as new_session
+from corral.testing.api_calls import send as send
 
 ROOT = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
@@ -33,58 +41,7 @@ def id_pattern(prefix: str) -> re.Pattern[str]:
     return re.compile(rf"^{prefix}_[0-9a-f]{{32}}$")
 
 
-# -- the error envelope ---------------------------------------------------------------------
-
-
-def assert_error(resp: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
-    """Assert `resp` is the error envelope with this status (and code); return `error`."""
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith("application/json"), resp.headers
-    body = resp.json()
-    assert set(body) == {"error"}, body
-    error = body["error"]
-    assert set(error) <= {"code", "message", "details"}, error
-    assert isinstance(error["code"], str) and re.fullmatch(r"[a-z][a-z0-9_]*", error["code"])
-    assert isinstance(error["message"], str) and error["message"], error
-    if "details" in error:
-        assert isinstance(error["details"], dict), error
-    if code is not None:
-        assert error["code"] == code, error
-    return error
-
-
 # -- resources ------------------------------------------------------------------------------
-
-
-def create_workspace(
-    api: httpx.Client, name: str = "demo", runtime: str = "default", **extra: Any
-) -> dict[str, Any]:
-    resp = api.post("/api/v1/workspaces", json={"name": name, "runtime": runtime, **extra})
-    assert resp.status_code == 201, resp.text
-    return resp.json()
-
-
-def create_session(api: httpx.Client, workspace_id: str, **body: Any) -> dict[str, Any]:
-    resp = api.post(f"/api/v1/workspaces/{workspace_id}/sessions", json=body)
-    assert resp.status_code == 201, resp.text
-    return resp.json()
-
-
-def new_session(api: httpx.Client, **body: Any) -> dict[str, Any]:
-    """A session in a fresh workspace of the default runtime."""
-    return create_session(api, create_workspace(api)["id"], **body)
-
-
-def send(api: httpx.Client, session_id: str, content: Any = "hello", **extra: Any) -> dict:
-    resp = api.post(f"/api/v1/sessions/{session_id}/messages", json={"content": content, **extra})
-    assert resp.status_code == 202, resp.text
-    return resp.json()
-
-
-def get_run(api: httpx.Client, run_id: str) -> dict[str, Any]:
-    resp = api.get(f"/api/v1/runs/{run_id}")
-    assert resp.status_code == 200, resp.text
-    return resp.json()
 
 
 def run_status(api: httpx.Client, run_id: str) -> str:

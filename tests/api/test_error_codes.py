@@ -1,7 +1,9 @@
 """The error codes are one list, the `ErrorCode` schema of openapi.yaml: the server cannot
 answer a code the list lacks (its domain error and error envelope take the generated
 `ErrorCode` type, which mypy holds them to), and the list holds no code the server never
-answers (each is written somewhere in its source)."""
+answers (each is written somewhere in its source). A code's status comes from one table
+(`STATUS`, generated from where the spec documents the code), which the edge's status-to-code
+table agrees with."""
 
 from __future__ import annotations
 
@@ -10,6 +12,9 @@ from pathlib import Path
 
 import yaml
 from mypy import api as mypy
+
+from corral.error_codes import STATUS
+from corral.http.errors import CODES
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER = ROOT / "server" / "corral"
@@ -26,7 +31,7 @@ CALLS = [
     'CorralError("{code}", "m")',
     'CorralError.not_found("{code}", "thing", "x")',
     'envelope_body("{code}", "m")',
-    'envelope_response(409, "{code}", "m")',
+    'envelope_response("{code}", "m")',
 ]
 
 
@@ -68,3 +73,9 @@ def test_every_listed_code_is_one_the_server_answers() -> None:
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 written.add(node.value)
     assert [code for code in listed_codes() if code not in written] == []
+
+
+def test_the_code_answering_an_http_status_has_that_status() -> None:
+    """An HTTP exception of status S is answered with `CODES[S]`, whose own status is S."""
+    assert {status: STATUS[code] for status, code in CODES.items()} == {s: s for s in CODES}
+    assert "http_error" not in STATUS  # the one code without a status of its own

@@ -1,6 +1,6 @@
 """The session event outbox: every queue change is announced by events written in the same
-transaction, with per-session cursors 1, 2, 3, ... and §8 payloads, as the session's event
-stream replays them to any client."""
+transaction, with per-session cursors 1, 2, 3, ... and the payloads of docs/contract.md#events,
+as the session's event stream replays them to any client."""
 
 from __future__ import annotations
 

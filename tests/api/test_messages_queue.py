@@ -1,5 +1,5 @@
-"""Messages and the session queue of reference §7: delivery, interrupt, cancel, guide,
-requeue, and reading the transcript by keyset page or around a message.
+"""Messages and the session queue (docs/contract.md#session-queue): delivery, interrupt,
+cancel, guide, requeue, and reading the transcript by keyset page or around a message.
 
 These servers execute no runs (tests/conftest.py), so a session's *active* run stays `queued`
 and every move of the queue can be checked at leisure. What a worker's runs do to the queue

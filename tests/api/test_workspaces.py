@@ -145,7 +145,7 @@ def test_import_an_existing_directory_copies_nothing(
     ws = resp.json()
     assert ws["rootPath"] == str(existing)
     assert ws["name"] == "project"
-    assert "runtime" not in ws
+    assert "runtime" not in ws and ws["readOnly"] is False
     assert sorted(p.name for p in existing.iterdir()) == ["main.py"]
 
 
@@ -233,6 +233,27 @@ def test_delete_of_an_imported_workspace_leaves_its_directory(
     (existing / "data.txt").write_text("precious")
     ws = roots_api.post(f"{WORKSPACES}/import", json={"rootPath": str(existing)}).json()
     assert roots_api.delete(f"{WORKSPACES}/{ws['id']}").status_code == 204
+    assert (existing / "data.txt").read_text() == "precious"
+
+
+def test_import_read_only(roots_server: LiveServer, roots_api: Any) -> None:
+    existing = roots_dir(roots_server) / "frozen"
+    existing.mkdir()
+    body = {"rootPath": str(existing), "readOnly": True}
+    ws = roots_api.post(f"{WORKSPACES}/import", json=body).json()
+    assert ws["readOnly"] is True
+    assert roots_api.get(f"{WORKSPACES}/{ws['id']}").json()["readOnly"] is True
+
+
+def test_delete_of_a_read_only_import_leaves_its_directory_even_in_the_managed_dir(
+    server: LiveServer, api: httpx.Client
+) -> None:
+    existing = server.settings.workspaces_dir / "frozen"
+    existing.mkdir(parents=True)
+    (existing / "data.txt").write_text("precious")
+    body = {"rootPath": str(existing), "readOnly": True}
+    ws = api.post(f"{WORKSPACES}/import", json=body).json()
+    assert api.delete(f"{WORKSPACES}/{ws['id']}").status_code == 204
     assert (existing / "data.txt").read_text() == "precious"
 
 

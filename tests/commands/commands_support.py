@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from corral_client.models import (
 
 OUTPUT_CAP = 64 * 1024
 VISIBLE = "CORRAL_TEST_VISIBLE"  # the one server variable the test servers pass through
+ASSISTANT = "---\nname: assistant\nmode: primary\n---\nYou help.\n"
 
 
 @dataclass
@@ -101,20 +103,29 @@ class Box:
         return self.http.get(url, **kwargs)
 
 
-def new_box(served: Served, http: httpx.Client, client: Client, name: str = "box") -> Box:
-    workspace = http.post("/api/v1/workspaces", json={"name": name, "runtime": "default"})
+def new_box(
+    served: Served,
+    http: httpx.Client,
+    client: Client,
+    name: str = "box",
+    *,
+    read_only: bool = False,
+) -> Box:
+    """A workspace with one session: made from the default runtime, or (`read_only`) a
+    directory holding only its agent, imported read-only."""
+    if read_only:
+        root = served.data_dir / "workspaces" / f"{name}-{uuid.uuid4().hex}"
+        (root / ".corral" / "agents").mkdir(parents=True)
+        (root / ".corral" / "agents" / "assistant.md").write_text(ASSISTANT)
+        body = {"rootPath": str(root), "readOnly": True}
+        workspace = http.post("/api/v1/workspaces/import", json=body)
+    else:
+        workspace = http.post("/api/v1/workspaces", json={"name": name, "runtime": "default"})
     assert workspace.status_code == 201, workspace.text
     ws = workspace.json()
     session = http.post(f"/api/v1/workspaces/{ws['id']}/sessions", json={})
     assert session.status_code == 201, session.text
     return Box(ws["id"], Path(ws["rootPath"]), session.json()["id"], http, client, served.data_dir)
-
-
-def envelope(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, (resp.status_code, resp.text)
-    error = resp.json()["error"]
-    assert error["code"] == code, error
-    return dict(error)
 
 
 # -- the process table ----------------------------------------------------------------------

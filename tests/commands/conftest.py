@@ -52,14 +52,14 @@ def served(request: pytest.FixtureRequest) -> Served:
     return fixture
 
 
-def _box(served: Served) -> Iterator[Box]:
+def _box(served: Served, *, read_only: bool = False) -> Iterator[Box]:
     with (
         httpx.Client(base_url=served.url, timeout=30) as http,
         Client(
             base_url=served.url, raise_on_unexpected_status=True, timeout=httpx.Timeout(30)
         ) as client,
     ):
-        yield new_box(served, http, client)
+        yield new_box(served, http, client, read_only=read_only)
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,12 @@ def box(served: Served) -> Iterator[Box]:
 @pytest.fixture
 def fresh_box(served: Served) -> Iterator[Box]:
     yield from _box(served)
+
+
+@pytest.fixture
+def read_only_box(served: Served) -> Iterator[Box]:
+    """A workspace imported read-only (empty), in each isolation mode."""
+    yield from _box(served, read_only=True)
 
 
 @pytest.fixture

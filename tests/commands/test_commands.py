@@ -4,21 +4,19 @@ environment, and requests that must be refused without running anything."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import uuid
-from contextlib import closing
 
 import pytest
 from commands_support import (
     OUTPUT_CAP,
     VISIBLE,
     Box,
-    envelope,
     group_members,
     running_with,
 )
 
+from corral.testing.api_calls import assert_error
 from corral.testing.waiting import wait_for
 from corral_client.types import UNSET
 
@@ -163,7 +161,9 @@ MALFORMED_ENV = [{"A=B": "x"}, {"1ABC": "x"}, {"": "x"}, {"BAD NAME": "x"}, {"OK
 
 def test_malformed_environment_is_refused(box: Box) -> None:
     for env in MALFORMED_ENV:
-        envelope(box.post("foreground", {"command": "true", "env": env}), 400, "invalid_request")
+        assert_error(
+            box.post("foreground", {"command": "true", "env": env}), 400, "invalid_request"
+        )
 
 
 ESCAPING_CWDS = ["..", "../..", "/etc", "/", "/workspace/../..", "/workspace/..", "sub/../../x"]
@@ -176,20 +176,22 @@ def test_cwd_outside_or_missing_is_a_400(box: Box) -> None:
             ("foreground", {"command": "touch escaped"}),
             ("process", {"executable": "touch", "args": ["escaped"]}),
         ):
-            envelope(box.post(route, {**body, "cwd": cwd}), 400, "invalid_sandbox_path")
+            assert_error(box.post(route, {**body, "cwd": cwd}), 400, "invalid_sandbox_path")
     assert not (box.root.parent / "escaped").exists()
     assert not list(box.root.rglob("escaped"))
 
 
 def test_cwd_through_a_symlink_leading_outside_is_a_400(box: Box) -> None:
     (box.root / "out").symlink_to("/etc")
-    envelope(box.post("foreground", {"command": "pwd", "cwd": "out"}), 400, "invalid_sandbox_path")
+    assert_error(
+        box.post("foreground", {"command": "pwd", "cwd": "out"}), 400, "invalid_sandbox_path"
+    )
 
 
 def test_cwd_that_is_a_file_is_a_400(box: Box) -> None:
     (box.root / "file.txt").write_text("x")
     resp = box.post("process", {"executable": "pwd", "cwd": "file.txt"})
-    envelope(resp, 400, "invalid_sandbox_path")
+    assert_error(resp, 400, "invalid_sandbox_path")
 
 
 UNRECEIVABLE = [
@@ -202,12 +204,12 @@ UNRECEIVABLE = [
 
 def test_text_no_process_could_receive_is_a_400(box: Box) -> None:
     for body in UNRECEIVABLE:
-        envelope(box.post("foreground", body), 400, "invalid_request")
+        assert_error(box.post("foreground", body), 400, "invalid_request")
 
 
 def test_process_arguments_with_nul_are_a_400(box: Box) -> None:
     resp = box.post("process", {"executable": "echo", "args": ["ok", "a\u0000b"]})
-    assert envelope(resp, 400, "invalid_request")["details"] == {"field": "args.1"}
+    assert assert_error(resp, 400, "invalid_request")["details"] == {"field": "args.1"}
 
 
 def test_unknown_sandbox_is_a_404(box: Box) -> None:
@@ -215,21 +217,20 @@ def test_unknown_sandbox_is_a_404(box: Box) -> None:
         "/api/v1/sandboxes/ws_00000000000000000000000000000000/commands/process",
         json={"executable": "true"},
     )
-    envelope(missing, 404, "workspace_not_found")
+    assert_error(missing, 404, "workspace_not_found")
 
 
-def test_read_only_workspace_refuses_commands(fresh_box: Box) -> None:
-    box = fresh_box
-    with closing(sqlite3.connect(box.data_dir / "corral.db", timeout=10)) as conn:
-        conn.execute("UPDATE workspaces SET read_only = 1 WHERE id = ?", (box.id,))
-        conn.commit()
+def test_read_only_workspace_refuses_commands(read_only_box: Box) -> None:
+    box = read_only_box
+    before = sorted(box.root.rglob("*"))
     for route, body in (
         ("foreground", {"command": "touch nope"}),
         ("process", {"executable": "touch", "args": ["nope"]}),
         ("background", {"command": "touch nope"}),
+        ("background", {"command": "touch nope", "sessionId": box.session_id}),
     ):
-        envelope(box.post(route, body), 403, "workspace_read_only")
-    assert not (box.root / "nope").exists()
+        assert_error(box.post(route, body), 403, "workspace_read_only")
+    assert sorted(box.root.rglob("*")) == before  # not even a background command's log
 
 
 def test_generated_client_round_trip(box: Box) -> None:

@@ -14,7 +14,6 @@ import httpx
 import pytest
 from commands_support import (
     Box,
-    envelope,
     group_members,
     new_box,
     running_with,
@@ -22,6 +21,7 @@ from commands_support import (
 )
 
 from corral.sandbox.tasks import TaskRegistry
+from corral.testing.api_calls import assert_error
 from corral.testing.waiting import wait_for
 from corral_client import Client
 from corral_client.api.terminals import get_terminal_snapshot, send_terminal_input, stop_terminal
@@ -99,7 +99,9 @@ def test_terminal_input_snapshot_and_stop(box: Box) -> None:
     final = snapshot(box, terminal)
     assert final["status"] == "stopped" and final["inputWritable"] is False
     assert final["endedAt"] and final["exitCode"] == 128 + 15
-    envelope(box.terminal(terminal, "input", json={"input": "late"}), 409, "terminal_input_closed")
+    assert_error(
+        box.terminal(terminal, "input", json={"input": "late"}), 409, "terminal_input_closed"
+    )
 
 
 def test_ended_commands_report_their_exit(box: Box) -> None:
@@ -137,35 +139,35 @@ def test_terminal_lookups_are_scoped_to_their_session(box: Box) -> None:
     started = box.background("sleep 0.1")
     other_session = box.http.post(f"/api/v1/workspaces/{box.id}/sessions", json={}).json()["id"]
     url = f"/api/v1/sessions/{other_session}/terminals/{started.task_id}"
-    envelope(box.http.get(url), 404, "terminal_not_found")
-    envelope(box.terminal("task_" + "0" * 32), 404, "terminal_not_found")
-    envelope(box.terminal("..."), 404, "terminal_not_found")
-    envelope(box.terminal(quote("task_..\\x", safe=""), "stop"), 404, "terminal_not_found")
+    assert_error(box.http.get(url), 404, "terminal_not_found")
+    assert_error(box.terminal("task_" + "0" * 32), 404, "terminal_not_found")
+    assert_error(box.terminal("..."), 404, "terminal_not_found")
+    assert_error(box.terminal(quote("task_..\\x", safe=""), "stop"), 404, "terminal_not_found")
     unknown = f"/api/v1/sessions/ses_{'0' * 32}/terminals/{started.task_id}"
-    envelope(box.http.get(unknown), 404, "session_not_found")
+    assert_error(box.http.get(unknown), 404, "session_not_found")
     # Without a session a background command is not a terminal at all.
     loose = box.background("sleep 0.1", session=False)
-    envelope(box.terminal(loose.task_id), 404, "terminal_not_found")
+    assert_error(box.terminal(loose.task_id), 404, "terminal_not_found")
 
 
 def test_background_session_must_exist_in_the_same_workspace(box: Box) -> None:
     body = {"command": "true", "sessionId": f"ses_{'0' * 32}"}
-    envelope(box.post("background", body), 404, "session_not_found")
+    assert_error(box.post("background", body), 404, "session_not_found")
     elsewhere = box.http.post("/api/v1/workspaces", json={"name": "other", "runtime": "default"})
     other_ws = elsewhere.json()["id"]
     other_session = box.http.post(f"/api/v1/workspaces/{other_ws}/sessions", json={}).json()
     body["sessionId"] = other_session["id"]
-    envelope(box.post("background", body), 409, "session_workspace_mismatch")
+    assert_error(box.post("background", body), 409, "session_workspace_mismatch")
 
 
 def test_background_refuses_what_foreground_refuses(box: Box) -> None:
-    envelope(
+    assert_error(
         box.post("background", {"command": "true", "cwd": "../.."}), 400, "invalid_sandbox_path"
     )
-    envelope(
+    assert_error(
         box.post("background", {"command": "true", "env": {"A=B": "x"}}), 400, "invalid_request"
     )
-    envelope(box.post("background", {"command": "a\u0000b"}), 400, "invalid_request")
+    assert_error(box.post("background", {"command": "a\u0000b"}), 400, "invalid_request")
 
 
 def test_limits_and_shutdown(tmp_path: Path) -> None:
@@ -183,7 +185,7 @@ def test_limits_and_shutdown(tmp_path: Path) -> None:
         assert ended(box, chatty.task_id)["truncated"] is True
         assert (box.root / chatty.output_path.removeprefix("/workspace/")).stat().st_size == 1000
         sleepers = [box.background(f"sleep {marker}") for _ in range(2)]
-        envelope(box.post("background", {"command": "true"}), 409, "too_many_background_tasks")
+        assert_error(box.post("background", {"command": "true"}), 409, "too_many_background_tasks")
         assert running_with(f"sleep {marker}")
     wait_for(lambda: not running_with(f"sleep {marker}"))
     assert all(not group_members(s.pid) for s in sleepers)
@@ -210,7 +212,7 @@ def test_one_workspace_cannot_take_every_background_slot(tmp_path: Path) -> None
         greedy = new_box(served, http, client, "greedy")
         other = new_box(served, http, client, "other")
         hogs = [greedy.background(f"sleep {marker}") for _ in range(2)]
-        refused = envelope(
+        refused = assert_error(
             greedy.post("background", {"command": "true"}), 409, "too_many_background_tasks"
         )
         assert refused["details"] == {"workspaceId": greedy.id}

@@ -237,6 +237,20 @@ def test_unreadable_files_are_skipped_with_a_warning(tmp_path: Path) -> None:
     assert problems[3].startswith(".corral/agents/pipe.md: not a regular file")
 
 
+def test_a_directory_where_a_file_belongs_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "AGENTS.md").mkdir()
+    (tmp_path / ".corral/settings.yaml").mkdir(parents=True)
+
+    catalog = load_catalog(tmp_path)
+
+    assert catalog.guidance == ""
+    assert sorted(catalog.warnings) == [
+        ".corral/settings.yaml: not a regular file",
+        "AGENTS.md: not a regular file",
+    ]
+    assert load_settings(tmp_path) == {}
+
+
 def test_a_symlinked_configuration_directory_is_ignored(tmp_path: Path) -> None:
     write(tmp_path / "elsewhere", "agents/a.md", agent_file("mode: primary"))
     root = tmp_path / "ws"

@@ -1,32 +1,39 @@
-"""The session queue of reference §7 (corral.core.runs.queue) on a real SQLite store.
+"""The session queue (docs/contract.md#session-queue) on a real SQLite store, driven by the
+functions the server itself calls: `queue.submit`, `cancel`, `guide` and `requeue` as the API
+does, `lifecycle.claim` and `lifecycle.finish` as a worker does. So every history asserted here
+is one the server writes, down to the last event.
 
-A session's single execution slot is held by a queued/running/waiting_tool run that is not
-pending, including a running run asked to cancel: it keeps executing until its worker ends it,
-so the next run is dispatched only then and runs of a session never overlap.
+A session's single execution slot is held by its active run, queued or running, including a
+running run asked to cancel: it keeps executing until its worker ends it, so the next run is
+dispatched only then and runs of a session never overlap.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import pytest_asyncio
 
 from corral import clock
-from corral.core.runs import queue
+from corral.core.runs import lifecycle, queue
+from corral.core.runs.lifecycle import Ending
 from corral.errors import CorralError
 from corral.store import MessageRecord, RunRecord, SessionRecord, Tx, WorkspaceRecord
 from corral.store.sqlite import SqliteStore
 
 SES = "ses_1"
 OTHER = "ses_2"
+WORKER = {"id": "wrk_test", "kind": "embedded"}
+COMPLETED = Ending("completed")
+CANCELLED = Ending("cancelled")  # how a worker ends a run asked to cancel (core/runs/executor.py)
 
 
 class Session:
-    """One session of a real store, driven through run_queue inside write transactions.
+    """One session of a real store, driven through the queue and the run lifecycle inside
+    write transactions.
 
     Runs and their messages are numbered: send(3) creates run_3 triggered by msg_3.
     """
@@ -82,18 +89,15 @@ class Session:
     async def guide(self, n: int) -> None:
         await self.apply(n, queue.guide)
 
-    async def set_status(self, n: int, status: str) -> None:
-        await self.apply(n, lambda tx, run: tx.update_run(_with_status(run, status)))
+    async def claim(self, n: int) -> RunRecord | None:
+        """What a worker does to start run_n: None when the run is not startable."""
+        return await self.apply(n, lambda tx, run: lifecycle.claim(tx, run.id, WORKER))
 
-    async def end(self, n: int, status: str = "completed") -> str | None:
-        """What a worker does when run_n ends: store its outcome, then dispatch the next run."""
-
-        def fn(tx: Tx, run: RunRecord) -> str | None:
-            tx.update_run(_with_status(run, status))
-            dispatched = queue.dispatch_next(tx, self.id)
-            return None if dispatched is None else dispatched.id
-
-        return await self.apply(n, fn)
+    async def end(self, n: int, ending: Ending = COMPLETED) -> None:
+        """What a worker does when run_n ends: its outcome stored and announced, and the
+        session's next pending run dispatched, in one write."""
+        ended = await self.apply(n, lambda tx, run: lifecycle.finish(tx, run.id, ending))
+        assert ended is not None and ended.status == ending.status
 
     async def run(self, n: int) -> RunRecord:
         run = await self.store.read(lambda tx: tx.get_run(f"run_{n}"))
@@ -127,13 +131,6 @@ class Session:
         """The queue as the last queue.updated event returned by events() announced it."""
         assert self.queue is not None
         return [(i["runId"], i["position"], i["content"]) for i in self.queue["items"]]
-
-
-def _with_status(run: RunRecord, status: str) -> RunRecord:
-    now = clock.now()
-    if status in queue.TERMINAL:
-        return replace(run, status=status, ended_at=now)
-    return replace(run, status=status, started_at=run.started_at or now)
 
 
 def _label(event: str, data: dict[str, Any]) -> str:
@@ -178,10 +175,14 @@ async def ses(tmp_path: Path) -> AsyncIterator[Session]:
 
 
 async def start(ses: Session, n: int) -> None:
-    """send(n) on an idle session and let its worker pick it up."""
+    """send(n) on an idle session and let a worker claim it."""
     assert await ses.send(n) == active_run()
-    await ses.set_status(n, "running")
-    assert await ses.events() == [f"run.queued {n}"]
+    assert await ses.claim(n) is not None
+    assert await ses.events() == [f"run.queued {n}", f"run.started {n}"]
+
+
+def failed(status: Literal["failed", "timed_out"] = "failed") -> Ending:
+    return Ending(status, error_code="model_stream_failed", error_message="the model went away")
 
 
 # -- the slot is held until the running run ends ----------------------------------------
@@ -199,6 +200,7 @@ async def test_interrupt_waits_for_the_running_run_to_end(ses: Session) -> None:
     assert run1.status == "running" and run1.cancel_requested_at is not None
     assert await ses.active() == []  # asked to cancel: no longer "active"...
     # ...but still executing, so run 3 waits at the head instead of overlapping with run 1
+    assert await ses.claim(3) is None
     assert await ses.events() == ["run.queued 3", "queue.updated:promoted 3"]
 
     assert await ses.send(4) == queued_at(3)
@@ -208,13 +210,16 @@ async def test_interrupt_waits_for_the_running_run_to_end(ses: Session) -> None:
     assert ses.queue_items() == [("run_3", 1, "m3"), ("run_2", 2, "m2"), ("run_4", 3, "m4")]
 
     sent_at = await ses.message_time(3)
-    assert await ses.end(1, "cancelled") == "run_3"
+    await ses.end(1, CANCELLED)
     assert await ses.pending() == ["run_2", "run_4"]
     assert (await ses.run(3)).status == "queued"
     assert await ses.active() == ["run_3"]
     assert await ses.message_time(3) > sent_at
-    assert await ses.events() == ["queue.updated:dequeued 3"]
+    assert await ses.events() == ["run.cancelled 1", "queue.updated:dequeued 3"]
     assert ses.queue_items() == [("run_2", 1, "m2"), ("run_4", 2, "m4")]
+    assert await ses.claim(2) is None  # still pending behind run 3
+    assert await ses.claim(3) is not None
+    assert await ses.events() == ["run.started 3"]
 
 
 async def test_send_while_a_cancel_requested_run_still_executes_is_queued(ses: Session) -> None:
@@ -224,18 +229,27 @@ async def test_send_while_a_cancel_requested_run_still_executes_is_queued(ses: S
 
     assert await ses.send(2) == queued_at(1)
     assert await ses.pending() == ["run_2"]
-    assert await ses.end(1, "cancelled") == "run_2"
+    await ses.end(1, CANCELLED)
     assert await ses.pending() == []
+    assert await ses.active() == ["run_2"]
+    assert await ses.events() == [
+        "run.queued 2",
+        "queue.updated:enqueued 2",
+        "run.cancelled 1",
+        "queue.updated:dequeued 2",
+    ]
 
 
-async def test_dispatch_waits_while_a_run_is_executing(ses: Session) -> None:
+async def test_nothing_is_dispatched_or_claimed_while_a_run_executes(ses: Session) -> None:
     await start(ses, 1)
     await ses.send(2)
     await ses.events()
-    for status in ("running", "waiting_tool"):
-        await ses.set_status(1, status)
-        assert await ses.store.write(lambda tx: queue.dispatch_next(tx, SES)) is None
-        assert await ses.pending() == ["run_2"]
+    assert await ses.store.write(lambda tx: queue.dispatch_next(tx, SES)) is None
+    assert await ses.claim(2) is None
+    await ses.cancel(1)  # asked to cancel, it still executes
+    assert await ses.store.write(lambda tx: queue.dispatch_next(tx, SES)) is None
+    assert await ses.claim(2) is None
+    assert await ses.pending() == ["run_2"]
     assert await ses.events() == []
 
 
@@ -251,29 +265,32 @@ async def test_cancel_of_a_running_run_only_requests_it(ses: Session) -> None:
     assert await ses.pending() == ["run_2"]
     assert await ses.events() == []
 
-    assert await ses.end(1, "cancelled") == "run_2"
-    assert await ses.events() == ["queue.updated:dequeued 2"]
+    await ses.end(1, CANCELLED)
+    assert await ses.active() == ["run_2"]
+    assert await ses.events() == ["run.cancelled 1", "queue.updated:dequeued 2"]
 
 
-async def test_dispatch_on_an_idle_session_without_pending_runs_is_a_no_op(ses: Session) -> None:
+async def test_a_run_ending_with_nothing_pending_dispatches_nothing(ses: Session) -> None:
     await start(ses, 1)
-    assert await ses.end(1) is None
-    assert await ses.events() == []
+    await ses.end(1)
+    assert await ses.active() == []
+    assert await ses.events() == ["run.completed 1"]
 
 
 async def test_sessions_have_a_slot_each(ses: Session) -> None:
     await start(ses, 1)
     other = Session(ses.store, OTHER)
-    assert await other.send(2) == active_run()
+    await start(other, 2)
     assert await other.send(3) == queued_at(1)
     assert await ses.send(4) == queued_at(1)
-    assert await other.end(2) == "run_3"
+    await other.end(2)
+    assert await other.active() == ["run_3"]
     assert await ses.pending() == ["run_4"]
     assert await ses.events() == ["run.queued 4", "queue.updated:enqueued 4"]
     assert await other.events() == [
-        "run.queued 2",
         "run.queued 3",
         "queue.updated:enqueued 3",
+        "run.completed 2",
         "queue.updated:dequeued 3",
     ]
 
@@ -308,6 +325,7 @@ async def test_cancel_of_a_queued_active_run_ends_it_and_dispatches_the_head(
 
     await ses.cancel(1)
     assert (await ses.run(1)).status == "cancelled"
+    assert await ses.claim(1) is None  # a worker arriving late finds it ended
     assert await ses.pending() == ["run_3"]
     assert await ses.active() == ["run_2"]
     assert await ses.events() == ["run.cancelled 1", "queue.updated:dequeued 2"]
@@ -367,7 +385,9 @@ async def test_guide_while_a_run_executes_promotes_and_waits(ses: Session) -> No
     assert await ses.pending() == ["run_3", "run_2"]
     assert (await ses.run(1)).cancel_requested_at is not None
     assert await ses.events() == ["queue.updated:promoted 3"]
-    assert await ses.end(1, "cancelled") == "run_3"
+    await ses.end(1, CANCELLED)
+    assert await ses.active() == ["run_3"]
+    assert await ses.events() == ["run.cancelled 1", "queue.updated:dequeued 3"]
 
 
 async def test_guide_of_a_run_that_is_not_pending_is_a_no_op(ses: Session) -> None:
@@ -384,28 +404,35 @@ async def test_requeue_while_another_run_is_active_puts_it_in_the_pending_queue(
     ses: Session,
 ) -> None:
     await start(ses, 1)
-    await ses.end(1, "failed")
+    await ses.end(1, failed())
+    assert await ses.events() == ["run.failed 1"]
     await start(ses, 2)
 
     assert await ses.apply(1, lambda tx, run: queue.requeue(tx, run, "user:op")) == "failed"
     run1 = await ses.run(1)
-    assert run1.status == "queued" and run1.ended_at is None
+    assert run1.status == "queued" and run1.ended_at is None and run1.error_code is None
     assert run1.metadata and run1.metadata["recovery"]["previousStatus"] == "failed"
     assert await ses.pending() == ["run_1"]
     assert await ses.active() == ["run_2"]
     assert await ses.events() == ["run.queued 1", "queue.updated:enqueued 1"]
 
+    await ses.end(2)
+    assert await ses.active() == ["run_1"]
+    assert await ses.claim(1) is not None
+    assert await ses.events() == ["run.completed 2", "queue.updated:dequeued 1", "run.started 1"]
+
 
 async def test_requeue_on_an_idle_session_leaves_it_the_active_run(ses: Session) -> None:
     await start(ses, 1)
-    await ses.end(1, "timed_out")
+    await ses.end(1, failed("timed_out"))
+    assert await ses.events() == ["run.failed 1"]  # a timed-out run's event is run.failed
 
     await ses.apply(1, lambda tx, run: queue.requeue(tx, run, "user:op"))
     assert await ses.pending() == []
     assert await ses.active() == ["run_1"]
     assert await ses.events() == ["run.queued 1"]
     steps = await ses.store.read(lambda tx: tx.list_steps("run_1", 0, 10))
-    assert [s.name for s in steps] == ["run.requeued"]
+    assert [s.name for s in steps] == ["run.started", "run.timed_out", "run.requeued"]
 
 
 async def test_requeue_refuses_a_run_that_did_not_fail(ses: Session) -> None:
@@ -425,14 +452,14 @@ async def test_state_and_events_commit_or_roll_back_together(ses: Session) -> No
 
     def end_then_crash(tx: Tx, run: RunRecord) -> None:
         queue.cancel(tx, run)
-        tx.update_run(_with_status(run, "cancelled"))
-        queue.dispatch_next(tx, SES)
+        lifecycle.finish(tx, run.id, CANCELLED)
         raise RuntimeError("worker crashed mid-transaction")
 
     await ses.send(2)
     await ses.events()
     with pytest.raises(RuntimeError):
         await ses.apply(1, end_then_crash)
-    assert (await ses.run(1)).status == "running"
+    run1 = await ses.run(1)
+    assert run1.status == "running" and run1.cancel_requested_at is None
     assert await ses.pending() == ["run_2"]
     assert await ses.events() == []

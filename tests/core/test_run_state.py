@@ -1,4 +1,4 @@
-"""The run status machine of reference §7."""
+"""The run status machine (docs/contract.md#run-status)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ ALLOWED = {
 
 @pytest.mark.parametrize("current", STATUSES)
 @pytest.mark.parametrize("target", STATUSES)
-def test_transitions_follow_the_reference_table(current: str, target: str) -> None:
+def test_transitions_follow_the_contract(current: str, target: str) -> None:
     assert can_transition(current, target) == ((current, target) in ALLOWED)
 
 

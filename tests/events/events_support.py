@@ -6,25 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sse_wire import SseReader
 
+from corral.testing.api_calls import new_session as new_session
+from corral.testing.api_calls import send as send
 from corral.testing.outbox import stored_events as stored_events
-
-
-def new_session(api: httpx.Client) -> str:
-    ws = api.post("/api/v1/workspaces", json={"name": "events", "runtime": "default"})
-    assert ws.status_code == 201, ws.text
-    ses = api.post(f"/api/v1/workspaces/{ws.json()['id']}/sessions", json={})
-    assert ses.status_code == 201, ses.text
-    return str(ses.json()["id"])
-
-
-def send(api: httpx.Client, session_id: str, content: str = "hello") -> str:
-    """Send a message; returns its run id (`run.queued` and more events follow)."""
-    resp = api.post(f"/api/v1/sessions/{session_id}/messages", json={"content": content})
-    assert resp.status_code == 202, resp.text
-    return str(resp.json()["runId"])
 
 
 def last_cursor(data_dir: Path, session_id: str) -> int:

@@ -7,16 +7,14 @@ succeed and fail, engine tools (a skill read, delegations that complete and fail
 switch), a compaction, a run timeout, a hook that fails and one whose handler is not run. Its
 whole history is then read back through
 `GET /sessions/{id}/events?follow=false` by Schemathesis, whose checks validate every frame
-and, through `contentSchema`, every frame's payload. A stored payload broken on purpose must
-fail those checks, so a check that validates nothing cannot pass.
+and, through `contentSchema`, every frame's payload. The same answer with one payload broken
+on purpose must fail those checks, so a check that validates nothing cannot pass.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from typing import Any
 
 import httpx
@@ -25,10 +23,13 @@ import schemathesis
 from events_support import stored_events
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
+from schemathesis.core.transport import Response
+from schemathesis.generation.case import Case
 from schemathesis.openapi.checks import JsonSchemaError
 from schemathesis.schemas import APIOperation
 
 from corral.config import Settings
+from corral.testing.api_calls import create_session, create_workspace, get_run, send
 from corral.testing.live_server import LiveServer, live_server
 from corral.testing.processes import CALLER_VARIABLES
 from corral.testing.waiting import wait_for
@@ -143,7 +144,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def api(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{server.url}/api/v1", headers=AUTH, timeout=30) as client:
+    with httpx.Client(base_url=server.url, headers=AUTH, timeout=30) as client:
         yield client
 
 
@@ -157,11 +158,15 @@ def frames(server: LiveServer) -> APIOperation:
     return schema["/api/v1/sessions/{sessionId}/events"]["GET"]
 
 
+def history(frames: APIOperation, session_id: str) -> Case:
+    """The request for the session's stored events, ending when they do."""
+    return frames.Case(path_parameters={"sessionId": session_id}, query={"follow": "false"})
+
+
 def validate_history(frames: APIOperation, server: LiveServer, session_id: str) -> int:
     """Read the session's stored events through Schemathesis, which runs all its checks on
     the response; returns the number of frames it read."""
-    case = frames.Case(path_parameters={"sessionId": session_id}, query={"follow": "false"})
-    response = case.call_and_validate(base_url=server.url, headers=AUTH)
+    response = history(frames, session_id).call_and_validate(base_url=server.url, headers=AUTH)
     return sum(line.startswith("event: ") for line in response.text.split("\n"))
 
 
@@ -171,58 +176,55 @@ def post(api: httpx.Client, path: str, body: Any = None, status: int = 202) -> A
     return resp.json()
 
 
-def send(api: httpx.Client, session_id: str, script: list[Any], **extra: Any) -> str:
-    body = {"content": "go", "metadata": {"script": script}, **extra}
-    return str(post(api, f"/sessions/{session_id}/messages", body)["runId"])
-
-
-def run_of(api: httpx.Client, run_id: str) -> dict[str, Any]:
-    resp = api.get(f"/runs/{run_id}")
-    assert resp.status_code == 200, resp.text
-    return dict(resp.json())
+def scripted(api: httpx.Client, session_id: str, script: list[Any], **extra: Any) -> str:
+    """The run answering a message with `script`."""
+    return str(send(api, session_id, script=script, **extra)["runId"])
 
 
 def ended(api: httpx.Client, run_id: str, status: str) -> None:
-    wait_for(lambda: run_of(api, run_id)["status"] == status, what=f"run {run_id} {status}")
+    wait_for(lambda: get_run(api, run_id)["status"] == status, what=f"run {run_id} {status}")
 
 
 def build_history(api: httpx.Client) -> str:
-    ws = post(api, "/workspaces", {"name": "frames", "runtime": "default"}, 201)
+    ws = create_workspace(api, "frames")
     for path, content in FILES.items():
         resp = api.put(
-            f"/sandboxes/{ws['id']}/files/content", json={"path": path, "content": content}
+            f"/api/v1/sandboxes/{ws['id']}/files/content",
+            json={"path": path, "content": content},
         )
         assert resp.status_code in (200, 201), resp.text
-    session_id = str(post(api, f"/workspaces/{ws['id']}/sessions", {}, 201)["id"])
+    session_id = str(create_session(api, ws["id"])["id"])
 
-    slow = send(api, session_id, SLOW)
+    slow = scripted(api, session_id, SLOW)
     ended(api, slow, "running")
-    failing = send(api, session_id, MODEL_DOWN)  # waits in the queue
-    dropped = send(api, session_id, ["never"])
-    post(api, f"/runs/{dropped}/cancel")  # a queued run leaves the queue
-    tools = send(api, session_id, TOOLS, runningRunBehavior="interrupt")  # cancels `slow`
+    failing = scripted(api, session_id, MODEL_DOWN)  # waits in the queue
+    dropped = scripted(api, session_id, ["never"])
+    post(api, f"/api/v1/runs/{dropped}/cancel")  # a queued run leaves the queue
+    tools = scripted(api, session_id, TOOLS, runningRunBehavior="interrupt")  # cancels `slow`
     for run_id, status in ((slow, "cancelled"), (tools, "completed"), (failing, "failed")):
         ended(api, run_id, status)
 
-    post(api, f"/runs/{failing}/requeue")
+    post(api, f"/api/v1/runs/{failing}/requeue")
     ended(api, failing, "failed")  # again: the requeue made it queued
-    assert run_of(api, failing)["metadata"]["recoveryAttempts"] == 1
+    assert get_run(api, failing)["metadata"]["recoveryAttempts"] == 1
 
     for action, status in (("list-files", "completed"), ("broken", "failed")):
         body = {"input": {}, "sessionId": session_id}
         ended(
-            api, post(api, f"/workspaces/{ws['id']}/actions/{action}/runs", body)["runId"], status
+            api,
+            post(api, f"/api/v1/workspaces/{ws['id']}/actions/{action}/runs", body)["runId"],
+            status,
         )
 
-    assert post(api, f"/sessions/{session_id}/compact", {}, 200)["compacted"] is True
+    assert post(api, f"/api/v1/sessions/{session_id}/compact", {}, 200)["compacted"] is True
 
-    resp = api.patch(f"/sessions/{session_id}", json={"activeAgentName": "lead"})
+    resp = api.patch(f"/api/v1/sessions/{session_id}", json={"activeAgentName": "lead"})
     assert resp.status_code == 200, resp.text
-    ended(api, send(api, session_id, ENGINE_TOOLS), "completed")  # switches to the assistant
+    ended(api, scripted(api, session_id, ENGINE_TOOLS), "completed")  # switches to the assistant
 
-    resp = api.patch(f"/sessions/{session_id}", json={"activeAgentName": "hasty"})
+    resp = api.patch(f"/api/v1/sessions/{session_id}", json={"activeAgentName": "hasty"})
     assert resp.status_code == 200, resp.text
-    ended(api, send(api, session_id, SLOW), "timed_out")
+    ended(api, scripted(api, session_id, SLOW), "timed_out")
     return session_id
 
 
@@ -256,30 +258,40 @@ def _without_session_id(data: Event) -> Event:
 def test_a_payload_that_breaks_its_schema_fails_the_checks(
     server: LiveServer, api: httpx.Client, frames: APIOperation, corrupt: Callable[[Event], Event]
 ) -> None:
-    ws = post(api, "/workspaces", {"name": "broken-frames", "runtime": "default"}, 201)
-    session_id = str(post(api, f"/workspaces/{ws['id']}/sessions", {}, 201)["id"])
-    ended(api, send(api, session_id, ["fine"]), "completed")
-    assert validate_history(frames, server, session_id) > 0  # well-formed as the server wrote it
+    """The checks run on the stream as the server answered it, with one frame's payload
+    broken: the checks judge the response they are given, so a broken copy of a real answer
+    proves they read every payload, and the server's data stays as the server wrote it."""
+    ws = create_workspace(api, "broken-frames")
+    session_id = str(create_session(api, ws["id"])["id"])
+    ended(api, scripted(api, session_id, ["fine"]), "completed")
+    case = history(frames, session_id)
+    answer = case.call(base_url=server.url, headers=AUTH)
+    case.validate_response(answer, headers=AUTH)  # well-formed as the server wrote it
 
-    rewrite_stored(server, session_id, "run.queued", corrupt)
+    broken = Response(
+        answer.status_code,
+        answer.headers,
+        with_payload(answer.content, "run.queued", corrupt),
+        answer.request,
+        answer.elapsed,
+        answer.verify,
+        http_version=answer.http_version,
+        encoding=answer.encoding,
+    )
     with pytest.raises(FailureGroup) as failed:
-        validate_history(frames, server, session_id)
+        case.validate_response(broken, headers=AUTH)
     (failure,) = failed.value.exceptions  # the broken frame, and nothing else
     assert isinstance(failure, JsonSchemaError), failure
     assert failure.instance["event"] == "run.queued"
 
 
-def rewrite_stored(
-    server: LiveServer, session_id: str, event: str, corrupt: Callable[[Event], Event]
-) -> None:
-    """Rewrite the stored payload of the session's `event` (its frames are read from there)."""
-    with closing(sqlite3.connect(server.settings.data_dir / "corral.db", timeout=10)) as db:
-        (cursor, data), *_ = db.execute(
-            "SELECT cursor, data FROM session_events WHERE session_id = ? AND event = ?",
-            (session_id, event),
-        ).fetchall()
-        with db:
-            db.execute(
-                "UPDATE session_events SET data = ? WHERE session_id = ? AND cursor = ?",
-                (json.dumps(corrupt(json.loads(data))), session_id, cursor),
-            )
+def with_payload(stream: bytes, event: str, corrupt: Callable[[Event], Event]) -> bytes:
+    """The SSE `stream` with the payload of its first `event` frame replaced by
+    `corrupt(payload)`."""
+    frames = stream.split(b"\n\n")
+    index = next(i for i, f in enumerate(frames) if f"\nevent: {event}\n".encode() in f)
+    lines = frames[index].split(b"\n")
+    (at,) = [i for i, line in enumerate(lines) if line.startswith(b"data: ")]
+    lines[at] = b"data: " + json.dumps(corrupt(json.loads(lines[at][6:]))).encode()
+    frames[index] = b"\n".join(lines)
+    return b"\n\n".join(frames)

@@ -21,7 +21,7 @@ MESSAGES_EACH = 15
 def test_readers_opening_during_writes_get_every_event_once(
     shared_server: LiveServer, shared_api: httpx.Client
 ) -> None:
-    session_id = new_session(shared_api)
+    session_id = new_session(shared_api)["id"]
     send(shared_api, session_id, "before any reader")
     start = threading.Barrier(WRITERS + 1)
 
@@ -60,7 +60,7 @@ def test_a_stalled_reader_is_cut_off_and_resumes_from_its_cursor(
     bus = live.core.event_bus
     data_dir = live.settings.data_dir
     with live.client() as api:
-        session_id = new_session(api)
+        session_id = new_session(api)["id"]
         # A reader that stops reading at once, on a socket with a small receive window.
         stalled = stream(live.url, session_id, receive_buffer=4096)
         steady = stream(live.url, session_id)

@@ -25,7 +25,7 @@ def test_resume_after_a_restart(tmp_path: Path, how: str, resume) -> None:  # ty
     settings = Settings(data_dir=tmp_path / "data", validate_responses=True)
 
     with live_server(settings) as before, httpx.Client(base_url=before.url, timeout=10) as api:
-        session_id = new_session(api)
+        session_id = new_session(api)["id"]
         for text in ("one", "two", "three"):
             send(api, session_id, text)
         with stream(before.url, session_id) as reader:

@@ -35,7 +35,7 @@ def assert_carries(frames: list[Block], stored: list[dict[str, Any]]) -> None:
 def test_a_replay_is_the_stored_events_framed_and_ends_with_follow_false(
     shared_server: LiveServer, shared_api: httpx.Client
 ) -> None:
-    session_id = new_session(shared_api)
+    session_id = new_session(shared_api)["id"]
     send(shared_api, session_id, "first")
     send(shared_api, session_id, 'line one\nline two \u2028 and "quotes"')
     stored = stored_events(shared_server.settings.data_dir, session_id)
@@ -62,10 +62,10 @@ def test_a_replay_is_the_stored_events_framed_and_ends_with_follow_false(
 
 
 def test_live_events_follow_the_replay(shared_server: LiveServer, shared_api: httpx.Client) -> None:
-    session_id = new_session(shared_api)
+    session_id = new_session(shared_api)["id"]
     with stream(shared_server.url, session_id) as reader:
         assert reader.next_block().raw == ": connected"  # type: ignore[union-attr]
-        run_id = send(shared_api, session_id)  # after the stream opened: delivered live
+        run_id = send(shared_api, session_id)["runId"]  # after the stream opened: delivered live
         first = reader.events(1)[0]
         assert (first.cursor, first.get("event"), first.data["runId"]) == (1, "run.queued", run_id)
 
@@ -80,7 +80,7 @@ def test_an_unknown_session_is_a_404_before_any_stream(shared_server: LiveServer
 def test_cursor_and_last_event_id_choose_where_the_replay_starts(
     shared_server: LiveServer, shared_api: httpx.Client
 ) -> None:
-    session_id = new_session(shared_api)
+    session_id = new_session(shared_api)["id"]
     send(shared_api, session_id)
     send(shared_api, session_id)
     total = len(stored_events(shared_server.settings.data_dir, session_id))
@@ -104,7 +104,7 @@ def test_cursor_and_last_event_id_choose_where_the_replay_starts(
 def test_a_cursor_that_is_not_an_event_cursor_is_a_400_before_any_stream(
     shared_server: LiveServer, shared_api: httpx.Client
 ) -> None:
-    session_id = new_session(shared_api)
+    session_id = new_session(shared_api)["id"]
     bad = ["soon", "-3", "1.5", " 7", "\u0667", str(2**63), "9" * 64]
     for params, headers in [
         *[({"cursor": value}, {}) for value in bad],
@@ -125,8 +125,8 @@ def test_a_cursor_that_is_not_an_event_cursor_is_a_400_before_any_stream(
 def test_run_filter_forwards_one_run_only(
     shared_server: LiveServer, shared_api: httpx.Client
 ) -> None:
-    session_id = new_session(shared_api)
-    first = send(shared_api, session_id)
+    session_id = new_session(shared_api)["id"]
+    first = send(shared_api, session_id)["runId"]
     send(shared_api, session_id)
     of_first = [
         e["cursor"]
@@ -144,7 +144,7 @@ def test_run_filter_forwards_one_run_only(
 def test_an_idle_stream_gets_comment_pings(start_server: Callable[..., Any]) -> None:
     live = start_server(sse_ping_seconds=0.05)
     with live.client() as api:
-        session_id = new_session(api)
+        session_id = new_session(api)["id"]
     with stream(live.url, session_id) as reader:
         blocks = [reader.next_block() for _ in range(3)]
     assert [b.raw for b in blocks if b is not None] == [": connected", ": ping", ": ping"]
@@ -153,7 +153,7 @@ def test_an_idle_stream_gets_comment_pings(start_server: Callable[..., Any]) -> 
 def test_a_disconnect_frees_the_subscription_at_once(
     shared_server: LiveServer, shared_api: httpx.Client
 ) -> None:
-    session_id = new_session(shared_api)
+    session_id = new_session(shared_api)["id"]
     bus = shared_server.core.event_bus
     reader = stream(shared_server.url, session_id)
     reader.next_block()

@@ -101,7 +101,8 @@ def finish(events: list[StreamEvent]) -> Finish:
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAfbLI3w=="
 
-# A transcript in the stored shape (§6.5): every tool call and result is its own message.
+# A transcript in the stored shape (docs/contract.md#message-persistence): every tool call and
+# result is its own message.
 TRANSCRIPT: list[dict[str, Any]] = [
     {
         "role": "user",

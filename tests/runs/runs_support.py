@@ -1,4 +1,5 @@
-"""Helpers of the runtime tests: resources, runs and their steps, messages and events."""
+"""Helpers of the runtime tests: runs and their steps, messages and events; the resources and
+calls every test directory shares come from `corral.testing.api_calls`."""
 
 from __future__ import annotations
 
@@ -7,42 +8,12 @@ from typing import Any
 import httpx
 
 from corral.process_identity import read_stat
+from corral.testing.api_calls import create_session as create_session
+from corral.testing.api_calls import create_workspace as create_workspace
+from corral.testing.api_calls import get_run as get_run
+from corral.testing.api_calls import send as send
 from corral.testing.outbox import replayed_events as replayed
 from corral.testing.outbox import stored_events
-
-
-def new_workspace(api: httpx.Client, name: str = "runs") -> dict[str, Any]:
-    resp = api.post("/api/v1/workspaces", json={"name": name, "runtime": "default"})
-    assert resp.status_code == 201, resp.text
-    return resp.json()
-
-
-def new_session(api: httpx.Client, workspace_id: str, **body: Any) -> dict[str, Any]:
-    resp = api.post(f"/api/v1/workspaces/{workspace_id}/sessions", json=body)
-    assert resp.status_code == 201, resp.text
-    return resp.json()
-
-
-def send(
-    api: httpx.Client,
-    session_id: str,
-    content: Any = "hello",
-    *,
-    script: list[Any] | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"content": content, **extra}
-    if script is not None:
-        body["metadata"] = {"script": script}
-    resp = api.post(f"/api/v1/sessions/{session_id}/messages", json=body)
-    assert resp.status_code == 202, resp.text
-    return resp.json()
-
-
-def get_run(api: httpx.Client, run_id: str) -> dict[str, Any]:
-    resp = api.get(f"/api/v1/runs/{run_id}")
-    assert resp.status_code == 200, resp.text
-    return resp.json()
 
 
 def steps(api: httpx.Client, run_id: str) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from runs_support import alive, new_session, new_workspace, server_events, steps, write_file
+from runs_support import alive, create_session, create_workspace, server_events, steps, write_file
 
 from corral.testing.waiting import wait_for, wait_for_run
 
@@ -27,7 +27,7 @@ def _trigger(api: httpx.Client, ws_id: str, name: str, **body: Any) -> httpx.Res
 
 
 def _workspace_with(api: httpx.Client, files: dict[str, str]) -> dict[str, Any]:
-    ws = new_workspace(api)
+    ws = create_workspace(api)
     for path, text in files.items():
         write_file(api, ws["id"], path, text)
     return ws
@@ -54,8 +54,8 @@ def test_an_action_runs_its_command_with_the_input(api: httpx.Client) -> None:
 
 
 def test_the_builtin_list_files_action_runs_in_a_given_session(api: httpx.Client) -> None:
-    ws = new_workspace(api)
-    ses = new_session(api, ws["id"])
+    ws = create_workspace(api)
+    ses = create_session(api, ws["id"])
     resp = _trigger(api, ws["id"], "list-files", input={}, sessionId=ses["id"])
     assert resp.status_code == 202, resp.text
     assert resp.json()["sessionId"] == ses["id"]
@@ -99,9 +99,9 @@ def test_a_failing_command_fails_the_run(api: httpx.Client) -> None:
 
 
 def test_unknown_action_and_foreign_session(api: httpx.Client) -> None:
-    ws = new_workspace(api, "one")
-    other = new_workspace(api, "two")
-    foreign = new_session(api, other["id"])
+    ws = create_workspace(api, "one")
+    other = create_workspace(api, "two")
+    foreign = create_session(api, other["id"])
     missing = _trigger(api, ws["id"], "nope")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "action_not_found"
     mismatch = _trigger(api, ws["id"], "list-files", sessionId=foreign["id"])

@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 from runs_support import (
+    create_session,
+    create_workspace,
     messages,
-    new_session,
-    new_workspace,
     part_types,
     read_file,
     send,
@@ -24,8 +24,8 @@ from corral.testing.waiting import wait_for, wait_for_run
 
 
 def test_a_message_is_answered_by_the_default_scripted_model(api: httpx.Client) -> None:
-    ws = new_workspace(api)
-    ses = new_session(api, ws["id"])
+    ws = create_workspace(api)
+    ses = create_session(api, ws["id"])
     sent = send(api, ses["id"], "What is in this workspace?")
     run = wait_for_run(api, sent["runId"])
     assert run["status"] == "completed", run
@@ -44,8 +44,8 @@ def test_a_message_is_answered_by_the_default_scripted_model(api: httpx.Client) 
 
 
 def test_tool_calls_run_in_the_workspace_and_feed_back(api: httpx.Client) -> None:
-    ws = new_workspace(api)
-    ses = new_session(api, ws["id"])
+    ws = create_workspace(api)
+    ses = create_session(api, ws["id"])
     script = [
         {
             "text": "Writing it.",
@@ -92,8 +92,8 @@ def _meet(mine: str, theirs: str) -> str:
 
 
 def test_several_tool_calls_of_one_turn_run_in_parallel(api: httpx.Client) -> None:
-    ws = new_workspace(api)
-    ses = new_session(api, ws["id"])
+    ws = create_workspace(api)
+    ses = create_session(api, ws["id"])
     # Each command waits for the other's marker: they can only both finish if they overlap.
     script = [
         {
@@ -112,8 +112,8 @@ def test_several_tool_calls_of_one_turn_run_in_parallel(api: httpx.Client) -> No
 
 
 def test_a_failing_or_unknown_tool_is_an_error_result_not_a_failed_run(api: httpx.Client) -> None:
-    ws = new_workspace(api)
-    ses = new_session(api, ws["id"])
+    ws = create_workspace(api)
+    ses = create_session(api, ws["id"])
     script = [
         {
             "toolCalls": [
@@ -133,8 +133,8 @@ def test_a_failing_or_unknown_tool_is_an_error_result_not_a_failed_run(api: http
 
 
 def test_a_model_failure_fails_the_run_with_the_providers_message(api: httpx.Client) -> None:
-    ws = new_workspace(api)
-    ses = new_session(api, ws["id"])
+    ws = create_workspace(api)
+    ses = create_session(api, ws["id"])
     script = [{"error": {"message": "the model is on fire"}}]
     run = wait_for_run(api, send(api, ses["id"], "hi", script=script)["runId"])
     assert run["status"] == "failed"
@@ -143,14 +143,14 @@ def test_a_model_failure_fails_the_run_with_the_providers_message(api: httpx.Cli
 
 
 def test_max_steps_stops_the_loop(api: httpx.Client) -> None:
-    ws = new_workspace(api)
+    ws = create_workspace(api)
     write_file(
         api,
         ws["id"],
         ".corral/agents/brief.md",
         "---\nname: brief\nmaxSteps: 2\n---\nYou are brief.\n",
     )
-    ses = new_session(api, ws["id"], agentName="brief")
+    ses = create_session(api, ws["id"], agentName="brief")
     loop = {"toolCalls": [{"name": "LS", "input": {}}]}
     run = wait_for_run(api, send(api, ses["id"], "loop", script=[loop, loop, loop, "end"])["runId"])
     assert run["status"] == "completed", run
@@ -160,8 +160,8 @@ def test_max_steps_stops_the_loop(api: httpx.Client) -> None:
 
 
 def test_events_announce_the_run_as_it_happens(server: Any, api: httpx.Client) -> None:
-    ws = new_workspace(api)
-    ses = new_session(api, ws["id"])
+    ws = create_workspace(api)
+    ses = create_session(api, ws["id"])
     script = [{"text": "Looking.", "toolCalls": [{"name": "LS", "input": {}}]}, "Found it."]
     run = wait_for_run(api, send(api, ses["id"], "look", script=script)["runId"])
     events = server_events(server, ses["id"])
@@ -183,14 +183,14 @@ def test_events_announce_the_run_as_it_happens(server: Any, api: httpx.Client) -
 def test_an_agent_whose_model_does_not_exist_fails_the_run_with_its_reason(
     api: httpx.Client,
 ) -> None:
-    ws = new_workspace(api)
+    ws = create_workspace(api)
     write_file(
         api,
         ws["id"],
         ".corral/agents/lost.md",
         "---\nname: lost\nmodel: platform/nowhere\n---\nYou are lost.\n",
     )
-    ses = new_session(api, ws["id"], agentName="lost")
+    ses = create_session(api, ws["id"], agentName="lost")
     run = wait_for_run(api, send(api, ses["id"], "hi")["runId"])
     assert run["status"] == "failed"
     assert run["errorCode"] == "model_not_found"
@@ -210,8 +210,8 @@ def _tool_messages(api: httpx.Client, session_id: str) -> dict[tuple[str, str], 
 def test_a_tool_calls_messages_say_whether_it_runs_or_has_ended(
     server: Any, api: httpx.Client
 ) -> None:
-    ws = new_workspace(api)
-    ses = new_session(api, ws["id"])
+    ws = create_workspace(api)
+    ses = create_session(api, ws["id"])
     calls = [
         {"name": "Bash", "input": {"command": wait_for_file("gate")}},
         {"name": "Teleport", "input": {}},
@@ -253,8 +253,8 @@ def _calls(content: Any) -> list[str]:
 
 
 def test_a_stopped_tool_calls_messages_say_it_failed(api: httpx.Client) -> None:
-    ws = new_workspace(api)
-    ses = new_session(api, ws["id"])
+    ws = create_workspace(api)
+    ses = create_session(api, ws["id"])
     script = [
         {"toolCalls": [{"name": "Bash", "input": {"command": wait_for_file("gate")}}]},
         "never",

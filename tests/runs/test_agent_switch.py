@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 from runs_support import (
+    create_session,
+    create_workspace,
     events_of,
     get_run,
     messages,
-    new_session,
-    new_workspace,
     part_types,
     send,
     steps,
@@ -41,10 +41,10 @@ def switch(agent: str) -> dict[str, Any]:
 
 
 def planner_session(api: httpx.Client) -> dict[str, Any]:
-    ws = new_workspace(api)
+    ws = create_workspace(api)
     for path, text in AGENTS.items():
         write_file(api, ws["id"], path, text)
-    return new_session(api, ws["id"], agentName="planner")
+    return create_session(api, ws["id"], agentName="planner")
 
 
 def test_a_switch_hands_the_rest_of_the_run_and_the_session_to_the_new_agent(

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from runs_support import get_run, messages, new_session, new_workspace, send
+from runs_support import create_session, create_workspace, get_run, messages, send
 
 from corral.testing.fake_openai import FakeOpenAI
 from corral.testing.fake_provider import FakeReply
@@ -39,7 +39,7 @@ def _compact(api: httpx.Client, session_id: str, **body: Any) -> httpx.Response:
 
 def test_compaction_summarises_and_later_runs_see_only_the_summary(fake_and_api: Any) -> None:
     fake, api = fake_and_api
-    ses = new_session(api, new_workspace(api)["id"])
+    ses = create_session(api, create_workspace(api)["id"])
     fake.reply("First answer about apples.", "Second answer about pears.")
     for text in ("tell me about apples", "and pears"):
         assert wait_for_run(api, send(api, ses["id"], text)["runId"])["status"] == "completed"
@@ -68,7 +68,7 @@ def test_compaction_summarises_and_later_runs_see_only_the_summary(fake_and_api:
 
 def test_too_little_history_is_not_compacted(fake_and_api: Any) -> None:
     _, api = fake_and_api
-    ses = new_session(api, new_workspace(api)["id"])
+    ses = create_session(api, create_workspace(api)["id"])
     resp = _compact(api, ses["id"])
     assert resp.status_code == 200, resp.text
     assert resp.json()["compacted"] is False and resp.json()["reason"] == "insufficient_history"
@@ -77,7 +77,7 @@ def test_too_little_history_is_not_compacted(fake_and_api: Any) -> None:
 def test_a_busy_session_cannot_be_compacted(fake_and_api: Any) -> None:
     fake, api = fake_and_api
     fake.reply(FakeReply(text="slow", initial_delay_s=30))
-    ses = new_session(api, new_workspace(api)["id"])
+    ses = create_session(api, create_workspace(api)["id"])
     run_id = send(api, ses["id"], "slow one")["runId"]
     resp = _compact(api, ses["id"])
     assert resp.status_code == 409 and resp.json()["error"]["code"] == "session_busy"
@@ -118,7 +118,7 @@ def test_a_compaction_outliving_the_stale_timeout_is_not_recovered(
 
 
 def _session_with_history(api: httpx.Client) -> dict[str, Any]:
-    ses = new_session(api, new_workspace(api)["id"])
+    ses = create_session(api, create_workspace(api)["id"])
     for text in ("one", "two"):
         assert wait_for_run(api, send(api, ses["id"], text)["runId"])["status"] == "completed"
     return ses

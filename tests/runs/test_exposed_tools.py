@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 from runs_support import (
+    create_session,
+    create_workspace,
     messages,
-    new_session,
-    new_workspace,
     send,
     server_events,
     steps,
@@ -36,10 +36,10 @@ def call(tool: str, **input: Any) -> dict[str, Any]:
 
 
 def session_of(api: httpx.Client, agent: str) -> dict[str, Any]:
-    ws = new_workspace(api)
+    ws = create_workspace(api)
     for path, text in FILES.items():
         write_file(api, ws["id"], path, text)
-    return new_session(api, ws["id"], agentName=agent)
+    return create_session(api, ws["id"], agentName=agent)
 
 
 def test_the_model_runs_exposed_actions_and_reads_exposed_skills(
@@ -114,14 +114,14 @@ def test_an_agent_without_a_tool_list_is_offered_every_tool_that_applies(
 
 
 def test_engine_tools_with_nothing_to_act_on_are_not_offered(api: httpx.Client) -> None:
-    ws = new_workspace(api)
+    ws = create_workspace(api)
     for path in (".corral/agents/reviewer.md", ".corral/skills/debugging"):
         resp = api.delete(
             f"/api/v1/sandboxes/{ws['id']}/files/entry", params={"path": path, "recursive": "true"}
         )
         assert resp.status_code == 200, resp.text
     write_file(api, ws["id"], ".corral/agents/alone.md", "---\n---\nAlone.\n")
-    ses = new_session(api, ws["id"], agentName="alone")
+    ses = create_session(api, ws["id"], agentName="alone")
     run = wait_for_run(api, send(api, ses["id"], "hi", script=["Hello."])["runId"])
 
     offered = next(s for s in steps(api, run["id"]) if s["stepType"] == "model_call")

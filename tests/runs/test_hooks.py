@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 from runs_support import (
     alive,
+    create_session,
+    create_workspace,
     messages,
-    new_session,
-    new_workspace,
     read_file,
     send,
     server_events,
@@ -29,14 +29,14 @@ def hook_file(handler: str = "command", **fields: Any) -> str:
 
 
 def workspace_with(api: httpx.Client, hooks: dict[str, str]) -> dict[str, Any]:
-    ws = new_workspace(api, "hooks")
+    ws = create_workspace(api, "hooks")
     for name, text in hooks.items():
         write_file(api, ws["id"], f".corral/hooks/{name}.yaml", text)
     return ws
 
 
 def run_in(api: httpx.Client, ws: dict[str, Any], script: list[Any]) -> dict[str, Any]:
-    session = new_session(api, ws["id"])
+    session = create_session(api, ws["id"])
     return wait_for_run(api, send(api, session["id"], script=script)["runId"])
 
 
@@ -192,7 +192,7 @@ def test_cancelling_a_run_kills_its_running_hook(api: httpx.Client) -> None:
             "on-cancel": hook_file(events=["run.cancelled"], command="cat > cancelled.json"),
         },
     )
-    session = new_session(api, ws["id"])
+    session = create_session(api, ws["id"])
     run_id = send(api, session["id"], script=["never reached"])["runId"]
     root = Path(ws["rootPath"])
     wait_for(
@@ -221,7 +221,7 @@ def test_handlers_not_run_say_so_once_per_run(server: Any, api: httpx.Client) ->
             "judge": hook_file("prompt", events=["run.completed"], prompt="Was it good?"),
         },
     )
-    session = new_session(api, ws["id"])
+    session = create_session(api, ws["id"])
     for _ in range(2):
         run = wait_for_run(api, send(api, session["id"], script=["Fine."])["runId"])
         assert run["status"] == "completed", run
@@ -260,7 +260,7 @@ def test_a_run_out_of_time_fires_its_failed_hooks(api: httpx.Client) -> None:
     )
     hasty = "---\nname: hasty\nrunTimeoutSeconds: 0.5\n---\nBe quick.\n"
     write_file(api, ws["id"], ".corral/agents/hasty.md", hasty)
-    session = new_session(api, ws["id"], agentName="hasty")
+    session = create_session(api, ws["id"], agentName="hasty")
     sent = send(api, session["id"], script=[{"text": "slow", "delayMs": 30_000}])
     assert wait_for_run(api, sent["runId"])["status"] == "timed_out"
     failed = json.loads(read_file(api, ws["id"], "failed.json") or "")

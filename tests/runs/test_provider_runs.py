@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 from runs_support import (
+    create_session,
+    create_workspace,
     messages,
-    new_session,
-    new_workspace,
     read_file,
     replayed_events,
     send,
@@ -73,8 +73,8 @@ def test_a_tool_loop_through_the_providers_wire(fake_and_api: Any) -> None:
         ),
         FakeReply(text="Wrote out.txt.", usage=FakeUsage(input_tokens=150, output_tokens=5)),
     )
-    ws = new_workspace(api)
-    ses = new_session(api, ws["id"])
+    ws = create_workspace(api)
+    ses = create_session(api, ws["id"])
     run = wait_for_run(api, send(api, ses["id"], "write 42 to out.txt")["runId"])
     assert run["status"] == "completed", run
     assert read_file(api, ws["id"], "out.txt") == "42\n"
@@ -93,11 +93,11 @@ def test_a_tool_loop_through_the_providers_wire(fake_and_api: Any) -> None:
 def test_agents_md_and_the_agent_prompt_reach_the_model(fake_and_api: Any) -> None:
     provider, fake, api = fake_and_api
     fake.reply("Reviewed.")
-    ws = new_workspace(api)
+    ws = create_workspace(api)
     write_file(api, ws["id"], "AGENTS.md", "# House rules\n\nAlways answer in haiku.\n")
     reviewer = "---\nname: reviewer\nmode: primary\n---\nYou review: read each diff twice.\n"
     write_file(api, ws["id"], ".corral/agents/reviewer.md", reviewer)
-    ses = new_session(api, ws["id"], agentName="reviewer")
+    ses = create_session(api, ws["id"], agentName="reviewer")
     run = wait_for_run(api, send(api, ses["id"], "Review my change")["runId"])
     assert run["status"] == "completed" and run["effectiveAgentName"] == "reviewer", run
     (request,) = [r.body for r in fake.requests if r.method == "POST"]
@@ -116,7 +116,7 @@ def test_agents_md_and_the_agent_prompt_reach_the_model(fake_and_api: Any) -> No
 def test_a_provider_error_fails_the_run_with_its_message(fake_and_api: Any) -> None:
     _, fake, api = fake_and_api
     fake.reply(FakeReply.error(400, "this model does not exist"))
-    ses = new_session(api, new_workspace(api)["id"])
+    ses = create_session(api, create_workspace(api)["id"])
     run = wait_for_run(api, send(api, ses["id"], "hi")["runId"])
     assert run["status"] == "failed" and run["errorCode"] == "model_stream_failed"
     assert "this model does not exist" in run["errorMessage"]
@@ -125,7 +125,7 @@ def test_a_provider_error_fails_the_run_with_its_message(fake_and_api: Any) -> N
 def test_a_rate_limit_is_retried(fake_and_api: Any) -> None:
     _, fake, api = fake_and_api
     fake.reply(FakeReply.error(429, "slow down"), "after the retry")
-    ses = new_session(api, new_workspace(api)["id"])
+    ses = create_session(api, create_workspace(api)["id"])
     run = wait_for_run(api, send(api, ses["id"], "hi")["runId"])
     assert run["status"] == "completed", run
     assert text_of(messages(api, ses["id"])[-1]) == "after the retry"
@@ -136,7 +136,7 @@ def test_cancel_mid_stream_closes_the_provider_request_and_keeps_the_partial_tex
 ) -> None:
     _, fake, api = fake_and_api
     fake.reply(FakeReply(text="one two three four five six seven eight", chunk_delay_s=1))
-    ses = new_session(api, new_workspace(api)["id"])
+    ses = create_session(api, create_workspace(api)["id"])
     run_id = send(api, ses["id"], "count slowly")["runId"]
     wait_for(lambda: len(messages(api, ses["id"])) == 2, what="the first words")
     api.post(f"/api/v1/runs/{run_id}/cancel")
@@ -154,7 +154,7 @@ def test_a_run_interrupted_mid_tool_leaves_a_history_the_provider_accepts(
     _, fake, api = fake_and_api
     sleep = FakeToolCall("Bash", {"command": "sleep 30"}, id="call_sleep")
     fake.reply(FakeReply(text="Sleeping.", tool_calls=[sleep]), "Stopped sleeping.")
-    ses = new_session(api, new_workspace(api)["id"])
+    ses = create_session(api, create_workspace(api)["id"])
     first = send(api, ses["id"], "sleep")["runId"]
     wait_for(
         lambda: (
@@ -184,8 +184,8 @@ def test_arguments_that_are_not_json_are_an_error_result_the_model_can_retry(
     cut = FakeToolCall("Write", {}, id="call_cut", arguments='{"file_path": "out.txt", "cont')
     fixed = FakeToolCall("Write", {"file_path": "out.txt", "content": "42\n"})
     fake.reply(FakeReply(tool_calls=[cut]), FakeReply(tool_calls=[fixed]), "Wrote it.")
-    ws = new_workspace(api)
-    ses = new_session(api, ws["id"])
+    ws = create_workspace(api)
+    ses = create_session(api, ws["id"])
     run = wait_for_run(api, send(api, ses["id"], "write 42 to out.txt")["runId"])
     assert run["status"] == "completed", run
     assert read_file(api, ws["id"], "out.txt") == "42\n"
@@ -218,11 +218,11 @@ def test_arguments_nested_deeper_than_the_limit_are_an_error_result_and_the_sess
     """Past the limit the stdlib parser stored what no event frame could encode (from 256
     levels) or raised RecursionError (from ~990): the run failed, or its stream did for good."""
     _, fake, api = fake_and_api
-    workspace_id = new_workspace(api)["id"]
+    workspace_id = create_workspace(api)["id"]
     for depth in (MAX_DEPTH, MAX_DEPTH + 1, 300, 2000):
         deep = FakeToolCall("Write", {}, id=f"call_{depth}", arguments=nested(depth))
         fake.reply(FakeReply(tool_calls=[deep], fragment_chars=400), f"Done at {depth}.")
-        session_id = new_session(api, workspace_id)["id"]
+        session_id = create_session(api, workspace_id)["id"]
         run = wait_for_run(api, send(api, session_id, "nest")["runId"])
         assert run["status"] == "completed", (depth, run)
         msgs = messages(api, session_id)
@@ -254,7 +254,7 @@ def test_a_number_wider_than_64_bits_in_arguments_reads_back(
     _, fake, api = fake_and_api
     wide = FakeToolCall("LS", {}, arguments='{"path": ".", "n": 123456789012345678901234567890}')
     fake.reply(FakeReply(tool_calls=[wide]), "Listed.")
-    session_id = new_session(api, new_workspace(api)["id"])["id"]
+    session_id = create_session(api, create_workspace(api)["id"])["id"]
     run = wait_for_run(api, send(api, session_id, "list")["runId"])
     assert run["status"] == "completed", run
     call = next(m for m in messages(api, session_id) if m["role"] == "assistant")["content"][0]
@@ -277,7 +277,7 @@ def test_a_lone_surrogate_in_the_stream_becomes_a_replacement_character(
         ),
         FakeReply(text="Done \udfff."),
     )
-    session_id = new_session(api, new_workspace(api)["id"])["id"]
+    session_id = create_session(api, create_workspace(api)["id"])["id"]
     run = wait_for_run(api, send(api, session_id, "list")["runId"])
     assert run["status"] == "completed", run
     msgs = messages(api, session_id)
@@ -333,7 +333,7 @@ def test_a_provider_error_message_with_a_lone_surrogate_fails_the_run_with_its_m
             error_message="bad \ud800 model",
         )
     )
-    session_id = new_session(api, new_workspace(api)["id"])["id"]
+    session_id = create_session(api, create_workspace(api)["id"])["id"]
     run = wait_for_run(api, send(api, session_id, "hi")["runId"])
     assert run["status"] == "failed" and run["errorCode"] == "model_stream_failed", run
     assert "bad \ufffd model" in run["errorMessage"]

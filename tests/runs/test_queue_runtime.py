@@ -1,5 +1,6 @@
-"""Reference §7 with runs that really execute: serial runs per session, concurrent sessions,
-interrupt, guide, cancel of queued, running and ended runs, requeue and timeouts.
+"""The session queue (docs/contract.md#session-queue) with runs that really execute: serial
+runs per session, concurrent sessions, interrupt, guide, cancel of queued, running and ended
+runs, requeue and timeouts.
 
 Every state is reached the way a user reaches it: a scripted turn that takes its time keeps a
 run `running` until the test cancels it, a failing turn fails it, and an agent's
@@ -14,10 +15,10 @@ import httpx
 import pytest
 from runs_support import (
     alive,
+    create_session,
+    create_workspace,
     get_run,
     messages,
-    new_session,
-    new_workspace,
     replayed_events,
     send,
     server_events,
@@ -33,18 +34,18 @@ HASTY = "---\nname: hasty\nrunTimeoutSeconds: 0.5\n---\nBe quick.\n"
 
 
 def _session(api: httpx.Client, **body: Any) -> tuple[dict, dict]:
-    ws = new_workspace(api)
-    return ws, new_session(api, ws["id"], **body)
+    ws = create_workspace(api)
+    return ws, create_session(api, ws["id"], **body)
 
 
 def _ended_run(api: httpx.Client, status: str) -> dict[str, Any]:
     """A run, alone in its session, that ended `completed`, `failed` or `timed_out`."""
-    ws = new_workspace(api)
+    ws = create_workspace(api)
     if status == "timed_out":
         write_file(api, ws["id"], ".corral/agents/hasty.md", HASTY)
-        ses, script = new_session(api, ws["id"], agentName="hasty"), SLOW
+        ses, script = create_session(api, ws["id"], agentName="hasty"), SLOW
     else:
-        ses, script = new_session(api, ws["id"]), FAILING if status == "failed" else ["done"]
+        ses, script = create_session(api, ws["id"]), FAILING if status == "failed" else ["done"]
     run = wait_for_run(api, send(api, ses["id"], "go", script=script)["runId"])
     assert run["status"] == status, run
     return run
@@ -88,8 +89,8 @@ def test_runs_of_a_session_are_serial_and_follow_ups_wait(api: httpx.Client) -> 
 
 
 def test_runs_of_different_sessions_overlap(api: httpx.Client) -> None:
-    ws = new_workspace(api)
-    sessions = [new_session(api, ws["id"]) for _ in range(3)]
+    ws = create_workspace(api)
+    sessions = [create_session(api, ws["id"]) for _ in range(3)]
     runs = [
         send(api, s["id"], "go", script=[{"text": "ok", "delayMs": 1500}])["runId"]
         for s in sessions

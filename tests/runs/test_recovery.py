@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from runs_support import get_run, new_session, new_workspace, send, steps
+from runs_support import create_session, create_workspace, get_run, send, steps
 
 from corral.testing.fake_openai import FakeOpenAI
 from corral.testing.fake_provider import FakeReply
@@ -69,8 +69,8 @@ def _answers(client: httpx.Client) -> bool:
 
 def _kill_mid_run(data_dir: Path, script: list[object]) -> tuple[str, str]:
     with _server_process(data_dir) as (proc, api):
-        ws = new_workspace(api)
-        ses = new_session(api, ws["id"])
+        ws = create_workspace(api)
+        ses = create_session(api, ws["id"])
         run_id = send(api, ses["id"], "long job", script=script)["runId"]
         wait_for_run(api, run_id, "running")
         _kill(proc)
@@ -154,7 +154,7 @@ def test_a_compaction_of_a_killed_process_is_failed_never_requeued(tmp_path: Pat
 
 def _kill_mid_compaction(data_dir: Path, fake: FakeOpenAI) -> str:
     with _server_process(data_dir, fake.env()) as (proc, api):
-        ses = new_session(api, new_workspace(api)["id"])
+        ses = create_session(api, create_workspace(api)["id"])
         for text in ("one", "two"):
             assert wait_for_run(api, send(api, ses["id"], text)["runId"])["status"] == "completed"
         fake.reply(FakeReply(text="never", initial_delay_s=60))

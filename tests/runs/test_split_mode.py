@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from runs_support import new_session, new_workspace, send
+from runs_support import create_session, create_workspace, send
 
 from corral.testing.outbox import streamed_until
 from corral.testing.waiting import wait_for_run
@@ -21,7 +21,7 @@ def test_a_worker_executes_what_the_api_queues_and_its_events_stream_live(
     api_server = start_server(data_dir=data_dir, run_worker=False)
     start_server(data_dir=data_dir, run_worker=True, sandbox_isolation="none")
     with api_server.client() as api:
-        ses = new_session(api, new_workspace(api)["id"])
+        ses = create_session(api, create_workspace(api)["id"])
         with (
             httpx.Client(base_url=api_server.url, timeout=30) as streaming,
             streaming.stream("GET", f"/api/v1/sessions/{ses['id']}/events") as stream,
@@ -52,7 +52,7 @@ def test_a_worker_starts_and_cancels_runs_on_the_api_processs_word(
         run_stale_seconds=7200,
     )
     with api_server.client() as api:
-        ses = new_session(api, new_workspace(api)["id"])
+        ses = create_session(api, create_workspace(api)["id"])
         long_job = [{"text": "never", "delayMs": 600_000}]
         run_id = send(api, ses["id"], "long job", script=long_job)["runId"]
         running = wait_for_run(api, run_id, "running")

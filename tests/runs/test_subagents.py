@@ -15,11 +15,11 @@ from typing import Any
 import httpx
 import pytest
 from runs_support import (
+    create_session,
+    create_workspace,
     events_of,
     get_run,
     messages,
-    new_session,
-    new_workspace,
     part_types,
     send,
     steps,
@@ -77,10 +77,10 @@ def server(runner: Callable[..., Any], tmp_path: Path) -> Any:
 
 
 def lead_session(api: httpx.Client) -> dict[str, Any]:
-    ws = new_workspace(api)
+    ws = create_workspace(api)
     for path, text in AGENTS.items():
         write_file(api, ws["id"], path, text)
-    return new_session(api, ws["id"], agentName="lead")
+    return create_session(api, ws["id"], agentName="lead")
 
 
 def children(api: httpx.Client, session_id: str) -> list[dict[str, Any]]:

@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 from runs_support import (
-    new_session,
-    new_workspace,
+    create_session,
+    create_workspace,
     replayed_events,
     send,
     server_events,
@@ -40,8 +40,8 @@ def test_tools_and_the_files_api_show_a_name_not_utf8_with_a_replacement_charact
         {"name": "Grep", "input": {"pattern": "x", "path": "d"}},
     ]
     with server.client() as api:
-        workspace_id = new_workspace(api)["id"]
-        session_id = new_session(api, workspace_id)["id"]
+        workspace_id = create_workspace(api)["id"]
+        session_id = create_session(api, workspace_id)["id"]
         # the name's \377 byte is no UTF-8; the file's content is
         run_bash(
             api,
@@ -63,7 +63,7 @@ def test_tools_and_the_files_api_show_a_name_not_utf8_with_a_replacement_charact
 
 def test_declarations_with_such_text_are_skipped_with_a_warning(server: Any) -> None:
     with server.client() as api:
-        workspace_id = new_workspace(api)["id"]
+        workspace_id = create_workspace(api)["id"]
         write_file(
             api,
             workspace_id,
@@ -76,7 +76,7 @@ def test_declarations_with_such_text_are_skipped_with_a_warning(server: Any) -> 
             ".corral/actions/escaping.yaml",
             "command: 'true'\n\"key \\udfff\": 1\n",
         )
-        session_id = new_session(api, workspace_id)["id"]
+        session_id = create_session(api, workspace_id)["id"]
         run_bash(
             api,
             session_id,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from runs_support import messages, new_session, new_workspace, send, text_of, write_file
+from runs_support import create_session, create_workspace, messages, send, text_of, write_file
 
 from corral.testing.fake_anthropic import FakeAnthropic
 from corral.testing.fake_openai import FakeOpenAI
@@ -40,9 +40,9 @@ def test_a_run_on_a_workspace_model_spends_no_server_secret(
         monkeypatch.setenv("ANTHROPIC_BASE_URL", f"{platform.origin}/anthropic")
         model = f"tenant: {{provider: {provider}, name: m, url: '{tenant.base_url}'{key}}}\n"
         with runner().client() as api:
-            workspace_id = new_workspace(api)["id"]
+            workspace_id = create_workspace(api)["id"]
             write_file(api, workspace_id, ".corral/models/tenant.yaml", model)
-            session = new_session(api, workspace_id, modelRef="workspace/tenant")
+            session = create_session(api, workspace_id, modelRef="workspace/tenant")
             run = wait_for_run(api, send(api, session["id"], "hi")["runId"])
             answer = text_of(messages(api, session["id"])[-1])
 

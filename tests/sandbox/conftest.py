@@ -3,11 +3,9 @@ works in a sandbox of its own) and a sandbox whose root is on disk."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,12 +63,6 @@ def all_at_once(count: int, task: Callable[[int], T]) -> list[T]:
         return list(pool.map(run, range(count)))
 
 
-def make_read_only(served: Served, sandbox_id: str) -> None:
-    with closing(sqlite3.connect(served.data_dir / "corral.db", timeout=10)) as conn:
-        conn.execute("UPDATE workspaces SET read_only = 1 WHERE id = ?", (sandbox_id,))
-        conn.commit()
-
-
 @dataclass
 class Box:
     """A sandbox on a live server: its id, its root on disk, and a client for its routes."""
@@ -102,9 +94,23 @@ class Box:
 
 def new_box(api: httpx.Client, name: str = "box") -> Box:
     """A sandbox of the default runtime with `real.txt` and `sub/` in its root."""
-    resp = api.post("/api/v1/sandboxes", json={"name": name, "runtime": "default"})
-    assert resp.status_code == 201, resp.text
-    sandbox_id = resp.json()["id"]
+    return _furnished(api, api.post("/api/v1/sandboxes", json={"name": name, "runtime": "default"}))
+
+
+def read_only_box(api: httpx.Client, served: Served, name: str) -> Box:
+    """A directory imported read-only (`readOnly`), with `real.txt` and `sub/` in its root: the
+    workspace Corral never writes in. The test itself may still change it on disk."""
+    root = served.data_dir / "workspaces" / name
+    root.mkdir(parents=True)
+    body = {"rootPath": str(root), "readOnly": True}
+    box = _furnished(api, api.post("/api/v1/sandboxes", json=body))
+    assert api.get(f"/api/v1/workspaces/{box.id}").json()["readOnly"] is True
+    return box
+
+
+def _furnished(api: httpx.Client, created: httpx.Response) -> Box:
+    assert created.status_code == 201, created.text
+    sandbox_id = created.json()["id"]
     workspace = api.get(f"/api/v1/workspaces/{sandbox_id}").json()
     box = Box(sandbox_id, Path(workspace["rootPath"]), api)
     (box.root / "real.txt").write_text("real")
@@ -137,10 +143,3 @@ def snapshot(place: Path) -> dict[str, tuple[int, int, bytes]]:
         content = path.read_bytes() if path.is_file() and not path.is_symlink() else b""
         found[str(path)] = (st.st_mode, st.st_mtime_ns, content)
     return found
-
-
-def envelope(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, (resp.status_code, resp.text)
-    error = resp.json()["error"]
-    assert error["code"] == code, error
-    return dict(error)

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import Box, Served, make_read_only, new_box, snapshot
+from .conftest import Box, Served, new_box, read_only_box, snapshot
 
 Route = Callable[[Box, str], httpx.Response]
 
@@ -234,9 +234,8 @@ def test_hostile_paths_are_refused(hostile_box: tuple[Box, list[str]], route: st
 def test_read_only_workspace_refuses_writes_first(
     api: httpx.Client, served: Served, outside: Path
 ) -> None:
-    box = new_box(api, "hostile-ro")
+    box = read_only_box(api, served, "hostile-ro")
     plant(box.root, outside)
-    make_read_only(served, box.id)
     before = snapshot(box.root)
     for path in corpus(outside, box.root)[::4]:  # the read-only check comes before any path
         for route in WRITES:

@@ -7,7 +7,9 @@ import re
 
 import httpx
 
-from .conftest import LIMITED_TOKEN, Box, Served, auth, envelope, make_read_only, new_box
+from corral.testing.api_calls import assert_error
+
+from .conftest import LIMITED_TOKEN, Box, Served, auth, read_only_box
 
 ETAG = re.compile(r'^W/"[0-9a-f]+-[0-9a-f]+-[0-9a-f]+"$')
 
@@ -32,22 +34,28 @@ def test_create_and_get_sandbox(api: httpx.Client, served: Served) -> None:
     imported_dir.mkdir(parents=True)
     imported = api.post("/api/v1/sandboxes", json={"rootPath": str(imported_dir)})
     assert imported.status_code == 201 and imported.json()["name"] == "imported"
+    assert api.get(f"/api/v1/workspaces/{imported.json()['id']}").json()["readOnly"] is False
 
-    envelope(
+    assert_error(
         api.post("/api/v1/sandboxes", json={"workspaceId": "ws_nope"}), 404, "workspace_not_found"
     )
-    envelope(
+    assert_error(
         api.post(
             "/api/v1/sandboxes", json={"workspaceId": "bad/id", "name": "x", "runtime": "default"}
         ),
         400,
         "invalid_request",
     )
-    envelope(api.post("/api/v1/sandboxes", json={"name": "only a name"}), 400, "invalid_request")
-    envelope(
+    assert_error(
+        api.post("/api/v1/sandboxes", json={"name": "only a name"}), 400, "invalid_request"
+    )
+    from_runtime = {"name": "ro", "runtime": "default", "readOnly": True}  # only an import is
+    resp = api.post("/api/v1/sandboxes", json=from_runtime)
+    assert assert_error(resp, 400, "invalid_request")["details"] == {"field": "readOnly"}
+    assert_error(
         api.post("/api/v1/sandboxes", json={"rootPath": "/etc"}), 403, "workspace_path_not_allowed"
     )
-    envelope(api.get("/api/v1/sandboxes/ws_missing"), 404, "workspace_not_found")
+    assert_error(api.get("/api/v1/sandboxes/ws_missing"), 404, "workspace_not_found")
 
 
 def test_write_read_stat_list(box: Box) -> None:
@@ -78,16 +86,18 @@ def test_write_read_stat_list(box: Box) -> None:
     assert names == sorted(names) and {"notes", "real.txt", "sub"} <= set(names)
     by_type = box.get("files/entries", sortBy="type", sortOrder="desc").json()["items"]
     assert by_type[0]["type"] == "file" and by_type[-1]["type"] == "directory"
-    envelope(box.get("files/entries", cursor="x"), 400, "invalid_request")
+    assert_error(box.get("files/entries", cursor="x"), 400, "invalid_request")
 
 
 def test_write_errors(box: Box) -> None:
     etag = box.write("f.txt", "one").json()["etag"]
-    envelope(box.write("f.txt", "two", overwrite=False), 409, "workspace_entry_exists")
-    envelope(box.write("f.txt", "two", ifMatch='W/"1-2-3"'), 412, "workspace_precondition_failed")
-    envelope(box.write("sub", "x"), 409, "workspace_entry_conflict")
-    envelope(box.write("f.txt", "!!", encoding="base64"), 400, "invalid_request")
-    envelope(box.write("f.txt", "é==", encoding="base64"), 400, "invalid_request")
+    assert_error(box.write("f.txt", "two", overwrite=False), 409, "workspace_entry_exists")
+    assert_error(
+        box.write("f.txt", "two", ifMatch='W/"1-2-3"'), 412, "workspace_precondition_failed"
+    )
+    assert_error(box.write("sub", "x"), 409, "workspace_entry_conflict")
+    assert_error(box.write("f.txt", "!!", encoding="base64"), 400, "invalid_request")
+    assert_error(box.write("f.txt", "é==", encoding="base64"), 400, "invalid_request")
     assert box.write("f.txt", "two", ifMatch=etag).status_code == 200
     assert (
         box.write("b.bin", base64.b64encode(b"\xff\x00").decode(), encoding="base64").json()[
@@ -95,11 +105,11 @@ def test_write_errors(box: Box) -> None:
         ]
         == 2
     )
-    envelope(box.get("files/content", path="b.bin"), 400, "invalid_request")  # not UTF-8
-    envelope(box.get("files/content", path="missing.txt"), 404, "workspace_file_not_found")
-    envelope(box.get("files/content", path="sub"), 409, "workspace_entry_conflict")
-    envelope(box.get("files/stat", path="missing"), 404, "workspace_entry_not_found")
-    envelope(box.get("files/entries", path="f.txt"), 409, "workspace_entry_conflict")
+    assert_error(box.get("files/content", path="b.bin"), 400, "invalid_request")  # not UTF-8
+    assert_error(box.get("files/content", path="missing.txt"), 404, "workspace_file_not_found")
+    assert_error(box.get("files/content", path="sub"), 409, "workspace_entry_conflict")
+    assert_error(box.get("files/stat", path="missing"), 404, "workspace_entry_not_found")
+    assert_error(box.get("files/entries", path="f.txt"), 409, "workspace_entry_conflict")
 
 
 def test_if_match_star_means_any_current_version(box: Box) -> None:
@@ -108,16 +118,16 @@ def test_if_match_star_means_any_current_version(box: Box) -> None:
         ("star.txt", lambda ifMatch: box.write("star.txt", "two", ifMatch=ifMatch)),
         ("star.bin", lambda ifMatch: box.upload("star.bin", b"two", ifMatch=ifMatch)),
     ]:
-        envelope(send("*"), 412, "workspace_precondition_failed")  # no file yet
-        envelope(box.get("files/stat", path=path), 404, "workspace_entry_not_found")
+        assert_error(send("*"), 412, "workspace_precondition_failed")  # no file yet
+        assert_error(box.get("files/stat", path=path), 404, "workspace_entry_not_found")
         assert box.write(path, "one").status_code == 200
         written = send("*")
         assert written.status_code == 200, written.text
         assert box.get("files/content", path=path).json()["content"] == "two"
         assert send(" * ").status_code == 200  # as a header value would be, spaces aside
-    envelope(box.write("new/dir/f.txt", "x", ifMatch="*"), 412, "workspace_precondition_failed")
-    envelope(box.get("files/stat", path="new"), 404, "workspace_entry_not_found")  # no parents
-    envelope(box.write("sub", "x", ifMatch="*"), 409, "workspace_entry_conflict")  # a directory
+    assert_error(box.write("new/dir/f.txt", "x", ifMatch="*"), 412, "workspace_precondition_failed")
+    assert_error(box.get("files/stat", path="new"), 404, "workspace_entry_not_found")  # no parents
+    assert_error(box.write("sub", "x", ifMatch="*"), 409, "workspace_entry_conflict")  # a directory
 
 
 def test_utf8_truncation_never_splits_a_character(box: Box) -> None:
@@ -131,8 +141,8 @@ def test_upload_and_download(box: Box) -> None:
     up = box.upload("bin/data.bin", data, mtimeMs=1_700_000_000_000)
     assert up.status_code == 200, up.text
     assert up.json()["updatedAt"] == "2023-11-14T22:13:20Z"
-    envelope(box.upload("bin/data.bin", b"x", overwrite="false"), 409, "workspace_entry_exists")
-    envelope(
+    assert_error(box.upload("bin/data.bin", b"x", overwrite="false"), 409, "workspace_entry_exists")
+    assert_error(
         box.upload("bin/data.bin", b"x", ifMatch='W/"0-0-0"'), 412, "workspace_precondition_failed"
     )
     bad_type = box.api.put(
@@ -161,12 +171,12 @@ def test_directories_delete_move(box: Box) -> None:
     made = box.api.post(f"{box.base}/directories", json={"path": "a/b/c"})
     assert made.status_code == 201 and made.json()["type"] == "directory"
     assert box.api.post(f"{box.base}/directories", json={"path": "a/b/c"}).status_code == 201
-    envelope(
+    assert_error(
         box.api.post(f"{box.base}/directories", json={"path": "x/y", "createParents": False}),
         404,
         "workspace_entry_not_found",
     )
-    envelope(
+    assert_error(
         box.api.post(f"{box.base}/directories", json={"path": "real.txt"}),
         409,
         "workspace_entry_conflict",
@@ -177,7 +187,7 @@ def test_directories_delete_move(box: Box) -> None:
     )
     assert moved.status_code == 200 and moved.json()["path"] == "/workspace/a/b/c/real.txt"
     box.write("other.txt", "o")
-    envelope(
+    assert_error(
         box.api.patch(
             f"{box.base}/files/move",
             json={"sourcePath": "other.txt", "targetPath": "a/b/c/real.txt"},
@@ -192,29 +202,31 @@ def test_directories_delete_move(box: Box) -> None:
         ).status_code
         == 200
     )
-    envelope(
+    assert_error(
         box.api.patch(f"{box.base}/files/move", json={"sourcePath": "nope", "targetPath": "n2"}),
         404,
         "workspace_entry_not_found",
     )
 
     delete = f"{box.base}/files/entry"
-    envelope(box.api.delete(delete, params={"path": "a"}), 409, "workspace_directory_not_empty")
+    assert_error(box.api.delete(delete, params={"path": "a"}), 409, "workspace_directory_not_empty")
     gone = box.api.delete(delete, params={"path": "a", "recursive": "true"})
     assert gone.json()["type"] == "directory" and gone.json()["deleted"] is True
     assert not (box.root / "a").exists()
-    envelope(
+    assert_error(
         box.api.delete(delete, params={"path": "/workspace", "recursive": "true"}),
         400,
         "invalid_sandbox_path",
     )
-    envelope(box.api.delete(delete, params={"path": "a"}), 404, "workspace_entry_not_found")
+    assert_error(box.api.delete(delete, params={"path": "a"}), 404, "workspace_entry_not_found")
 
 
 def test_read_only_workspace(api: httpx.Client, served: Served) -> None:
-    box = new_box(api, "ro")
-    make_read_only(served, box.id)
-    assert box.get("files/content", path="real.txt").json()["readOnly"] is True
+    box = read_only_box(api, served, "ro")
+    read = box.get("files/content", path="real.txt").json()
+    assert (read["content"], read["readOnly"]) == ("real", True)
+    listed = box.get("files/entries", path=".").json()["items"]
+    assert sorted((e["name"], e["readOnly"]) for e in listed) == [("real.txt", True), ("sub", True)]
     for resp in [
         box.write("real.txt", "x"),
         box.upload("real.txt", b"x"),
@@ -222,18 +234,18 @@ def test_read_only_workspace(api: httpx.Client, served: Served) -> None:
         api.delete(f"{box.base}/files/entry", params={"path": "real.txt"}),
         api.patch(f"{box.base}/files/move", json={"sourcePath": "real.txt", "targetPath": "y"}),
     ]:
-        envelope(resp, 403, "workspace_read_only")
+        assert_error(resp, 403, "workspace_read_only")
     assert (box.root / "real.txt").read_text() == "real"
 
 
 def test_a_token_limited_to_other_workspaces(box: Box) -> None:
     limited = auth(LIMITED_TOKEN)
-    envelope(
+    assert_error(
         box.api.get(f"{box.base}/files/stat", params={"path": "real.txt"}, headers=limited),
         403,
         "workspace_access_denied",
     )
-    envelope(
+    assert_error(
         box.api.post("/api/v1/sandboxes", json={"workspaceId": box.id}, headers=limited),
         403,
         "workspace_access_denied",

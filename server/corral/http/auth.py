@@ -42,7 +42,7 @@ class Auth:
             client = scope.get("client")
             if not client or not is_loopback(client[0]):
                 return envelope_response(
-                    403, "forbidden", "internal routes answer loopback callers only"
+                    "forbidden", "internal routes answer loopback callers only"
                 )
             presented = _bearer(scope) or ""
             if hmac.compare_digest(self.internal_token, presented.encode()):
@@ -66,7 +66,7 @@ class Auth:
 
 def _unauthorized(message: str) -> ASGIApp:
     return envelope_response(
-        401, "unauthorized", message, headers={"WWW-Authenticate": 'Bearer realm="corral"'}
+        "unauthorized", message, headers={"WWW-Authenticate": 'Bearer realm="corral"'}
     )
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from corral.error_codes import ErrorCode
+from corral.error_codes import STATUS, ErrorCode
 from corral.http.envelope import envelope_body
 
 log = logging.getLogger("corral.http")
@@ -106,7 +106,7 @@ class GuardedProtocol(HttpToolsProtocol):
     _head_timer: asyncio.TimerHandle | None = None
     _head_bytes = 0  # request line and headers parsed so far
     _head_raw = 0  # bytes received while the head is incomplete
-    _head_error: tuple[int, ErrorCode, str] | None = None
+    _head_error: tuple[ErrorCode, str] | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -140,9 +140,7 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._head_timer is not None and not self.transport.is_closing():
             self._head_raw += len(data)
             if self._head_raw > self.guard.max_head_bytes + READ_SLACK:
-                self._answer_and_close(
-                    431, "header_fields_too_large", "the request head is too large"
-                )
+                self._answer_and_close("header_fields_too_large", "the request head is too large")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -151,12 +149,12 @@ class GuardedProtocol(HttpToolsProtocol):
             self._start_head_timer()
 
     def on_url(self, url: bytes) -> None:
-        self._count_head(len(url), 414, "uri_too_long", "the request line is too long")
+        self._count_head(len(url), "uri_too_long", "the request line is too long")
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._count_head(
-            len(name) + len(value), 431, "header_fields_too_large", "the request head is too large"
+            len(name) + len(value), "header_fields_too_large", "the request head is too large"
         )
         super().on_header(name, value)
 
@@ -166,17 +164,16 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         """Every answer the protocol gives before the app sees a request, in the envelope."""
-        status, code, message = self._head_error or (
-            400,
+        code, message = self._head_error or (
             "invalid_request",
             "the request is not valid HTTP/1.1",
         )
-        self._answer_and_close(status, code, message)
+        self._answer_and_close(code, message)
 
-    def _count_head(self, size: int, status: int, code: ErrorCode, message: str) -> None:
+    def _count_head(self, size: int, code: ErrorCode, message: str) -> None:
         self._head_bytes += size
         if self._head_bytes > self.guard.max_head_bytes:
-            self._head_error = (status, code, message)
+            self._head_error = (code, message)
             raise ValueError(message)  # httptools stops parsing: uvicorn calls send_400_response
 
     def _start_head_timer(self) -> None:
@@ -195,14 +192,13 @@ class GuardedProtocol(HttpToolsProtocol):
             self.transport.close()  # a response is under way: no answer can be added to it
             return
         self._answer_and_close(
-            408,
             "request_timeout",
             f"the request head was not complete within {self.guard.head_timeout_s:g} s",
         )
 
-    def _answer_and_close(self, status: int, code: ErrorCode, message: str) -> None:
+    def _answer_and_close(self, code: ErrorCode, message: str) -> None:
         body = envelope_body(code, message)
-        head = [STATUS_LINE[status]]
+        head = [STATUS_LINE[STATUS[code]]]
         for name, value in self.server_state.default_headers:
             head += [name, b": ", value, b"\r\n"]
         head += [

@@ -8,7 +8,7 @@ from starlette.types import Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from corral.http.envelope import envelope_response
-from corral.http.errors import CODES
+from corral.http.errors import code_for
 
 PREFIX = "/docs/assets/"
 
@@ -27,5 +27,5 @@ class DocsAssets:
             status = exc.status_code
             headers = {"Allow": "GET, HEAD"} if status == 405 else None
             await envelope_response(
-                status, CODES.get(status, "http_error"), str(exc.detail), headers=headers
+                code_for(status), str(exc.detail), headers=headers, status=status
             )(scope, receive, send)

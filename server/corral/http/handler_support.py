@@ -132,7 +132,6 @@ def text_response(text: str, media_type: str, status: int) -> Response:
 
 def not_implemented_response(operation_id: str) -> Response:
     return envelope_response(
-        501,
         "not_implemented",
         f"{operation_id} is part of the contract but not implemented yet",
         {"operationId": operation_id},

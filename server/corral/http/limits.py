@@ -57,4 +57,4 @@ def _matches(pattern: str, path: str) -> bool:
 
 
 def _too_large(limit: int) -> ASGIApp:
-    return envelope_response(413, "payload_too_large", f"request body exceeds {limit} bytes")
+    return envelope_response("payload_too_large", f"request body exceeds {limit} bytes")

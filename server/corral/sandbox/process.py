@@ -6,6 +6,11 @@ command never blocks on a full pipe; `Sandbox.start` leaves one running for the 
 background tasks). When a command's main process ends, or its time is up, its whole group ends
 with it: SIGTERM, then SIGKILL after a grace period. Waits are asyncio waits, never blocking.
 
+The sandbox of a read-only workspace runs nothing (`workspace_read_only`): a command could
+write anywhere in the workspace, and isolation `none` could not stop it. Whoever else changes
+the workspace on a caller's behalf (a background task's log, the file tools) asks
+`check_writable` first.
+
 Exit codes follow the shell: a command killed by signal N exits 128+N, a command that timed
 out reports 124 (as `timeout(1)`), an executable that is missing 127 and one that cannot be
 executed 126.
@@ -85,12 +90,22 @@ class Sandbox:
         env_passthrough: Sequence[str] = (),
         output_limit: int,
         ledger: GroupLedger | None = None,
+        read_only: bool = False,
     ) -> None:
         self.root = Path(os.path.realpath(root))
         self.isolation = isolation
         self.env_passthrough = tuple(env_passthrough)
         self.output_limit = output_limit
         self.ledger = ledger
+        self.read_only = read_only
+
+    def check_writable(self) -> None:
+        """Refuse anything that could change a read-only workspace."""
+        if self.read_only:
+            raise CorralError(
+                "workspace_read_only",
+                "the workspace is read-only: nothing may change it, and no command runs in it",
+            )
 
     async def run(
         self,
@@ -102,6 +117,7 @@ class Sandbox:
         stdin: str | None = None,
     ) -> CommandOutcome:
         """Run `argv` to its end or `timeout_s`; `stdin` is written then closed."""
+        self.check_writable()
         data = None if stdin is None else _stdin_bytes(stdin)
         try:
             launch = await self._prepare(argv, cwd, env)
@@ -126,6 +142,7 @@ class Sandbox:
     ) -> Started:
         """Start `argv` with stdout and stderr merged into one pipe the caller must drain, and
         stdin a pipe when `keep_stdin` (else /dev/null)."""
+        self.check_writable()
         try:
             launch = await self._prepare(argv, cwd, env)
             return await _spawn(

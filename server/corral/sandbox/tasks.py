@@ -118,6 +118,7 @@ class TaskRegistry:
         env: dict[str, str] | None,
     ) -> TaskRecord:
         """Start `command` through /bin/sh; with a session, its stdin stays open for input."""
+        sandbox.check_writable()  # before its log is created in the workspace
         if self._running.total() >= self.max_running:
             raise CorralError(
                 "too_many_background_tasks",

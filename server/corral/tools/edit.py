@@ -12,7 +12,7 @@ from corral.sandbox.files import read_file
 from corral.sandbox.writes import write_file
 from corral.tools.base import ToolContext, ToolError, ToolResult
 from corral.tools.native import BINARY_PROBE_BYTES, FILE_PATH, NativeTool, schema, utf8
-from corral.tools.workspace import in_workspace, sandbox_path, shown
+from corral.tools.workspace import check_writable, in_workspace, sandbox_path, shown
 
 MAX_EDIT_BYTES = 16 * 1024 * 1024
 
@@ -26,6 +26,7 @@ async def _multi_edit(ctx: ToolContext, input: dict[str, Any]) -> ToolResult:
 
 
 async def _apply(ctx: ToolContext, file_path: str, edits: list[dict[str, Any]]) -> ToolResult:
+    check_writable(ctx)
     path = sandbox_path(ctx, file_path)
     entry, data, more = await in_workspace(read_file, ctx.root, path, limit=MAX_EDIT_BYTES)
     name = shown(entry.path)

@@ -19,7 +19,7 @@ from corral.tools.native import (
     schema,
     utf8,
 )
-from corral.tools.workspace import in_workspace, sandbox_path, shown
+from corral.tools.workspace import check_writable, in_workspace, sandbox_path, shown
 
 MAX_READ_LINES = 2000
 MAX_READ_CHARS = 256 * 1024  # 2000 long lines would still flood the context
@@ -71,6 +71,7 @@ def _lines(file: IO[bytes]) -> Iterator[bytes]:
 
 
 async def _write(ctx: ToolContext, input: dict[str, Any]) -> ToolResult:
+    check_writable(ctx)
     path = sandbox_path(ctx, input["file_path"])
     data = utf8(input["content"], "content")
     entry = await in_workspace(write_file, ctx.root, path, data, overwrite=True, if_match=None)

@@ -63,6 +63,15 @@ async def in_workspace(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise tool_error(exc) from exc
 
 
+def check_writable(ctx: ToolContext) -> None:
+    """A tool that changes the workspace asks first: a read-only one refuses (its sandbox
+    says so), before any path is looked at."""
+    try:
+        ctx.sandbox.check_writable()
+    except CorralError as exc:
+        raise tool_error(exc) from exc
+
+
 def tool_error(exc: CorralError) -> ToolError:
     """The sandbox's error in the tools' words: paths shown as the tools show them."""
     message = exc.message

@@ -29,6 +29,9 @@ class CreateSandboxRequest:
         service_name (str | Unset):
         execution_policy (CreateSandboxRequestExecutionPolicy | Unset):  Default:
             CreateSandboxRequestExecutionPolicy.LOCAL.
+        read_only (bool | Unset): Import `rootPath` read-only (see `Workspace.readOnly`). Only for an import: with
+            `name` and `runtime` the workspace is created from the runtime, and `readOnly` is a 400 `invalid_request`. A
+            workspace that already exists is answered as it is. Default: False.
     """
 
     workspace_id: str | Unset = UNSET
@@ -41,6 +44,7 @@ class CreateSandboxRequest:
     execution_policy: CreateSandboxRequestExecutionPolicy | Unset = (
         CreateSandboxRequestExecutionPolicy.LOCAL
     )
+    read_only: bool | Unset = False
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -62,6 +66,8 @@ class CreateSandboxRequest:
         if not isinstance(self.execution_policy, Unset):
             execution_policy = self.execution_policy.value
 
+        read_only = self.read_only
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({})
@@ -81,6 +87,8 @@ class CreateSandboxRequest:
             field_dict["serviceName"] = service_name
         if execution_policy is not UNSET:
             field_dict["executionPolicy"] = execution_policy
+        if read_only is not UNSET:
+            field_dict["readOnly"] = read_only
 
         return field_dict
 
@@ -108,6 +116,8 @@ class CreateSandboxRequest:
         else:
             execution_policy = CreateSandboxRequestExecutionPolicy(_execution_policy)
 
+        read_only = d.pop("readOnly", UNSET)
+
         create_sandbox_request = cls(
             workspace_id=workspace_id,
             external_ref=external_ref,
@@ -117,6 +127,7 @@ class CreateSandboxRequest:
             owner_id=owner_id,
             service_name=service_name,
             execution_policy=execution_policy,
+            read_only=read_only,
         )
 
         create_sandbox_request.additional_properties = d

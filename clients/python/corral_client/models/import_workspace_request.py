@@ -24,6 +24,7 @@ class ImportWorkspaceRequest:
         external_ref (str | Unset):
         owner_id (str | Unset):
         service_name (str | Unset):
+        read_only (bool | Unset): Serve the directory read-only (see `Workspace.readOnly`). Default: False.
     """
 
     root_path: str
@@ -32,6 +33,7 @@ class ImportWorkspaceRequest:
     external_ref: str | Unset = UNSET
     owner_id: str | Unset = UNSET
     service_name: str | Unset = UNSET
+    read_only: bool | Unset = False
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -48,6 +50,8 @@ class ImportWorkspaceRequest:
         owner_id = self.owner_id
 
         service_name = self.service_name
+
+        read_only = self.read_only
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -66,6 +70,8 @@ class ImportWorkspaceRequest:
             field_dict["ownerId"] = owner_id
         if service_name is not UNSET:
             field_dict["serviceName"] = service_name
+        if read_only is not UNSET:
+            field_dict["readOnly"] = read_only
 
         return field_dict
 
@@ -89,6 +95,8 @@ class ImportWorkspaceRequest:
 
         service_name = d.pop("serviceName", UNSET)
 
+        read_only = d.pop("readOnly", UNSET)
+
         import_workspace_request = cls(
             root_path=root_path,
             kind=kind,
@@ -96,6 +104,7 @@ class ImportWorkspaceRequest:
             external_ref=external_ref,
             owner_id=owner_id,
             service_name=service_name,
+            read_only=read_only,
         )
 
         import_workspace_request.additional_properties = d

@@ -31,7 +31,10 @@ class Workspace:
         execution_policy (ExecutionPolicy):
         status (WorkspaceStatus):
         kind (Literal['project']):
-        read_only (bool):
+        read_only (bool): Imported with `readOnly`: Corral never writes in its directory. Reads work; file writes,
+            uploads, moves, deletes, new directories and commands answer 403 `workspace_read_only`. Runs may read it: an
+            agent's Write, Edit and MultiEdit calls fail with `workspace_read_only`, and so does every command (Bash, hooks,
+            actions). Deleting the workspace leaves its directory.
         created_at (datetime.datetime):
         updated_at (datetime.datetime):
         external_ref (str | Unset):

@@ -24,7 +24,7 @@ from corral.core.workspace.catalog import Catalog
 from corral.core.workspace.catalog_cache import workspace_catalog
 from corral.core.workspace.sandbox_host import SandboxHost
 from corral.errors import CorralError
-from corral.store import MessageRecord, RunRecord, Store, Tx
+from corral.store import MessageRecord, RunRecord, Store, Tx, WorkspaceRecord
 from corral.tools.base import ToolContext
 
 
@@ -44,18 +44,17 @@ class RunPerformer:
         ws = await self.store.read(lambda tx: tx.get_workspace(run.workspace_id))
         if ws is None:
             return Ending("failed", "workspace_not_found", "the run's workspace no longer exists")
-        root = Path(ws.root_path)
-        catalog = await workspace_catalog(root)
+        catalog = await workspace_catalog(Path(ws.root_path))
         hooks = RunHooks(
             RunJournal(self.store, run, run.effective_agent_name),
             catalog.hooks,
-            self.sandboxes.sandbox(root),
+            self.sandboxes.sandbox(ws),
             self.sandboxes,
         )
-        return await hooks.around(lambda: self._perform(run, root, catalog, hooks))
+        return await hooks.around(lambda: self._perform(run, ws, catalog, hooks))
 
     async def _perform(
-        self, run: RunRecord, root: Path, catalog: Catalog, hooks: RunHooks
+        self, run: RunRecord, ws: WorkspaceRecord, catalog: Catalog, hooks: RunHooks
     ) -> Ending:
         try:
             if run.trigger_type in ("api_action", "manual_action"):
@@ -68,12 +67,12 @@ class RunPerformer:
                     "unsupported_run",
                     f"runs of type {run.trigger_type} cannot be executed",
                 )
-            return await self._agent_run(run, root, catalog, hooks)
+            return await self._agent_run(run, ws, catalog, hooks)
         except CorralError as exc:  # e.g. the agent's model cannot be resolved: the run's fault
             return Ending("failed", exc.code, exc.message)
 
     async def _agent_run(
-        self, run: RunRecord, root: Path, catalog: Catalog, hooks: RunHooks
+        self, run: RunRecord, ws: WorkspaceRecord, catalog: Catalog, hooks: RunHooks
     ) -> Ending:
         agent = catalog.agent(run.effective_agent_name)
         if agent is None:
@@ -92,7 +91,7 @@ class RunPerformer:
             journal=journal,
             seat=seat,
             history=model_messages(history.messages),
-            tool_context=self._tool_context(run, root),
+            tool_context=self._tool_context(run, ws),
             hooks=hooks,
         )
         if agent.run_timeout_seconds is None:
@@ -132,12 +131,14 @@ class RunPerformer:
         engine.seat = AgentSeat(await preparer.prepare(agent), preparer, journal.run.switch_count)
         return engine.seat
 
-    def _tool_context(self, run: RunRecord, root: Path) -> ToolContext:
+    def _tool_context(self, run: RunRecord, ws: WorkspaceRecord) -> ToolContext:
+        """What the tools may touch: the workspace, through a sandbox that is read-only when
+        the workspace is (the file tools ask it too)."""
         assert run.session_id is not None
         s = self.settings
         return ToolContext(
-            root=root,
-            sandbox=self.sandboxes.sandbox(root),
+            root=Path(ws.root_path),
+            sandbox=self.sandboxes.sandbox(ws),
             session_id=run.session_id,
             run_id=run.id,
             default_timeout_s=s.sandbox_timeout_ms / 1000,

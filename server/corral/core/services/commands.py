@@ -1,9 +1,7 @@
 """Commands run in a workspace's sandbox (the sandbox id is the workspace id): foreground,
-as a process, or in the background."""
+as a process, or in the background. The sandbox of a read-only workspace refuses them."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from corral import models
 from corral.caller import Caller
@@ -22,7 +20,7 @@ class CommandsService:
     async def run_foreground_command(
         self, caller: Caller, sandbox_id: str, *, body: models.ForegroundCommandRequest
     ) -> models.CommandResult:
-        sandbox = await self._writable_sandbox(caller, sandbox_id)
+        sandbox = await self._sandbox(caller, sandbox_id)
         outcome = await sandbox.run(
             ["/bin/sh", "-c", body.command],
             cwd=body.cwd,
@@ -35,7 +33,7 @@ class CommandsService:
     async def run_process_command(
         self, caller: Caller, sandbox_id: str, *, body: models.ProcessCommandRequest
     ) -> models.CommandResult:
-        sandbox = await self._writable_sandbox(caller, sandbox_id)
+        sandbox = await self._sandbox(caller, sandbox_id)
         outcome = await sandbox.run(
             [body.executable, *body.args],
             cwd=body.cwd,
@@ -60,9 +58,9 @@ class CommandsService:
                     )
             return ws
 
-        ws = _writable(await self.store.read(lookup))
+        ws = await self.store.read(lookup)
         task = await self.host.tasks.start(
-            self.host.sandbox(Path(ws.root_path)),
+            self.host.sandbox(ws),
             body.command,
             workspace_id=ws.id,
             session_id=body.session_id,
@@ -74,17 +72,9 @@ class CommandsService:
             output_path=task.output_path, task_id=task.id, pid=task.pid
         )
 
-    async def _writable_sandbox(self, caller: Caller, sandbox_id: str) -> Sandbox:
+    async def _sandbox(self, caller: Caller, sandbox_id: str) -> Sandbox:
         ws = await self.store.read(lambda tx: access.workspace(tx, caller, sandbox_id))
-        return self.host.sandbox(Path(_writable(ws).root_path))
-
-
-def _writable(ws: WorkspaceRecord) -> WorkspaceRecord:
-    if ws.read_only:
-        raise CorralError(
-            "workspace_read_only", f"workspace {ws.id} is read-only", {"workspaceId": ws.id}
-        )
-    return ws
+        return self.host.sandbox(ws)
 
 
 def _result(outcome: CommandOutcome) -> models.CommandResult:

@@ -82,6 +82,11 @@ class SandboxesService:
             "root_path": body.root_path,
         }
         if body.name and body.runtime:
+            if body.read_only:
+                raise CorralError.invalid_request(
+                    "readOnly imports a rootPath; a workspace made from a runtime is writable",
+                    {"field": "readOnly"},
+                )
             policy = models.ExecutionPolicy(body.execution_policy.value)
             request = models.CreateWorkspaceRequest(
                 name=body.name, runtime=body.runtime, execution_policy=policy, **shared
@@ -92,7 +97,9 @@ class SandboxesService:
         elif body.root_path is not None:
             ws = await self.workspaces.import_workspace(
                 caller,
-                body=models.ImportWorkspaceRequest(name=body.name, **shared),
+                body=models.ImportWorkspaceRequest(
+                    name=body.name, read_only=body.read_only, **shared
+                ),
                 workspace_id=body.workspace_id,
             )
         else:

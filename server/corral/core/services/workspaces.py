@@ -1,5 +1,11 @@
 """Workspaces: created from a runtime template or imported, listed, read, deleted, and their
-catalog read from the files they hold."""
+catalog read from the files they hold.
+
+An import may be read-only (`readOnly`): Corral then never writes in the directory. The flag is
+set once, at import, and read by every path that could write: the files service refuses
+changes, the workspace's sandbox runs no command (core/workspace/sandbox_host.py), the agents'
+file tools ask that sandbox first, and deleting the workspace leaves the directory.
+"""
 
 from __future__ import annotations
 
@@ -125,6 +131,7 @@ class WorkspacesService:
             external_ref=body.external_ref,
             owner_id=body.owner_id,
             service_name=body.service_name.lower() if body.service_name else None,
+            read_only=body.read_only,
         )
         await self.store.write(lambda tx: _insert(tx, rec))
         return mappers.workspace(rec)
@@ -140,7 +147,8 @@ class WorkspacesService:
             return rec
 
         rec = await self.store.write(delete)
-        await asyncio.to_thread(remove_workspace_dir, Path(rec.root_path), self.places.managed)
+        if not rec.read_only:
+            await asyncio.to_thread(remove_workspace_dir, Path(rec.root_path), self.places.managed)
 
     async def get_workspace_catalog(
         self, caller: Caller, workspace_id: str

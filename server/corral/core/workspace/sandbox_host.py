@@ -14,6 +14,7 @@ from corral.sandbox.group_ledger import GroupLedger
 from corral.sandbox.isolation import Isolation, choose_isolation
 from corral.sandbox.process import Sandbox
 from corral.sandbox.tasks import TaskRegistry
+from corral.store import WorkspaceRecord
 
 log = logging.getLogger("corral.sandbox")
 
@@ -46,13 +47,15 @@ class SandboxHost:
     async def stop(self) -> None:
         await self.tasks.stop_all()
 
-    def sandbox(self, root: Path) -> Sandbox:
+    def sandbox(self, workspace: WorkspaceRecord) -> Sandbox:
+        """The sandbox of a workspace: read-only when the workspace is."""
         return Sandbox(
-            root,
+            Path(workspace.root_path),
             self.isolation,
             env_passthrough=self.settings.sandbox_env_passthrough,
             output_limit=self.settings.sandbox_output_bytes,
             ledger=self.ledger,
+            read_only=workspace.read_only,
         )
 
     def timeout_s(self, requested_ms: int | None) -> float:

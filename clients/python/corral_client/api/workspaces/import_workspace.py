@@ -86,7 +86,8 @@ def sync_detailed(
 ) -> Response[ErrorResponse | Workspace]:
     """Import an existing directory as a workspace
 
-     Registers `rootPath` as a workspace without copying anything.
+     Registers `rootPath` as a workspace without copying anything. With `readOnly`, Corral never writes
+    in the directory (see `Workspace.readOnly`).
 
     Args:
         body (ImportWorkspaceRequest):
@@ -117,7 +118,8 @@ def sync(
 ) -> ErrorResponse | Workspace | None:
     """Import an existing directory as a workspace
 
-     Registers `rootPath` as a workspace without copying anything.
+     Registers `rootPath` as a workspace without copying anything. With `readOnly`, Corral never writes
+    in the directory (see `Workspace.readOnly`).
 
     Args:
         body (ImportWorkspaceRequest):
@@ -143,7 +145,8 @@ async def asyncio_detailed(
 ) -> Response[ErrorResponse | Workspace]:
     """Import an existing directory as a workspace
 
-     Registers `rootPath` as a workspace without copying anything.
+     Registers `rootPath` as a workspace without copying anything. With `readOnly`, Corral never writes
+    in the directory (see `Workspace.readOnly`).
 
     Args:
         body (ImportWorkspaceRequest):
@@ -172,7 +175,8 @@ async def asyncio(
 ) -> ErrorResponse | Workspace | None:
     """Import an existing directory as a workspace
 
-     Registers `rootPath` as a workspace without copying anything.
+     Registers `rootPath` as a workspace without copying anything. With `readOnly`, Corral never writes
+    in the directory (see `Workspace.readOnly`).
 
     Args:
         body (ImportWorkspaceRequest):
