@@ -50,17 +50,19 @@ class _Server(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
-        if self.started and self._control is None:
-            announce(self.servers[0].sockets[0])
-        elif self.started and self._control is not None:
-            loop = asyncio.get_running_loop()
-            self._control.setblocking(False)
-            try:
-                await loop.sock_sendall(self._control, READY)
-            except OSError:  # it died while this server started
-                self._supervisor_gone()
-            else:
-                loop.add_reader(self._control, self._supervisor_message)
+        if not self.started:
+            return
+        if self._control is None:
+            announce(self.servers[0].sockets[0])  # its supervisor announces a supervised one
+            return
+        loop = asyncio.get_running_loop()
+        self._control.setblocking(False)
+        try:
+            await loop.sock_sendall(self._control, READY)
+        except OSError:  # it died while this server started
+            self._supervisor_gone()
+        else:
+            loop.add_reader(self._control, self._supervisor_message)
 
     def _supervisor_message(self) -> None:
         assert self._control is not None

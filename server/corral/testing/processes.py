@@ -175,6 +175,8 @@ def running(
 
 
 class Served(NamedTuple):
+    """A `corral serve` that answers: where, and its process (its output, its signals)."""
+
     url: str
     process: Process
 
