@@ -20,54 +20,44 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from bench_support import free_port, pinned
+
+from corral.testing.processes import pinned, ready, running
 
 ROOT = Path(__file__).resolve().parent.parent
 DURATION = os.environ.get("BENCH_DURATION", "10s")
 CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "50")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-UVICORN = [
-    str(Path(sys.executable).with_name("uvicorn")),
+UVICORN = str(Path(sys.executable).with_name("uvicorn"))
+UVICORN_FLAGS = [
     "--loop",
     "uvloop",
     "--http",
     "httptools",
     "--no-access-log",
+    # info: uvicorn's "Uvicorn running on" line names the port it bound (`--port 0`); with no
+    # access log, nothing is logged per request.
     "--log-level",
-    "warning",
+    "info",
     "--workers",
     "1",
 ]
+UVICORN_LINE = re.compile(r"Uvicorn running on (?P<url>http://\S+)")
 
 Figures = tuple[float, float, float]  # req/s, p50 ms, p99 ms
 
 
 @contextmanager
 def serving(args: list[str], env: dict[str, str], probe: str) -> Iterator[str]:
-    """Run `uvicorn <args> --port N` pinned to CPU 0; yield its base URL once `probe` answers."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(pinned(0, [*UVICORN, *args, "--port", str(port)]), env=env, cwd=ROOT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(base + probe, timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    sys.exit(f"server did not start: {args}")
-                time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    """Run `uvicorn <args> --port 0` pinned to CPU 0; yield its base URL (from uvicorn's own
+    line) once `probe` answers 200."""
+    flags = [*UVICORN_FLAGS, *args, "--port", "0"]
+    with running(*flags, env=env, program=UVICORN, cwd=ROOT, cpu=0) as server:
+        yield ready(server, UVICORN_LINE, probe)
 
 
 def wrk(url: str, duration: str) -> Figures:

@@ -1,8 +1,8 @@
 """`make bench-files`: upload and download of a 200 MB file through the API against a plain
 `cp` of the same file on the same disk, in one run, with the server's memory during the upload.
 
-The server is a uvicorn subprocess (uvloop, httptools, no access log) with its data dir in a
-temporary directory; the source file, the workspace and the `cp` target all live on that disk.
+The server is `corral serve` (one process: uvloop, httptools, no access log) with its data dir
+in a temporary directory; the source file, the workspace and the `cp` target all live on that disk.
 The client is curl (`-T` streams the upload; the download is written to a file), so a Python
 client's own cost does not count against the server. Each figure is the best of ROUNDS runs, as
 other work on the machine only ever slows a run down.
@@ -27,24 +27,13 @@ import time
 from pathlib import Path
 
 import httpx
-from bench_support import free_port, fsync_ms
+from bench_support import ROOT, fsync_ms
 
-ROOT = Path(__file__).resolve().parent.parent
+from corral.testing.processes import clean_environ, serving
+
 SIZE = int(os.environ.get("BENCH_FILE_MB", "200")) * 1_000_000
 CHUNK = 1 << 20
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-UVICORN = [
-    str(Path(sys.executable).with_name("uvicorn")),
-    "--factory",
-    "corral.app:create_app",
-    "--loop",
-    "uvloop",
-    "--http",
-    "httptools",
-    "--no-access-log",
-    "--log-level",
-    "warning",
-]
 
 
 def rss_kib(pid: int, field: str = "VmRSS") -> int:
@@ -105,32 +94,14 @@ def timed_cp(source: Path, target: Path, *, fsync: bool) -> float:
     return elapsed
 
 
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = dict(os.environ, CORRAL_DATA_DIR=str(data_dir), CORRAL_LOG_LEVEL="warning")
-    proc = subprocess.Popen([*UVICORN, "--port", str(port)], env=env, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            sys.exit("server did not start")
-        time.sleep(0.1)
-
-
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="corral-bench-files-") as tmp:
         work = Path(tmp)
         source, target = work / "source.bin", work / "downloaded.bin"
         print(f"making a {SIZE / 1e6:.0f} MB random file in {work} ...", flush=True)
         source_digest = make_source(source)
-        proc, base = start_server(work / "data")
-        try:
+        env = clean_environ(CORRAL_DATA_DIR=str(work / "data"), CORRAL_LOG_LEVEL="warning")
+        with serving(env=env, cwd=ROOT) as (base, server):
             created = httpx.post(
                 f"{base}/api/v1/sandboxes", json={"name": "bench", "runtime": "default"}
             )
@@ -150,7 +121,7 @@ def main() -> int:
 
             cp_s = min(timed_cp(source, work / "copy.bin", fsync=False) for _ in range(ROUNDS))
             cp_sync_s = min(timed_cp(source, work / "copy.bin", fsync=True) for _ in range(ROUNDS))
-            sampler = RssSampler(proc.pid)
+            sampler = RssSampler(server.popen.pid)
             rss_before = sampler.peak
             sampler.start()
             upload_s = min(timed_curl(*upload) for _ in range(ROUNDS))
@@ -161,9 +132,6 @@ def main() -> int:
             uploaded = next((work / "data" / "workspaces").glob("bench*/big.bin"))
             assert sha256(uploaded) == source_digest, "the uploaded file differs"
             fsync_cost = fsync_ms(work)
-        finally:
-            proc.terminate()
-            proc.wait(10)
     mb = SIZE / 1e6
     rows = [
         ("cp", cp_s),

@@ -1,19 +1,15 @@
-"""What the benchmarks share: free ports, CPU pinning, and a `corral serve` process."""
+"""What the benchmarks share: the disk's fsync cost, a process's CPU time and memory, and a
+`corral serve` process (`corral.testing.processes.serving`, on a port the kernel picks)."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
-from corral.testing.processes import clean_environ, free_port
+from corral.testing.processes import clean_environ, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,10 +29,6 @@ def fsync_ms(directory: Path, rounds: int = 200) -> float:
     return elapsed / rounds * 1000
 
 
-def pinned(cpu: int, command: list[str]) -> list[str]:
-    return ["taskset", "-c", str(cpu), *command] if shutil.which("taskset") else command
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time the process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -54,31 +46,13 @@ def rss_bytes(pid: int) -> int:
 def corral_server(
     data_dir: Path, cpu: int | None = None, **settings: str
 ) -> Iterator[tuple[str, int]]:
-    """`corral serve` on a free port (pinned to `cpu` if given), with no provider key and
-    `CORRAL_<NAME>` settings; yields its base URL and pid once it answers."""
-    port = free_port()
-    env = clean_environ()
-    env.update(
-        CORRAL_DATA_DIR=str(data_dir), CORRAL_SANDBOX_ISOLATION="none", CORRAL_LOG_LEVEL="warning"
+    """`corral serve` (pinned to `cpu` if given), with no provider key and `CORRAL_<NAME>`
+    settings; yields its base URL and pid once it answers."""
+    env = clean_environ(
+        CORRAL_DATA_DIR=str(data_dir),
+        CORRAL_SANDBOX_ISOLATION="none",
+        CORRAL_LOG_LEVEL="warning",
+        **{f"CORRAL_{name.upper()}": value for name, value in settings.items()},
     )
-    env.update({f"CORRAL_{name.upper()}": value for name, value in settings.items()})
-    command = [sys.executable, "-m", "corral", "serve", "--port", str(port)]
-    if cpu is not None:
-        command = pinned(cpu, command)
-    proc = subprocess.Popen(command, env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("corral serve did not start")
-            time.sleep(0.05)
-        yield base, proc.pid  # taskset execs the server: same pid
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    with serving(env=env, cwd=ROOT, cpu=cpu) as (base, server):
+        yield base, server.popen.pid  # taskset execs the server: same pid

@@ -21,14 +21,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from corral.testing.processes import clean_environ, free_port
+from corral.testing.processes import clean_environ, serving
 from corral.testing.waiting import wait_for_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,20 +46,6 @@ def unconfined_operations() -> list[str]:
         return []
     print("bwrap is not installed: the command routes are not fuzzed", file=sys.stderr)
     return ["runForegroundCommand", "runProcessCommand", "startBackgroundCommand"]
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"server exited with {proc.returncode} before it was ready")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    sys.exit("server did not become ready within 30 s")
 
 
 class Seeder:
@@ -165,8 +150,6 @@ def seeded_config(dictionaries: dict[str, list[str]], directory: Path) -> Path:
 
 
 def main() -> int:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="corral-fuzz-") as data_dir:
         # Without provider keys the default platform model is the scripted one: the fuzzer's
         # calls to the model gateway never reach (or spend on) a real provider.
@@ -186,17 +169,7 @@ def main() -> int:
             # (`cat`): ending each within 30 s keeps background commands from filling their quota.
             CORRAL_SANDBOX_BACKGROUND_MAX_SECONDS="30",
         )
-        log_path = Path(data_dir) / "server.log"
-        log = log_path.open("wb")
-        server = subprocess.Popen(
-            [sys.executable, "-m", "corral", "serve", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_ready(url, server)
+        with serving(env=env, cwd=ROOT) as (url, server):
             config = seeded_config(seed(url), Path(data_dir))
             command = [
                 str(Path(sys.executable).with_name("schemathesis")),
@@ -212,13 +185,9 @@ def main() -> int:
             for op in pending_operations() + unconfined_operations():
                 command += ["--exclude-operation-id", op]
             code = subprocess.run([*command, *sys.argv[1:]], cwd=ROOT, check=False).returncode
-        finally:
-            server.terminate()
-            server.wait(10)
-            log.close()
         if code != 0:
             print("---- server log: warnings and errors ----")
-            for line in log_path.read_text(errors="replace").splitlines():
+            for line in server.output.splitlines():
                 if '"level":"info"' not in line:
                     print(line)
         return code

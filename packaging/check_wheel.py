@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import venv
 import zipfile
 from pathlib import Path
@@ -20,11 +19,10 @@ from pathlib import Path
 import httpx
 import yaml
 
-from corral.testing.processes import clean_environ, free_port
+from corral.testing.processes import clean_environ, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("pyproject.toml", "README.md", "openapi.yaml", "server")
-DEADLINE_S = 60  # a guard against a server that never answers, not a speed expectation
 
 
 def build_wheel(work: Path) -> Path:
@@ -81,19 +79,6 @@ def install(wheel: Path, place: Path) -> Path:
     return place / "bin" / "corral"
 
 
-def wait_until_it_answers(url: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"corral serve exited with {server.returncode}")
-        try:
-            httpx.get(f"{url}/healthz", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"corral serve did not answer within {DEADLINE_S} s")
-
-
 def exercise(url: str, spec_text: str) -> None:
     with httpx.Client(base_url=url, timeout=30) as http:
         spec = http.get("/openapi.json")
@@ -112,32 +97,19 @@ def exercise(url: str, spec_text: str) -> None:
 
 def serve(corral: Path, work: Path) -> None:
     """`corral serve` from the clean venv, outside the checkout (so nothing there can stand in
-    for what the wheel lacks), on a free port with its state in `work`; exits with its log when
-    it does not serve what it must."""
-    url = f"http://127.0.0.1:{free_port()}"
+    for what the wheel lacks), with its state in `work`: it must print its serving line and
+    answer there; fails with its log when it does not serve what it must."""
     env = clean_environ(CORRAL_DATA_DIR=str(work / "data"))
     env.pop("PYTHONPATH", None)
-    log = work / "server.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            [corral, "serve", "--port", url.rsplit(":", 1)[1]],
-            env=env,
-            cwd=work,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    failure: Exception | None = None
+    # One that does not start fails here, its log in the error.
+    with serving(env=env, program=str(corral), cwd=work) as (url, server):
         try:
-            wait_until_it_answers(url, server)
             exercise(url, (work / "source" / "openapi.yaml").read_text())
         except (RuntimeError, httpx.HTTPError) as exc:
-            failure: Exception | None = exc
-        else:
-            failure = None
-        finally:
-            server.terminate()
-            server.wait(DEADLINE_S)
+            failure = exc
     if failure is not None:
-        sys.stderr.write(log.read_text(errors="replace"))
+        sys.stderr.write(server.output)
         sys.exit(f"wheel check failed: {failure}")
 
 

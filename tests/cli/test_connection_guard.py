@@ -18,8 +18,8 @@ import httpx
 import orjson
 import pytest
 
-from corral.testing.waiting import wait_for
-from tests.cli.processes import DEADLINE_S, corral_serve
+from corral.testing.waiting import DEADLINE_S, wait_for
+from tests.cli.processes import corral_serve
 
 SLOW_CONNECTIONS = 2000
 HEAD_START = b"GET /healthz HTTP/1.1\r\nHost: corral\r\n"

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from corral.testing.processes import free_port
-from tests.cli.processes import DEADLINE_S, environment, running
+from corral.testing.processes import running
+from corral.testing.waiting import DEADLINE_S
+from tests.cli.processes import environment
 
 LIMITED = '[{"token": "limited-token-0001", "workspaces": ["ws_0123"]}]'
 
@@ -31,7 +32,7 @@ def broken_bwrap(tmp_path: Path) -> str:
 def _serve(tmp_path: Path, path: str, *args: str, **settings: str) -> tuple[int | None, str]:
     """Start `corral serve`; the exit code once it stops by itself (None when it served)."""
     env = environment(CORRAL_DATA_DIR=str(tmp_path / "data"), PATH=path, **settings)
-    with running("serve", "--port", str(free_port()), *args, env=env) as server:
+    with running("serve", "--port", "0", *args, env=env) as server:
         try:
             server.expect("Application startup complete")
         except AssertionError:  # it exited: all it printed has been read

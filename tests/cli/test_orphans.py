@@ -11,29 +11,20 @@ import signal
 import subprocess
 import threading
 import uuid
-from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
 
 from corral.process_identity import PID_SPACE, start_ticks
 from corral.sandbox.group_ledger import GroupLedger
-from corral.testing.processes import free_port
-from corral.testing.waiting import wait_for
-from tests.cli.processes import DEADLINE_S, Process, environment, running, sleeping
-
-
-def _serve(data_dir: Path, port: int) -> AbstractContextManager[Process]:
-    env = environment(CORRAL_DATA_DIR=str(data_dir), CORRAL_SANDBOX_ISOLATION="none")
-    return running("serve", "--port", str(port), env=env)
+from corral.testing.processes import serving
+from corral.testing.waiting import DEADLINE_S, wait_for
+from tests.cli.processes import server_environment, sleeping
 
 
 def test_commands_of_a_killed_server_end_when_the_next_one_starts(tmp_path: Path) -> None:
     marker = f"7{uuid.uuid4().int % 10**6:06d}"  # sleep's argument: unique to this test
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with _serve(tmp_path, port) as first:
-        first.expect("Application startup complete")
+    with serving(env=server_environment(tmp_path)) as (url, first):
         api = httpx.Client(base_url=url, timeout=DEADLINE_S)
         ws = api.post("/api/v1/workspaces", json={"name": "w", "runtime": "default"}).json()
         session = api.post(f"/api/v1/workspaces/{ws['id']}/sessions", json={}).json()
@@ -62,8 +53,7 @@ def test_commands_of_a_killed_server_end_when_the_next_one_starts(tmp_path: Path
         api.close()
 
     assert sleeping(marker) == every  # nothing ended them: without the ledger they would live on
-    with _serve(tmp_path, free_port()) as second:
-        second.expect("Application startup complete")
+    with serving(env=server_environment(tmp_path)) as (_, second):
         wait_for(lambda: not sleeping(marker), what="the orphans to be ended")
         assert "left running by a server that died" in second.output
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import httpx
 from cli_support import WRITE_THEN_ANSWER, metadata
-from processes import corral_serve, environment, running
+from processes import corral_serve, environment
 
+from corral.testing.processes import running
 from corral.testing.scripted_turns import gated
 from corral.testing.waiting import wait_for
 from corral_sdk import Corral

@@ -14,13 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from processes import CORRAL, DEADLINE_S, environment, running, serving, sleeping
+from processes import environment, server_environment, sleeping
 from typer.testing import CliRunner
 
 from corral.cli import app
 from corral.testing.outbox import streamed_until
-from corral.testing.processes import free_port, running_processes
-from corral.testing.waiting import wait_for, wait_for_run
+from corral.testing.processes import CORRAL, ready, running, running_processes, serving
+from corral.testing.waiting import DEADLINE_S, wait_for, wait_for_run
 
 SERVE_CLUSTER = Path(__file__).resolve().parents[2] / "scripts" / "serve-cluster"
 
@@ -89,7 +89,7 @@ def send(api: httpx.Client, session_id: str, *script: Any) -> str:
 def test_both_processes_answer_and_a_run_on_one_streams_to_a_reader_on_the_other(
     tmp_path: Path,
 ) -> None:
-    with serving(tmp_path / "data", "--workers", "2") as (url, _):
+    with serving("--workers", "2", env=server_environment(tmp_path / "data")) as (url, _):
         reader, sender = pinned_apart(url, 2)
         for client in (reader, sender):
             health = client.get("/healthz").json()
@@ -111,7 +111,7 @@ def test_a_killed_process_is_replaced_its_run_recovered_its_commands_ended_sibli
     tmp_path: Path,
 ) -> None:
     marker = f"8{uuid.uuid4().int % 10**6:06d}"  # sleep's argument: unique to this test
-    with serving(tmp_path / "data", "--workers", "2") as (url, server):
+    with serving("--workers", "2", env=server_environment(tmp_path / "data")) as (url, server):
         kept, doomed = pinned_apart(url, 2)
         for number, client in enumerate((kept, doomed), 1):
             ws_id, session_id = session_on(client)
@@ -144,7 +144,7 @@ def test_a_killed_process_is_replaced_its_run_recovered_its_commands_ended_sibli
 
 
 def test_sigterm_stops_every_process_with_streams_open_and_leaves_none(tmp_path: Path) -> None:
-    with serving(tmp_path / "data", "--workers", "2") as (url, server):
+    with serving("--workers", "2", env=server_environment(tmp_path / "data")) as (url, server):
         clients = pinned_apart(url, 2)
         pids = children(url)
         assert len(pids) == 2
@@ -162,7 +162,7 @@ def test_sigterm_stops_every_process_with_streams_open_and_leaves_none(tmp_path:
 
 
 def test_the_server_processes_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
-    with serving(tmp_path / "data", "--workers", "2") as (url, server):
+    with serving("--workers", "2", env=server_environment(tmp_path / "data")) as (url, server):
         pinned_apart(url, 2)
         server.popen.kill()
         server.wait()
@@ -193,8 +193,7 @@ def test_processes_that_cannot_start_end_the_supervisor_with_their_error(
         CORRAL_SANDBOX_ISOLATION="bwrap",
         PATH=str(tmp_path / "no-bwrap-here"),
     )
-    args = ("serve", "--port", str(free_port()), "--workers", "2")
-    with running(*args, env=env) as server:
+    with running("serve", "--port", "0", "--workers", "2", env=env) as server:
         assert server.wait() == 1
     assert "sandbox_isolation is bwrap but bwrap is not installed" in server.output
     assert "before it served: stopping" in server.output
@@ -208,7 +207,8 @@ def test_a_replacement_that_cannot_start_ends_the_supervisor_after_three_tries(
     a replacement started after one of them is killed cannot start, and neither can the next
     two: the supervisor stops the other and exits non-zero instead of retrying forever."""
     config = tmp_path / "corral.yaml"
-    with serving(tmp_path / "data", "--workers", "2", CORRAL_CONFIG=str(config)) as (url, server):
+    env = server_environment(tmp_path / "data", CORRAL_CONFIG=str(config))
+    with serving("--workers", "2", env=env) as (url, server):
         pinned_apart(url, 2)
         config.write_text("run_concurrency: 0\n")
         os.kill(min(children(url)), signal.SIGKILL)
@@ -238,15 +238,9 @@ def test_fewer_than_one_worker_is_refused(
 def test_serve_cluster_queues_on_two_api_processes_and_executes_on_two_workers(
     tmp_path: Path,
 ) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = environment(
-        CORRAL=CORRAL,
-        PORT=str(port),
-        CORRAL_DATA_DIR=str(tmp_path),
-        CORRAL_SANDBOX_ISOLATION="none",
-    )
+    env = server_environment(tmp_path, CORRAL=CORRAL, PORT="0")
     with running(env=env, program=str(SERVE_CLUSTER)) as cluster:
+        url = ready(cluster)
         cluster.expect("Ctrl-C stops them")
         found = re.search(r"corral serve \(pid (\d+).*\(pids (\d+) (\d+)\)", cluster.output)
         assert found, cluster.output

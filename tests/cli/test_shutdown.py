@@ -6,22 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from processes import environment, running
+from processes import server_environment
 
-from corral.testing.processes import free_port
+from corral.testing.processes import serving
 
 
 def test_sigint_with_open_event_streams_shuts_down_cleanly(tmp_path: Path) -> None:
-    port = free_port()
-    env = environment(
-        CORRAL_DATA_DIR=str(tmp_path), CORRAL_SANDBOX_ISOLATION="none", CORRAL_LOG_JSON="true"
-    )
-    url = f"http://127.0.0.1:{port}"
+    env = server_environment(tmp_path, CORRAL_LOG_JSON="true")
     with (
-        running("serve", "--port", str(port), env=env) as server,
+        serving(env=env) as (url, server),
         httpx.Client(base_url=url, timeout=30) as api,
     ):
-        server.expect("Uvicorn running on")
         ws = api.post("/api/v1/workspaces", json={"name": "w", "runtime": "default"}).json()
         session = api.post(f"/api/v1/workspaces/{ws['id']}/sessions", json={}).json()
         with (

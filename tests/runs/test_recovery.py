@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,54 +19,28 @@ from runs_support import create_session, create_workspace, get_run, send, steps
 from corral.testing.fake_openai import FakeOpenAI
 from corral.testing.fake_provider import FakeReply
 from corral.testing.postgres import server_database_env
-from corral.testing.processes import clean_environ, free_port
+from corral.testing.processes import Process, clean_environ, serving
 from corral.testing.waiting import wait_for, wait_for_run
-
-Process = subprocess.Popen[bytes]
 
 
 @contextmanager
-def _server_process(
+def _serving(
     data_dir: Path, provider_env: dict[str, str] | None = None, **settings: str
-) -> Iterator[tuple[subprocess.Popen[bytes], httpx.Client]]:
-    port = free_port()
-    env = clean_environ()
-    env.update(
-        {
-            "CORRAL_DATA_DIR": str(data_dir),
-            **server_database_env(data_dir),
-            "CORRAL_SANDBOX_ISOLATION": "none",
-            **(provider_env or {}),
-            **{f"CORRAL_{k.upper()}": v for k, v in settings.items()},
-        }
+) -> Iterator[tuple[Process, httpx.Client]]:
+    """`corral serve` on `data_dir` (or its database), with `settings` (`CORRAL_<NAME>`)."""
+    env = clean_environ(
+        CORRAL_DATA_DIR=str(data_dir),
+        **server_database_env(data_dir),
+        CORRAL_SANDBOX_ISOLATION="none",
+        **(provider_env or {}),
+        **{f"CORRAL_{k.upper()}": v for k, v in settings.items()},
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "corral", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-    try:
-        wait_for(lambda: _answers(client) or proc.poll() is not None, what="the server to answer")
-        assert proc.poll() is None, "the server process exited at start-up"
-        yield proc, client
-    finally:
-        client.close()
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(20)
-
-
-def _answers(client: httpx.Client) -> bool:
-    try:
-        return client.get("/healthz").status_code == 200
-    except httpx.TransportError:
-        return False
+    with serving(env=env) as (url, server), httpx.Client(base_url=url, timeout=30) as client:
+        yield server, client
 
 
 def _kill_mid_run(data_dir: Path, script: list[object]) -> tuple[str, str]:
-    with _server_process(data_dir) as (proc, api):
+    with _serving(data_dir) as (proc, api):
         ws = create_workspace(api)
         ses = create_session(api, ws["id"])
         run_id = send(api, ses["id"], "long job", script=script)["runId"]
@@ -77,14 +49,14 @@ def _kill_mid_run(data_dir: Path, script: list[object]) -> tuple[str, str]:
         return ses["id"], run_id
 
 
-def _kill(proc: Process) -> None:
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
+def _kill(server: Process) -> None:
+    server.popen.send_signal(signal.SIGKILL)
+    server.wait()
 
 
 def test_a_run_of_a_killed_process_is_failed_by_default(tmp_path: Path) -> None:
     session_id, run_id = _kill_mid_run(tmp_path, [{"text": "never", "delayMs": 60_000}])
-    with _server_process(tmp_path) as (_, api):
+    with _serving(tmp_path) as (_, api):
         run = wait_for_run(api, run_id, "failed")
         assert run["errorCode"] == "run_recovery_failed"
         recovery = run["metadata"]["recovery"]
@@ -99,7 +71,7 @@ def test_a_run_of_a_killed_process_is_failed_by_default(tmp_path: Path) -> None:
 @pytest.mark.parametrize("policy", ["requeue_running"])
 def test_a_run_of_a_killed_process_is_requeued_once_by_policy(tmp_path: Path, policy: str) -> None:
     _, run_id = _kill_mid_run(tmp_path, [{"text": "second time lucky", "delayMs": 2_000}])
-    with _server_process(tmp_path, run_recovery_policy=policy) as (_, api):
+    with _serving(tmp_path, run_recovery_policy=policy) as (_, api):
         run = wait_for_run(api, run_id, "completed")
         assert run["metadata"]["recoveryAttempts"] == 1
         assert run["metadata"]["recovery"]["state"] == "requeued"
@@ -113,10 +85,10 @@ def test_a_run_abandoned_more_often_than_allowed_is_quarantined_and_can_be_reque
 ) -> None:
     policy = {"run_recovery_policy": "requeue_running", "run_recovery_max_attempts": "1"}
     _, run_id = _kill_mid_run(tmp_path, [{"text": "never", "delayMs": 60_000}])
-    with _server_process(tmp_path, **policy) as (proc, api):
+    with _serving(tmp_path, **policy) as (proc, api):
         wait_for(lambda: _running(api, run_id, attempts=1), what="the requeued run to run again")
         _kill(proc)
-    with _server_process(tmp_path, **policy) as (_, api):
+    with _serving(tmp_path, **policy) as (_, api):
         run = wait_for_run(api, run_id, "failed")
         assert run["errorCode"] == "run_recovery_failed"
         assert run["metadata"]["recoveryAttempts"] == 1
@@ -140,7 +112,7 @@ def test_a_compaction_of_a_killed_process_is_failed_never_requeued(tmp_path: Pat
     with FakeOpenAI() as fake:
         session_id = _kill_mid_compaction(tmp_path, fake)
         policy = {"run_recovery_policy": "requeue_running"}
-        with _server_process(tmp_path, fake.env(), **policy) as (_, api):
+        with _serving(tmp_path, fake.env(), **policy) as (_, api):
             runs = api.get(f"/api/v1/sessions/{session_id}/runs").json()["items"]
             compaction = next(r for r in runs if r["triggerRef"] == "compact")
             assert compaction["status"] == "failed"
@@ -153,7 +125,7 @@ def test_a_compaction_of_a_killed_process_is_failed_never_requeued(tmp_path: Pat
 
 
 def _kill_mid_compaction(data_dir: Path, fake: FakeOpenAI) -> str:
-    with _server_process(data_dir, fake.env()) as (proc, api):
+    with _serving(data_dir, fake.env()) as (proc, api):
         ses = create_session(api, create_workspace(api)["id"])
         for text in ("one", "two"):
             assert wait_for_run(api, send(api, ses["id"], text)["runId"])["status"] == "completed"

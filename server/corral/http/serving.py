@@ -8,7 +8,8 @@ on its own: the streams are ended as shutdown begins, and whatever else still ru
 One of `corral serve --workers N`'s server processes (`http/supervisor.py`) serves the
 listening socket its supervisor bound, and talks to it over a control socket: one byte once it
 serves, and end of file when the supervisor is gone (killed), which stops this server as
-SIGTERM would, so no server outlives its supervisor holding the port.
+SIGTERM would, so no server outlives its supervisor holding the port. A server on its own prints
+the serving line (`http/serving_line.py`) once it serves; under a supervisor, the supervisor does.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from prometheus_client import CollectorRegistry
 from corral.app import build_app
 from corral.config import Settings
 from corral.http.connection_guard import ConnectionGuard, proxy_networks
+from corral.http.serving_line import announce
 from corral.http.supervisor import READY
 
 GRACE_S = 5
@@ -48,15 +50,19 @@ class _Server(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
-        if self.started and self._control is not None:
-            loop = asyncio.get_running_loop()
-            self._control.setblocking(False)
-            try:
-                await loop.sock_sendall(self._control, READY)
-            except OSError:  # it died while this server started
-                self._supervisor_gone()
-            else:
-                loop.add_reader(self._control, self._supervisor_message)
+        if not self.started:
+            return
+        if self._control is None:
+            announce(self.servers[0].sockets[0])  # its supervisor announces a supervised one
+            return
+        loop = asyncio.get_running_loop()
+        self._control.setblocking(False)
+        try:
+            await loop.sock_sendall(self._control, READY)
+        except OSError:  # it died while this server started
+            self._supervisor_gone()
+        else:
+            loop.add_reader(self._control, self._supervisor_message)
 
     def _supervisor_message(self) -> None:
         assert self._control is not None

@@ -14,6 +14,10 @@ What it costs: nothing assigns connections to children; whichever is free to acc
 the next one, so a busy child takes fewer (measured under wrk with 50 keep-alive connections on
 2 cores: the two children spent 5.1 and 4.6 CPU seconds, 8.1 and 7.9 in another round).
 
+With `--port 0` the kernel picks the port at that one bind; the children are told the port it
+picked, and the supervisor prints the serving line (`http/serving_line.py`) once the first of
+them serves.
+
 Not uvicorn's own `--workers` supervisor (`uvicorn.supervisors.Multiprocess`): it pickles its
 Config into spawned children, which Corral's guarded protocol (`ConnectionGuard.protocol()`, a
 class built per process, its counters in that process's metrics) cannot travel in; its children
@@ -65,6 +69,7 @@ import subprocess
 import sys
 
 from corral.config import Settings
+from corral.http.serving_line import address, announce
 
 BACKLOG = 2048  # uvicorn's default
 FIRST_DELAY_S = 0.5
@@ -80,14 +85,16 @@ log = logging.getLogger("corral.supervisor")
 
 def supervise(settings: Settings) -> int:
     """Serve with `settings.workers` processes until SIGINT or SIGTERM; the exit status."""
-    address = _address(settings.host, settings.port)
     try:
         listener = _listen(settings.host, settings.port)
     except OSError as exc:
-        log.error("cannot listen on %s: %s", address, exc.strerror or exc)
+        log.error(
+            "cannot listen on %s: %s", address(settings.host, settings.port), exc.strerror or exc
+        )
         return 1
     with listener:
-        log.info("serving %s with %d processes", address, settings.workers)
+        bound = address(*listener.getsockname()[:2])
+        log.info("serving %s with %d processes", bound, settings.workers)
         return asyncio.run(_Supervisor(settings, listener).run())
 
 
@@ -111,14 +118,11 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _address(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
 class _Supervisor:
     def __init__(self, settings: Settings, listener: socket.socket) -> None:
         self.settings = settings
         self.listener = listener
+        self.port: int = listener.getsockname()[1]  # the one bound: `--port 0` asks for any
         self.children: dict[int, asyncio.subprocess.Process] = {}  # alive, by number
         self.stopping = asyncio.Event()
         self.served = False  # some child has served
@@ -207,7 +211,7 @@ class _Supervisor:
             process = await asyncio.create_subprocess_exec(
                 # -P: the working directory is not searched first (a `corral` there is not us).
                 *(sys.executable, "-P", "-m", "corral", "serve"),
-                *("--host", s.host, "--port", str(s.port)),
+                *("--host", s.host, "--port", str(self.port)),
                 *("--listen-fd", str(fds[0]), "--control-fd", str(fds[1])),
                 stdin=subprocess.DEVNULL,
                 pass_fds=fds,
@@ -227,6 +231,8 @@ class _Supervisor:
             with contextlib.suppress(OSError):
                 served = await loop.sock_recv(ours, 1) == READY  # or b"": it ended
             if served:
+                if not self.served:
+                    announce(self.listener)
                 self.served = True
                 log.info("server process %d (pid %d) serves", number, process.pid)
             code = await process.wait()
