@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8787
 
 .PHONY: serve test check codegen fuzz wheel-check bubblewrap bench-api bench-files bench-runs \
-	bench-events clean
+	bench-events bench-split clean
 
 $(STAMP): requirements/runtime.txt requirements/dev.txt constraints.txt pyproject.toml clients/python/pyproject.toml clients/python/sdk/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -76,6 +76,9 @@ bench-runs: $(STAMP)
 
 bench-events: $(STAMP)
 	$(BIN)/python bench/bench_events.py
+
+bench-split: $(STAMP)
+	$(BIN)/python bench/bench_split.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

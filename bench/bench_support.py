@@ -57,15 +57,12 @@ def corral_server(
     """`corral serve` on a free port (pinned to `cpu` if given), with no provider key and
     `CORRAL_<NAME>` settings; yields its base URL and pid once it answers."""
     port = free_port()
-    env = clean_environ()
-    env.update(
-        CORRAL_DATA_DIR=str(data_dir), CORRAL_SANDBOX_ISOLATION="none", CORRAL_LOG_LEVEL="warning"
-    )
-    env.update({f"CORRAL_{name.upper()}": value for name, value in settings.items()})
     command = [sys.executable, "-m", "corral", "serve", "--port", str(port)]
     if cpu is not None:
         command = pinned(cpu, command)
-    proc = subprocess.Popen(command, env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        command, env=_environment(data_dir, settings), cwd=ROOT, stderr=subprocess.DEVNULL
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -82,3 +79,27 @@ def corral_server(
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+@contextmanager
+def corral_worker(data_dir: Path, **settings: str) -> Iterator[int]:
+    """`corral worker` on `data_dir` with `CORRAL_<NAME>` settings; yields its pid (it serves
+    nothing to wait for: a first run proves it works)."""
+    command = [sys.executable, "-m", "corral", "worker"]
+    proc = subprocess.Popen(
+        command, env=_environment(data_dir, settings), cwd=ROOT, stderr=subprocess.DEVNULL
+    )
+    try:
+        yield proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def _environment(data_dir: Path, settings: dict[str, str]) -> dict[str, str]:
+    env = clean_environ()
+    env.update(
+        CORRAL_DATA_DIR=str(data_dir), CORRAL_SANDBOX_ISOLATION="none", CORRAL_LOG_LEVEL="warning"
+    )
+    env.update({f"CORRAL_{name.upper()}": value for name, value in settings.items()})
+    return env

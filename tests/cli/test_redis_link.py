@@ -46,13 +46,17 @@ def split(data: Path, **settings: str) -> Iterator[tuple[httpx.Client, Process]]
             yield api, worker
 
 
+@contextmanager
+def linked_without_polling(data: Path) -> Iterator[tuple[httpx.Client, Process]]:
+    """`split` on the shared Redis, with no process polling the database."""
+    with shared_redis() as redis, split(data, **redis.settings(), **NO_POLLING) as linked:
+        yield linked
+
+
 def test_a_reader_on_the_api_process_sees_every_event_of_a_run_on_the_worker(
     tmp_path: Path,
 ) -> None:
-    with shared_redis() as redis, split(tmp_path / "data", **redis.settings(), **NO_POLLING) as (
-        api,
-        worker,
-    ):
+    with linked_without_polling(tmp_path / "data") as (api, worker):
         session_id = _new_session(api)
         with api.stream("GET", f"/api/v1/sessions/{session_id}/events") as stream:
             run_id = _send(api, session_id, WRITE_THEN_ANSWER)["runId"]
@@ -68,10 +72,7 @@ def test_a_reader_on_the_api_process_sees_every_event_of_a_run_on_the_worker(
 def test_guide_interrupt_and_cancel_sent_to_the_api_process_stop_the_run_on_the_worker(
     tmp_path: Path,
 ) -> None:
-    with shared_redis() as redis, split(tmp_path / "data", **redis.settings(), **NO_POLLING) as (
-        api,
-        worker,
-    ):
+    with linked_without_polling(tmp_path / "data") as (api, worker):
         session_id = _new_session(api)
 
         def executing_on_the_worker() -> str:
