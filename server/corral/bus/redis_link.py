@@ -168,11 +168,12 @@ class RedisLink:
         """Send what is still announced (briefly), then end every connection."""
         self._closing = True
         await self.stop_taking_runs()
-        sender, *others = self._tasks
-        await _end([*others, *self._looks])
-        await _end([sender])
-        with contextlib.suppress(RedisError, OSError, TimeoutError):
-            await asyncio.wait_for(self._send_once(), STOP_FLUSH_S)
+        if self._tasks:  # started
+            sender, *others = self._tasks
+            await _end([*others, *self._looks])
+            await _end([sender])
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                await asyncio.wait_for(self._send_once(), STOP_FLUSH_S)
         await self._redis.aclose()
         await self._popper.aclose()
 
@@ -260,9 +261,8 @@ class RedisLink:
             self._to_send.clear()
             try:
                 await self._send_once()
-            except (RedisError, OSError) as exc:
-                if self._sending:
-                    log.warning("announcing to Redis failed (%s); retrying", exc)
+            except Exception as exc:
+                _failed("announcing to Redis", exc, self._sending)
                 self._note(sending=False)
                 await asyncio.sleep(wait)
                 wait = min(wait * 2, RETRY_S[1])
@@ -317,9 +317,8 @@ class RedisLink:
                     await asyncio.gather(reading, syncing, return_exceptions=True)
                 for task in done:
                     task.result()  # the error that ended the connection
-            except (RedisError, OSError) as exc:
-                if self._listening:
-                    log.warning("listening to Redis failed (%s); reconnecting", exc)
+            except Exception as exc:
+                _failed("listening to Redis", exc, self._listening)
             finally:
                 was_listening = self._listening
                 self._note(listening=False)
@@ -396,9 +395,8 @@ class RedisLink:
                 popped = await _redis(
                     self._popper.brpop([self._runnable_key], timeout=POP_TIMEOUT_S)
                 )
-            except (RedisError, OSError) as exc:
-                if self._taking:
-                    log.warning("waiting for runs on Redis failed (%s); retrying", exc)
+            except Exception as exc:
+                _failed("waiting for runs on Redis", exc, bool(self._taking))
                 self._taking = False
                 await asyncio.sleep(wait)
                 wait = min(wait * 2, RETRY_S[1])
@@ -425,6 +423,15 @@ async def _redis(call: Awaitable[T]) -> T:
         task = asyncio.current_task()
         if task is not None and task.cancelling():
             raise asyncio.CancelledError
+
+
+def _failed(what: str, exc: Exception, was_working: bool) -> None:
+    """Say once that a connection failed (it is retried); a failure that is not Redis's or the
+    network's is a bug, said every time."""
+    if not isinstance(exc, RedisError | OSError):
+        log.error("%s failed unexpectedly; retrying", what, exc_info=exc)
+    elif was_working:
+        log.warning("%s failed (%s); retrying", what, exc)
 
 
 async def _end(tasks: Collection[asyncio.Task[None]]) -> None:
