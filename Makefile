@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8787
 
 .PHONY: serve serve-cluster test check codegen fuzz wheel-check bubblewrap bench-api bench-files \
-	bench-runs bench-events bench-store clean
+	bench-runs bench-events bench-store bench-split clean
 
 $(STAMP): requirements/runtime.txt requirements/dev.txt constraints.txt pyproject.toml clients/python/pyproject.toml clients/python/sdk/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -84,6 +84,9 @@ bench-events: $(STAMP)
 
 bench-store: $(STAMP)
 	$(BIN)/python bench/bench_store.py
+
+bench-split: $(STAMP)
+	$(BIN)/python bench/bench_split.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

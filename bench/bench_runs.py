@@ -40,8 +40,12 @@ SESSIONS, EACH = 20, 10  # sessions in parallel, messages each
 WIDE = 200  # sessions of one message each, with the slow model
 
 
+ENDINGS = ("run.completed", "run.failed", "run.cancelled")
+
+
 class Session:
-    """A session with its event stream open: `run.completed` resolves the run's future.
+    """A session with its event stream open: `run.started` and the run's ending resolve its
+    futures (`started`, `ended`).
 
     The client is aiohttp: with hundreds of streams open, httpx's per-request cost made the
     client, not the server, the bottleneck of this benchmark."""
@@ -49,7 +53,7 @@ class Session:
     def __init__(self, client: aiohttp.ClientSession, session_id: str) -> None:
         self.client = client
         self.id = session_id
-        self.done: dict[str, asyncio.Future[float]] = {}
+        self.seen: dict[tuple[str, str], asyncio.Future[float]] = {}
         self.ready = asyncio.Event()
         self.reader = asyncio.create_task(self._read())
 
@@ -63,24 +67,31 @@ class Session:
                     self.ready.set()
                 elif line.startswith("event: "):
                     event = line[7:]
-                elif line.startswith("data: ") and event in ("run.completed", "run.failed"):
+                elif line.startswith("data: ") and event in (*ENDINGS, "run.started"):
                     run_id = json.loads(line[6:])["runId"]
-                    self._future(run_id).set_result(time.perf_counter())
+                    moment = "started" if event == "run.started" else "ended"
+                    self.when(moment, run_id).set_result(time.perf_counter())
 
-    def _future(self, run_id: str) -> asyncio.Future[float]:
-        return self.done.setdefault(run_id, asyncio.get_running_loop().create_future())
+    def when(self, moment: str, run_id: str) -> asyncio.Future[float]:
+        """When the run `started` or `ended`, as seen on the stream."""
+        key = (moment, run_id)
+        return self.seen.setdefault(key, asyncio.get_running_loop().create_future())
 
-    async def run(self, script: list[Any]) -> tuple[float, float]:
-        """(POST round trip, POST → run.completed) in seconds."""
-        started = time.perf_counter()
+    async def send(self, script: list[Any]) -> str:
         async with self.client.post(
             f"/api/v1/sessions/{self.id}/messages",
             json={"content": "go", "metadata": {"script": script}},
         ) as resp:
             resp.raise_for_status()
-            run_id = (await resp.json())["runId"]
+            run_id: str = (await resp.json())["runId"]
+        return run_id
+
+    async def run(self, script: list[Any]) -> tuple[float, float]:
+        """(POST round trip, POST → run.completed) in seconds."""
+        started = time.perf_counter()
+        run_id = await self.send(script)
         accepted = time.perf_counter()
-        completed = await asyncio.wait_for(self._future(run_id), 120)
+        completed = await asyncio.wait_for(self.when("ended", run_id), 120)
         return accepted - started, completed - started
 
     async def close(self) -> None:

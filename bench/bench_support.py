@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from corral.testing.processes import clean_environ, serving
+from corral.testing.processes import clean_environ, running, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,11 +48,22 @@ def corral_server(
 ) -> Iterator[tuple[str, int]]:
     """`corral serve` (pinned to `cpu` if given), with no provider key and `CORRAL_<NAME>`
     settings; yields its base URL and pid once it answers."""
-    env = clean_environ(
+    with serving(env=_environment(data_dir, settings), cwd=ROOT, cpu=cpu) as (base, server):
+        yield base, server.popen.pid  # taskset execs the server: same pid
+
+
+@contextmanager
+def corral_worker(data_dir: Path, **settings: str) -> Iterator[int]:
+    """`corral worker` on `data_dir` with `CORRAL_<NAME>` settings; yields its pid (it serves
+    nothing to wait for: a first run proves it works)."""
+    with running("worker", env=_environment(data_dir, settings), cwd=ROOT) as worker:
+        yield worker.popen.pid
+
+
+def _environment(data_dir: Path, settings: dict[str, str]) -> dict[str, str]:
+    return clean_environ(
         CORRAL_DATA_DIR=str(data_dir),
         CORRAL_SANDBOX_ISOLATION="none",
         CORRAL_LOG_LEVEL="warning",
         **{f"CORRAL_{name.upper()}": value for name, value in settings.items()},
     )
-    with serving(env=env, cwd=ROOT, cpu=cpu) as (base, server):
-        yield base, server.popen.pid  # taskset execs the server: same pid

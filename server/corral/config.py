@@ -94,6 +94,13 @@ class Settings(BaseSettings):
     # processes) are looked for: events of followed sessions, and runs queued or cancels
     # requested elsewhere (in a worker); 0: never.
     sse_foreign_poll_seconds: float = Field(default=0.25, ge=0)
+    # Redis (README "Redis"): processes sharing the database tell each other of committed
+    # events, runs to take and runs to stop through it instead of polling; the poll above then
+    # runs only while Redis is unreachable, and every `redis_safety_poll_seconds` (0: never).
+    # Channels and keys start with `redis_prefix` (Pub/Sub ignores the URL's db number).
+    redis_url: str | None = None
+    redis_prefix: str = Field(default="corral:", pattern=r"^\S*$")
+    redis_safety_poll_seconds: float = Field(default=5.0, ge=0)
     # Platform models (core/llm/platform_models.py): YAML files in `models_dir`; without a
     # `default` there, the default model follows the provider keys in the environment.
     models_dir: Path | None = None  # default: <data_dir>/models
@@ -120,6 +127,13 @@ class Settings(BaseSettings):
             if value.lstrip().startswith("["):
                 return json.loads(value)
             return [{"token": t.strip()} for t in value.split(",") if t.strip()]
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value
 
     @classmethod

@@ -2,7 +2,7 @@
 committed them to the streams that deliver them.
 
 Only cursors travel, never payloads: a stream reads the events from the store by cursor, so
-every backend (in-process now, Redis fan-out between workers later) carries a few bytes per
+every link (in-process, and Redis between processes: `redis_link`) carries a few bytes per
 commit and the store stays the single source of truth.
 """
 
@@ -30,4 +30,18 @@ class EventBus(Protocol):
 
     def close(self) -> None:
         """End every subscription, now and later (the server is shutting down)."""
+        ...
+
+
+class RunSignals(Protocol):
+    """What a run executor tells the other processes sharing the database, for the runs it
+    cannot act on itself. Non-blocking; delivery is best effort (the store stays the record,
+    and executors also sweep it)."""
+
+    def runnable(self, session_id: str) -> None:
+        """A run of the session may be runnable: wake one idle process that executes runs."""
+        ...
+
+    def stop(self, worker_id: str, session_id: str) -> None:
+        """A run of the session executing in process `worker_id` was asked to stop."""
         ...

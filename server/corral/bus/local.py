@@ -1,10 +1,14 @@
-"""The in-process event bus: notifications reach the subscriptions of this process only."""
+"""The in-process event bus: notifications reach the subscriptions of this process only.
+
+`watch`, when set, is told when a session gains its first subscription here (True) and loses
+its last (False): a link to other processes (`redis_link`) listens for exactly those sessions.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from .subscription import Subscription
 
@@ -16,6 +20,7 @@ class LocalEventBus:
         self._subscriptions: dict[str, set[Subscription]] = {}  # changed on the loop only
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self.watch: Callable[[str, bool], None] | None = None
 
     def publish(self, cursors: Mapping[str, int]) -> None:
         # Sessions nobody watches cost no wake-up of the loop. Skipping one is safe: a reader
@@ -33,8 +38,13 @@ class LocalEventBus:
         subscription = Subscription(session_id, capacity, self._release)
         if self._closed:
             subscription.end()
-        else:
-            self._subscriptions.setdefault(session_id, set()).add(subscription)
+            return subscription
+        subscribers = self._subscriptions.get(session_id)
+        if subscribers is None:
+            subscribers = self._subscriptions[session_id] = set()
+            if self.watch is not None:
+                self.watch(session_id, True)
+        subscribers.add(subscription)
         return subscription
 
     def close(self) -> None:
@@ -62,3 +72,5 @@ class LocalEventBus:
             subscribers.discard(subscription)
             if not subscribers:
                 del self._subscriptions[subscription.session_id]
+                if self.watch is not None:
+                    self.watch(subscription.session_id, False)

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from corral.bus import LocalEventBus
 from corral.bus.foreign_commits import ForeignCommitPoller, event_publisher
+from corral.bus.redis_link import RedisLink
 from corral.config import Settings
 from corral.core.agent.performer import RunPerformer
 from corral.core.llm.platform_models import ModelRegistry
@@ -69,9 +70,24 @@ class Core:
         wake = self.executor.wake
         self.event_bus = LocalEventBus()
         self.store.add_event_listener(self.event_bus.publish)
-        self.foreign_commits = ForeignCommitPoller(self.store, settings.sse_foreign_poll_seconds)
+        self.foreign_commits = ForeignCommitPoller(
+            self.store, settings.sse_foreign_poll_seconds, settings.redis_safety_poll_seconds
+        )
         self.foreign_commits.add_listener(event_publisher(self.store, self.event_bus))
         self.foreign_commits.add_listener(self.executor.notice_foreign_commit)
+        self.redis: RedisLink | None = None
+        if settings.redis_url:
+            self.redis = RedisLink(
+                settings.redis_url,
+                settings.redis_prefix,
+                process_id=self.executor.worker["id"],
+                store=self.store,
+                bus=self.event_bus,
+                on_link=self.foreign_commits.set_linked,
+            )
+            self.store.add_event_listener(self.redis.announce)
+            self.event_bus.watch = self.redis.watch
+            self.executor.signals = self.redis
         event_streams = SessionEventStreams(
             self.store,
             self.event_bus,
@@ -87,6 +103,7 @@ class Core:
                 spec_path,
                 auth_enabled=bool(settings.api_tokens),
                 workers=self.executor,
+                redis=self.redis,
             ),
             runtimes=RuntimesService(library, data_dir / "uploads"),
             workspaces=workspaces,
@@ -105,8 +122,12 @@ class Core:
         self.settings.workspaces_dir.mkdir(parents=True, exist_ok=True)
         await self.store.open()
         await self.sandbox_host.start()
+        if self.redis is not None:
+            await self.redis.start()
         await self.executor.start(execute=self.settings.run_worker)
-        if self.settings.sse_foreign_poll_seconds:
+        if self.redis is not None and self.settings.run_worker:
+            self.redis.take_runs(self.executor.look, self.executor.wait_for_free_slot)
+        if self.settings.sse_foreign_poll_seconds or self.redis is not None:
             self.foreign_commits.start()
 
     def end_streams(self) -> None:
@@ -116,7 +137,11 @@ class Core:
 
     async def stop(self) -> None:
         await self.foreign_commits.stop()
+        if self.redis is not None:
+            await self.redis.stop_taking_runs()
         await self.executor.stop()  # before the sandbox: runs end while their tools can
         await self.sandbox_host.stop()  # background commands end with the server
+        if self.redis is not None:
+            await self.redis.close()  # after the runs: their last events are announced
         await self.model_registry.aclose()
         await self.store.close()

@@ -2,11 +2,17 @@
 of one session: the session queue makes at most one run of a session runnable), keeps their
 heartbeats fresh, cancels them when asked, and recovers runs abandoned by a dead process.
 
-It learns about work four ways: `wake(session_id)` from the services after a write that may
+It learns about work five ways: `wake(session_id)` from the services after a write that may
 have made a run runnable or asked one to cancel; the end of one of its own runs (the session's
-next run was dispatched in the same write); `notice_foreign_commit()` when another process
-sharing the database has committed (runs it queued, cancels it requested); and a periodic sweep
-of the store, which also recovers runs abandoned by dead processes.
+next run was dispatched in the same write); `look(session_id)` when another process signals it
+(`signals`, through Redis); `notice_foreign_commit()` when another process sharing the database
+has committed (runs it queued, cancels it requested: polled, or once after a Redis outage); and a
+periodic sweep of the store, which also recovers runs abandoned by dead processes.
+
+With `signals`, what a wake finds that this process cannot act on is passed on at once: a
+runnable run it will not take (it executes no runs, or has no free slot) wakes one idle process,
+and a run asked to stop that executes elsewhere is signalled to the process named in its
+`metadata.worker`. A signal received is looked at here only, never passed on again.
 
 It also keeps alive runs this process executes outside it (a compaction, `hosting`), even in
 a process that executes no runs itself (`run_worker: false`), and executes the child runs of
@@ -24,6 +30,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from corral import clock
+from corral.bus import RunSignals
 from corral.core.runs import worker_process
 from corral.core.runs.lifecycle import (
     Ending,
@@ -66,6 +73,7 @@ class RunExecutor:
     store: Store
     perform: Perform
     settings: ExecutorSettings = field(default_factory=ExecutorSettings)
+    signals: RunSignals | None = None  # other processes (Redis); None: they poll the store
 
     def __post_init__(self) -> None:
         self.worker = worker_process.identity(self.settings.process_kind)
@@ -115,15 +123,29 @@ class RunExecutor:
     # -- signals from the services ----------------------------------------------------
 
     async def wake(self, session_id: str) -> None:
-        """Look at a session again: start its runnable run, stop a run asked to cancel.
-        An executor that is not running (`run_worker: false`) leaves it to the workers."""
-        if not self._started:
+        """Look at a session again: start its runnable run, stop a run asked to cancel, and
+        signal what concerns other processes. Without signals, an executor that is not
+        running (`run_worker: false`) leaves it to the workers (they poll)."""
+        await self._look(session_id, self.signals)
+
+    async def look(self, session_id: str) -> None:
+        """A signal from another process: look at the session, for this process only."""
+        await self._look(session_id, None)
+
+    async def wait_for_free_slot(self) -> None:
+        """Return once an execution slot is free (waiting for signalled work is then useful)."""
+        while self._free <= 0:
+            self._slot_freed.clear()
+            await self._slot_freed.wait()
+
+    async def _look(self, session_id: str, signals: RunSignals | None) -> None:
+        if not self._started and signals is None:
             return
         live = await self.store.read(
             lambda tx: tx.active_runs(session_id, include_cancel_requested=True)
         )
         for run in live:
-            self._consider(run)
+            self._consider(run, signals)
 
     async def notice_foreign_commit(self) -> None:
         """Another process committed: take the runs it may have made runnable and stop those it
@@ -154,13 +176,21 @@ class RunExecutor:
             if run.session_id is not None:
                 await self.wake(run.session_id)
 
-    def _consider(self, run: RunRecord) -> None:
+    def _consider(self, run: RunRecord, signals: RunSignals | None) -> None:
         execution = self._executing.get(run.id)
         if execution is not None:
             if run.cancel_requested_at is not None:
                 self._stop(execution, "cancel")
         elif run.status == "queued" and run.cancel_requested_at is None:
-            self._submit(run.id)
+            if self._started:
+                self._submit(run.id)
+            if signals is not None and run.session_id and not (self._started and self._free):
+                signals.runnable(run.session_id)
+        elif run.cancel_requested_at is not None and signals is not None and run.session_id:
+            worker = (run.metadata or {}).get("worker")
+            worker_id = worker.get("id") if isinstance(worker, dict) else None
+            if isinstance(worker_id, str) and worker_id != self.worker["id"]:
+                signals.stop(worker_id, run.session_id)
 
     def _take(self, runnable: list[str]) -> None:
         for run_id in runnable:

@@ -4,8 +4,10 @@ The probes report what OAH's web UI parses strictly (its HealthReport and Readin
 filled truthfully: an API process that only queues runs (`run_worker: false`) says so. Corral
 keeps no worker registry, so the workers listed are this process's own (when it executes runs)
 and those whose runs execute now, as their heartbeats show them. Under `corral serve --workers N`
-each process has its own worker and answers for itself. The probes are open to anyone: they
-name no pid, host, run, session or workspace.
+each process has its own worker and answers for itself. With Redis configured, its checks say
+whether this process's link is up (bus/redis_link.py); a process stays ready while it is down,
+since it polls the database meanwhile, but its health is `degraded`. The probes are open to
+anyone: they name no pid, host, run, session or workspace.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
 from corral import __version__, clock, models
+from corral.bus.redis_link import RedisLink
 from corral.caller import Caller
 from corral.core.runs.executor import RunExecutor
 from corral.core.runs.lifecycle import EXECUTING
@@ -64,12 +67,14 @@ class MetaService:
         spec_path: Traversable,
         auth_enabled: bool,
         workers: RunExecutor,
+        redis: RedisLink | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self.spec_path = spec_path
         self.auth_enabled = auth_enabled
         self.workers = workers
+        self.redis = redis
 
     @cached_property
     def _spec_text(self) -> str:
@@ -129,13 +134,15 @@ class MetaService:
         store_up = await self.store.ping()
         executing = await self.store.read(_executing_runs) if store_up else []
         inline = self.workers.executes_runs
+        checks = self._checks(store_up)
+        redis = "redis" if self.redis is not None else None
         return models.HealthReport.model_validate(
             {
-                "status": "ok" if store_up else "degraded",
+                "status": "ok" if "down" not in checks.values() else "degraded",
                 "storage": {
                     "primary": self.store.kind,
-                    "events": "memory",
-                    "runQueue": "in_process",
+                    "events": redis or "memory",
+                    "runQueue": redis or "in_process",
                 },
                 # No pid: a probe is open to anyone, and a pid is a target (/proc/<pid>/environ).
                 "process": {
@@ -148,7 +155,7 @@ class MetaService:
                     "executionModel": "local_embedded",
                     "workerPlacement": "api_process",
                 },
-                "checks": self._checks(store_up),
+                "checks": checks,
                 "worker": self._worker_report(executing),
             }
         )
@@ -167,10 +174,11 @@ class MetaService:
 
     def _checks(self, store_up: bool) -> dict[str, str]:
         store = "up" if store_up else "down"
+        redis = self.redis
         return {
             "postgres": store if self.store.kind == "postgres" else "not_configured",
-            "redisEvents": "not_configured",
-            "redisRunQueue": "not_configured",
+            "redisEvents": _status(redis.events_up) if redis else "not_configured",
+            "redisRunQueue": _status(redis.run_queue_up) if redis else "not_configured",
             "sqlite": store if self.store.kind == "sqlite" else "not_configured",
         }
 
@@ -264,6 +272,10 @@ class MetaService:
 
 def _executing_runs(tx: Tx) -> list[RunRecord]:
     return tx.runs_by_status(EXECUTING, EXECUTING_RUNS_READ)
+
+
+def _status(up: bool) -> str:
+    return "up" if up else "down"
 
 
 def _ms(span: timedelta) -> int:

@@ -1,0 +1,118 @@
+"""Redis for the tests of processes linked through it: the shared Redis under a prefix of the
+test's own, and Redis servers a test starts and stops itself (to take Redis away)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+from redis.exceptions import RedisError
+
+from corral.testing.processes import free_port
+from corral.testing.waiting import wait_for
+
+SHARED_URL = os.environ.get("CORRAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@dataclass(frozen=True)
+class PrefixedRedis:
+    """A Redis and the prefix of this test's channels and keys (Pub/Sub ignores db numbers,
+    so the prefix is what keeps tests apart)."""
+
+    url: str
+    prefix: str
+    client: redis.Redis
+
+    def settings(self) -> dict[str, str]:
+        return {"CORRAL_REDIS_URL": self.url, "CORRAL_REDIS_PREFIX": self.prefix}
+
+    def session_channels(self) -> list[str]:
+        """Channels of sessions that some process of this test listens to."""
+        return list(self.client.pubsub_channels(f"{self.prefix}ev:*"))
+
+    def listeners(self, channel: str) -> int:
+        return int(self.client.pubsub_numsub(channel)[0][1])
+
+    def connections(self) -> list[dict[str, str]]:
+        """The connections of this test's processes (each names its connections after the
+        prefix), as CLIENT LIST shows them."""
+        return [c for c in self.client.client_list() if c["name"].startswith(self.prefix)]
+
+
+def required() -> bool:
+    return os.environ.get("CI") == "true" or os.environ.get("CORRAL_REQUIRE_REDIS") == "1"
+
+
+@contextmanager
+def shared_redis() -> Iterator[PrefixedRedis]:
+    """The shared Redis under a new prefix, whose keys are deleted afterwards. Unreachable:
+    the test skips, or fails where Redis is required (CI=true, CORRAL_REQUIRE_REDIS=1)."""
+    client = redis.Redis.from_url(SHARED_URL, decode_responses=True)
+    try:
+        client.ping()
+    except RedisError as exc:
+        client.close()
+        if required():
+            pytest.fail(f"Redis is required here but {SHARED_URL} is unreachable: {exc}")
+        pytest.skip(f"needs Redis at {SHARED_URL} (CORRAL_TEST_REDIS_URL): {exc}")
+    prefix = f"corral-test-{uuid.uuid4().hex[:12]}:"
+    try:
+        yield PrefixedRedis(SHARED_URL, prefix, client)
+    finally:
+        if keys := list(client.scan_iter(f"{prefix}*")):
+            client.delete(*keys)
+        client.close()
+
+
+class OwnRedis:
+    """A `redis-server` of the test's own on a free port, started and killed at will (the port
+    stays the same, so processes pointed at it find it again)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port)
+        wait_for(lambda: _pings(client), what="redis-server to answer")
+        client.close()
+
+    def kill(self) -> None:
+        """Gone at once, as a crash or a cut network leaves it."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except RedisError:
+        return False
+
+
+@contextmanager
+def own_redis(directory: Path) -> Iterator[OwnRedis]:
+    if shutil.which("redis-server") is None:
+        if required():
+            pytest.fail("Redis is required here but redis-server is not installed")
+        pytest.skip("needs redis-server to start a Redis of the test's own")
+    server = OwnRedis(directory)
+    try:
+        yield server
+    finally:
+        server.kill()
