@@ -16,7 +16,6 @@ import pytest
 import redis
 from redis.exceptions import RedisError
 
-from corral.testing.processes import free_port
 from corral.testing.waiting import wait_for
 
 SHARED_URL = os.environ.get("CORRAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -73,20 +72,21 @@ def shared_redis() -> Iterator[PrefixedRedis]:
 
 
 class OwnRedis:
-    """A `redis-server` of the test's own on a free port, started and killed at will (the port
-    stays the same, so processes pointed at it find it again)."""
+    """A `redis-server` of the test's own, started and killed at will. It listens on a Unix
+    socket in `directory` (no TCP port to race for), which stays where it is, so processes
+    pointed at it find it again."""
 
     def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.socket = directory / "redis.sock"
+        self.url = f"unix://{self.socket}"
         self.directory = directory
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command = ["redis-server", "--port", "0", "--unixsocket", str(self.socket)]
         command += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port)
+        client = redis.Redis(unix_socket_path=str(self.socket))
         wait_for(lambda: _pings(client), what="redis-server to answer")
         client.close()
 

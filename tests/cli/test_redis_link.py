@@ -9,8 +9,6 @@ upkeep sweep or heartbeat within the test), so whatever crosses from one process
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,9 +16,11 @@ from typing import Any
 
 import httpx
 from cli_support import WRITE_THEN_ANSWER
-from processes import DEADLINE_S, Process, corral_serve, environment, running
+from processes import corral_serve, environment
 from redis_support import PrefixedRedis, own_redis, shared_redis
 
+from corral.testing.outbox import frames_until
+from corral.testing.processes import Process, running
 from corral.testing.waiting import wait_for, wait_for_run
 
 NO_POLLING = {
@@ -31,7 +31,6 @@ NO_POLLING = {
     "CORRAL_RUN_STALE_SECONDS": "7200",
 }
 NEVER_ENDS = [{"text": "never", "delayMs": 600_000}]
-Frame = tuple[str, str, dict[str, Any]]  # id, event, data
 
 
 @contextmanager
@@ -60,9 +59,9 @@ def test_a_reader_on_the_api_process_sees_every_event_of_a_run_on_the_worker(
         session_id = _new_session(api)
         with api.stream("GET", f"/api/v1/sessions/{session_id}/events") as stream:
             run_id = _send(api, session_id, WRITE_THEN_ANSWER)["runId"]
-            live = _frames_until(stream.iter_lines(), "run.completed")
+            live = frames_until(stream.iter_lines(), "run.completed")
         stored = api.get(f"/api/v1/sessions/{session_id}/events", params={"follow": "false"})
-        assert live == _frames_until(iter(stored.text.splitlines()), "run.completed")
+        assert live == frames_until(iter(stored.text.splitlines()), "run.completed")
         names = [event for _, event, _ in live]
         assert names[0] == "run.queued" and {"tool.started", "tool.completed"} <= set(names)
         run = api.get(f"/api/v1/runs/{run_id}").json()
@@ -150,7 +149,7 @@ def test_redis_down_at_start_then_lost_then_back_costs_no_run_and_no_event(
                 running("worker", env={**env, **settings}) as worker,
                 httpx.Client(base_url=url, timeout=30) as api,
             ):
-                worker.expect("Redis at 127.0.0.1")  # unreachable: it starts anyway
+                worker.expect("is unreachable; serving without it")  # unreachable: it starts anyway
                 worker.expect("executing runs")
                 health = api.get("/healthz").json()
                 assert health["status"] == "degraded"
@@ -189,7 +188,7 @@ def _run_and_see_it_complete(
     api: httpx.Client, session_id: str, lines: Iterator[str], text: str
 ) -> None:
     run_id = _send(api, session_id, [text])["runId"]
-    seen = _frames_until(lines, "run.completed")
+    seen = frames_until(lines, "run.completed")
     assert seen[-1][2]["runId"] == run_id
     deltas = "".join(d.get("delta", "") for _, event, d in seen if event == "message.delta")
     assert deltas == text
@@ -218,27 +217,6 @@ def _checks(api: httpx.Client) -> dict[str, str]:
 
 def _connection_ids(redis: PrefixedRedis) -> set[str]:
     return {c["id"] for c in redis.connections()}
-
-
-def _frames_until(lines: Iterator[str], last: str) -> list[Frame]:
-    """SSE frames (id, event, data) up to and including the first `last` event, read within
-    the deadline (checked at every line: keep-alives come every `CORRAL_SSE_PING_SECONDS`)."""
-    frames: list[Frame] = []
-    frame: dict[str, str] = {}
-    deadline = time.monotonic() + DEADLINE_S
-    for line in lines:
-        if time.monotonic() > deadline:
-            break
-        if line:
-            name, _, value = line.partition(": ")
-            frame[name] = value
-            continue
-        if "event" in frame:
-            frames.append((frame["id"], frame["event"], json.loads(frame["data"])))
-            if frame["event"] == last:
-                return frames
-        frame = {}
-    raise AssertionError(f"no {last} event; saw {[event for _, event, _ in frames]}")
 
 
 async def _open_reader(port: int, session_id: str) -> asyncio.StreamWriter:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterable
 from contextlib import closing
 from datetime import UTC
 from pathlib import Path
@@ -22,6 +23,7 @@ import psycopg
 
 from corral.config import Settings
 from corral.testing import postgres
+from corral.testing.waiting import DEADLINE_S
 
 _EVENTS = (
     "SELECT cursor, run_id, event, data, created_at FROM session_events"
@@ -80,18 +82,30 @@ def replayed_events(client: httpx.Client, session_id: str) -> list[dict[str, Any
     return events
 
 
-def streamed_until(
-    stream: httpx.Response, last: str, deadline_s: float
-) -> list[tuple[str, dict[str, Any]]]:
-    """Read a live stream up to the first `last` event: `(event, data)` of each event seen."""
-    end, seen, name = time.monotonic() + deadline_s, [], ""
-    for line in stream.iter_lines():
-        if line.startswith("event: "):
-            name = line[7:]
-        elif line.startswith("data: "):
-            seen.append((name, json.loads(line[6:])))
-            if name == last:
-                return seen
+Frame = tuple[str, str, dict[str, Any]]  # id, event, data
+
+
+def frames_until(lines: Iterable[str], last: str, deadline_s: float = DEADLINE_S) -> list[Frame]:
+    """SSE frames up to and including the first `last` event, read from a stream's (or a
+    replay's) lines within the deadline (checked at every line: keep-alives keep coming)."""
+    end, frames, frame = time.monotonic() + deadline_s, [], {}
+    for line in lines:
         if time.monotonic() > end:
             break
-    raise AssertionError(f"no {last} event; saw {[n for n, _ in seen]}")
+        if line:
+            name, _, value = line.partition(": ")
+            frame[name] = value
+            continue
+        if "event" in frame:
+            frames.append((frame.get("id", ""), frame["event"], json.loads(frame["data"])))
+            if frame["event"] == last:
+                return frames
+        frame = {}
+    raise AssertionError(f"no {last} event; saw {[event for _, event, _ in frames]}")
+
+
+def streamed_until(
+    stream: httpx.Response, last: str, deadline_s: float = DEADLINE_S
+) -> list[tuple[str, dict[str, Any]]]:
+    """Read a live stream up to the first `last` event: `(event, data)` of each event seen."""
+    return [(event, data) for _, event, data in frames_until(stream.iter_lines(), last, deadline_s)]
