@@ -193,17 +193,20 @@ def test_readers_that_come_and_go_leave_no_redis_subscription_or_connection(
     assert quiet.redis.session_channels() == []
     ports = [int(str(api.base_url).rstrip("/").rsplit(":", 1)[1]) for api in quiet.apis]
 
+    def each_process_listens_once() -> bool:
+        """One channel per followed session, each with one connection of each API process."""
+        channels = quiet.redis.session_channels()
+        listeners = [quiet.redis.listeners(channel) for channel in channels]
+        assert all(n <= len(ports) for n in listeners), listeners  # never one per reader
+        return len(channels) == sessions and all(n == len(ports) for n in listeners)
+
     async def come_and_go() -> None:
         readers = await asyncio.gather(
             *(open_reader(p, s) for p in ports for s in session_ids for _ in range(readers_each))
         )
         await asyncio.to_thread(
-            wait_for,
-            lambda: len(quiet.redis.session_channels()) == sessions,
-            what="one channel per followed session",
+            wait_for, each_process_listens_once, what="each process listening to each session"
         )
-        for channel in quiet.redis.session_channels():
-            assert quiet.redis.listeners(channel) == len(ports)  # one connection per process
         assert connection_ids(quiet.redis) == before  # readers open no connection to Redis
         for writer in readers:
             writer.close()
