@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8787
 
 .PHONY: serve serve-cluster test check codegen fuzz wheel-check bubblewrap bench-api bench-files \
-	bench-runs bench-events bench-store bench-split clean
+	bench-runs bench-events bench-store bench-split bench-scale clean
 
 $(STAMP): requirements/runtime.txt requirements/dev.txt constraints.txt pyproject.toml clients/python/pyproject.toml clients/python/sdk/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -87,6 +87,10 @@ bench-store: $(STAMP)
 
 bench-split: $(STAMP)
 	$(BIN)/python bench/bench_split.py
+
+# Needs PostgreSQL and Redis (bench/bench_scale.py); exits 1 when a target of issue 13 is missed.
+bench-scale: $(STAMP)
+	$(BIN)/python bench/bench_scale.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -54,16 +54,16 @@ def corral_server(
 
 @contextmanager
 def corral_worker(data_dir: Path, **settings: str) -> Iterator[int]:
-    """`corral worker` on `data_dir` with `CORRAL_<NAME>` settings; yields its pid (it serves
-    nothing to wait for: a first run proves it works)."""
-    with running("worker", env=_environment(data_dir, settings), cwd=ROOT) as worker:
+    """`corral worker` on `data_dir` with `CORRAL_<NAME>` settings; yields its pid once it
+    executes runs (and, given a `redis_url`, has linked to Redis)."""
+    env = _environment(data_dir, {"log_level": "info", **settings})
+    with running("worker", env=env, cwd=ROOT) as worker:
+        worker.expect("linked to Redis" if "redis_url" in settings else "executing runs")
         yield worker.popen.pid
 
 
 def _environment(data_dir: Path, settings: dict[str, str]) -> dict[str, str]:
+    defaults = {"data_dir": str(data_dir), "sandbox_isolation": "none", "log_level": "warning"}
     return clean_environ(
-        CORRAL_DATA_DIR=str(data_dir),
-        CORRAL_SANDBOX_ISOLATION="none",
-        CORRAL_LOG_LEVEL="warning",
-        **{f"CORRAL_{name.upper()}": value for name, value in settings.items()},
+        **{f"CORRAL_{name.upper()}": value for name, value in {**defaults, **settings}.items()}
     )

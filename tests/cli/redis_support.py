@@ -1,8 +1,10 @@
 """Redis for the tests of processes linked through it: the shared Redis under a prefix of the
-test's own, and Redis servers a test starts and stops itself (to take Redis away)."""
+test's own, Redis servers a test starts and stops itself (to take Redis away), and what these
+tests do through the API of the linked processes."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -11,13 +13,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import redis
 from redis.exceptions import RedisError
 
 from corral.testing.waiting import wait_for
 
+# No process polls the database (no foreign-commit poll, no safety poll, no upkeep sweep or
+# heartbeat within a test): whatever crosses between processes crossed through Redis.
+NO_POLLING = {
+    "CORRAL_SSE_PING_SECONDS": "1",
+    "CORRAL_SSE_FOREIGN_POLL_SECONDS": "0",
+    "CORRAL_REDIS_SAFETY_POLL_SECONDS": "0",
+    "CORRAL_RUN_HEARTBEAT_SECONDS": "3600",
+    "CORRAL_RUN_STALE_SECONDS": "7200",
+}
 SHARED_URL = os.environ.get("CORRAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -116,3 +129,45 @@ def own_redis(directory: Path) -> Iterator[OwnRedis]:
         yield server
     finally:
         server.kill()
+
+
+def new_workspace_session(api: httpx.Client) -> tuple[str, str]:
+    """A new workspace and a session in it: their ids."""
+    workspace = api.post("/api/v1/workspaces", json={"name": "linked", "runtime": "default"})
+    assert workspace.status_code == 201, workspace.text
+    workspace_id = str(workspace.json()["id"])
+    session = api.post(f"/api/v1/workspaces/{workspace_id}/sessions", json={})
+    assert session.status_code == 201, session.text
+    return workspace_id, str(session.json()["id"])
+
+
+def new_session(api: httpx.Client) -> str:
+    return new_workspace_session(api)[1]
+
+
+def send(api: httpx.Client, session_id: str, script: list[Any], **extra: Any) -> dict[str, Any]:
+    """Post a message the scripted model answers with `script`; the 202 answer."""
+    body = {"content": "go", "metadata": {"script": script}, **extra}
+    resp = api.post(f"/api/v1/sessions/{session_id}/messages", json=body)
+    assert resp.status_code == 202, resp.text
+    answer: dict[str, Any] = resp.json()
+    return answer
+
+
+def checks(api: httpx.Client) -> dict[str, str]:
+    """The checks /readyz reports (`redisEvents`, `redisRunQueue`, ...)."""
+    found: dict[str, str] = api.get("/readyz").json()["checks"]
+    return found
+
+
+def connection_ids(redis: PrefixedRedis) -> set[str]:
+    return {c["id"] for c in redis.connections()}
+
+
+async def open_reader(port: int, session_id: str) -> asyncio.StreamWriter:
+    """A reader of the session's events, once the stream has opened."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = f"GET /api/v1/sessions/{session_id}/events HTTP/1.1\r\nHost: corral\r\n\r\n"
+    writer.write(request.encode())
+    await reader.readuntil(b": connected\n\n")
+    return writer

@@ -12,24 +12,25 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 from cli_support import WRITE_THEN_ANSWER
 from processes import corral_serve, environment
-from redis_support import PrefixedRedis, own_redis, shared_redis
+from redis_support import (
+    NO_POLLING,
+    checks,
+    connection_ids,
+    new_session,
+    open_reader,
+    own_redis,
+    send,
+    shared_redis,
+)
 
 from corral.testing.outbox import frames_until
 from corral.testing.processes import Process, running
 from corral.testing.waiting import wait_for, wait_for_run
 
-NO_POLLING = {
-    "CORRAL_SSE_PING_SECONDS": "1",
-    "CORRAL_SSE_FOREIGN_POLL_SECONDS": "0",
-    "CORRAL_REDIS_SAFETY_POLL_SECONDS": "0",
-    "CORRAL_RUN_HEARTBEAT_SECONDS": "3600",
-    "CORRAL_RUN_STALE_SECONDS": "7200",
-}
 NEVER_ENDS = [{"text": "never", "delayMs": 600_000}]
 
 
@@ -41,7 +42,7 @@ def split(data: Path, **settings: str) -> Iterator[tuple[httpx.Client, Process]]
         env = environment(CORRAL_DATA_DIR=str(data), CORRAL_SANDBOX_ISOLATION="none", **settings)
         with running("worker", env=env) as worker, httpx.Client(base_url=url, timeout=30) as api:
             worker.expect("linked to Redis")
-            wait_for(lambda: _checks(api)["redisEvents"] == "up", what="the API process's link")
+            wait_for(lambda: checks(api)["redisEvents"] == "up", what="the API process's link")
             yield api, worker
 
 
@@ -56,9 +57,9 @@ def test_a_reader_on_the_api_process_sees_every_event_of_a_run_on_the_worker(
     tmp_path: Path,
 ) -> None:
     with linked_without_polling(tmp_path / "data") as (api, worker):
-        session_id = _new_session(api)
+        session_id = new_session(api)
         with api.stream("GET", f"/api/v1/sessions/{session_id}/events") as stream:
-            run_id = _send(api, session_id, WRITE_THEN_ANSWER)["runId"]
+            run_id = send(api, session_id, WRITE_THEN_ANSWER)["runId"]
             live = frames_until(stream.iter_lines(), "run.completed")
         stored = api.get(f"/api/v1/sessions/{session_id}/events", params={"follow": "false"})
         assert live == frames_until(iter(stored.text.splitlines()), "run.completed")
@@ -72,23 +73,23 @@ def test_guide_interrupt_and_cancel_sent_to_the_api_process_stop_the_run_on_the_
     tmp_path: Path,
 ) -> None:
     with linked_without_polling(tmp_path / "data") as (api, worker):
-        session_id = _new_session(api)
+        session_id = new_session(api)
 
         def executing_on_the_worker() -> str:
-            run_id = str(_send(api, session_id, NEVER_ENDS)["runId"])
+            run_id = str(send(api, session_id, NEVER_ENDS)["runId"])
             run = wait_for_run(api, run_id, "running")
             assert run["metadata"]["worker"]["pid"] == worker.popen.pid
             return run_id
 
         first = executing_on_the_worker()
-        guided = _send(api, session_id, ["guided"])
+        guided = send(api, session_id, ["guided"])
         assert guided["delivery"] == "session_queue"
         assert api.post(f"/api/v1/runs/{guided['runId']}/guide").status_code == 202
         assert wait_for_run(api, first)["status"] == "cancelled"
         assert wait_for_run(api, guided["runId"])["status"] == "completed"
 
         second = executing_on_the_worker()
-        urgent = _send(api, session_id, ["urgent"], runningRunBehavior="interrupt")
+        urgent = send(api, session_id, ["urgent"], runningRunBehavior="interrupt")
         assert wait_for_run(api, second)["status"] == "cancelled"
         assert wait_for_run(api, urgent["runId"])["status"] == "completed"
 
@@ -106,15 +107,15 @@ def test_a_thousand_readers_come_and_go_without_a_redis_subscription_or_connecti
         corral_serve(tmp_path / "data", **redis.settings()) as url,
         httpx.Client(base_url=url, timeout=30) as api,
     ):
-        session_ids = [_new_session(api) for _ in range(sessions)]
-        wait_for(lambda: _checks(api)["redisEvents"] == "up", what="the server's link")
-        before = _connection_ids(redis)
+        session_ids = [new_session(api) for _ in range(sessions)]
+        wait_for(lambda: checks(api)["redisEvents"] == "up", what="the server's link")
+        before = connection_ids(redis)
         assert redis.session_channels() == []
 
         async def come_and_go() -> None:
             port = int(url.rsplit(":", 1)[1])
             readers = await asyncio.gather(
-                *(_open_reader(port, s) for s in session_ids for _ in range(readers_each))
+                *(open_reader(port, s) for s in session_ids for _ in range(readers_each))
             )
             channels = await asyncio.to_thread(
                 wait_for,
@@ -124,14 +125,14 @@ def test_a_thousand_readers_come_and_go_without_a_redis_subscription_or_connecti
             assert channels
             for channel in redis.session_channels():
                 assert redis.listeners(channel) == 1  # the server's one connection
-            assert _connection_ids(redis) == before  # readers open no connection to Redis
+            assert connection_ids(redis) == before  # readers open no connection to Redis
             for writer in readers:
                 writer.close()
             await asyncio.gather(*(w.wait_closed() for w in readers), return_exceptions=True)
 
         asyncio.run(come_and_go())
         wait_for(lambda: redis.session_channels() == [], what="every session channel left")
-        assert _connection_ids(redis) == before
+        assert connection_ids(redis) == before
         assert api.get("/healthz").json()["checks"]["redisEvents"] == "up"
 
 
@@ -163,20 +164,20 @@ def test_redis_down_at_start_then_lost_then_back_costs_no_run_and_no_event(
                 ready = api.get("/readyz")
                 assert ready.status_code == 200, ready.text  # ready: it polls meanwhile
 
-                session_id = _new_session(api)
+                session_id = new_session(api)
                 with api.stream("GET", f"/api/v1/sessions/{session_id}/events") as stream:
                     lines = stream.iter_lines()
                     _run_and_see_it_complete(api, session_id, lines, "without Redis")
                     redis.start()
                     worker.expect("linked to Redis")
-                    wait_for(lambda: _checks(api)["redisEvents"] == "up", what="a link")
+                    wait_for(lambda: checks(api)["redisEvents"] == "up", what="a link")
                     _run_and_see_it_complete(api, session_id, lines, "with Redis")
                     redis.kill()
-                    wait_for(lambda: _checks(api)["redisEvents"] == "down", what="link lost")
+                    wait_for(lambda: checks(api)["redisEvents"] == "down", what="link lost")
                     _run_and_see_it_complete(api, session_id, lines, "Redis lost")
                     redis.start()
                     worker.expect("linked to Redis")
-                    wait_for(lambda: _checks(api)["redisRunQueue"] == "up", what="relinked")
+                    wait_for(lambda: checks(api)["redisRunQueue"] == "up", what="relinked")
                     _run_and_see_it_complete(api, session_id, lines, "Redis back")
                 stored = api.get(f"/api/v1/sessions/{session_id}/events?follow=false").text
                 ids = [int(line[4:]) for line in stored.splitlines() if line.startswith("id: ")]
@@ -187,42 +188,8 @@ def test_redis_down_at_start_then_lost_then_back_costs_no_run_and_no_event(
 def _run_and_see_it_complete(
     api: httpx.Client, session_id: str, lines: Iterator[str], text: str
 ) -> None:
-    run_id = _send(api, session_id, [text])["runId"]
+    run_id = send(api, session_id, [text])["runId"]
     seen = frames_until(lines, "run.completed")
     assert seen[-1][2]["runId"] == run_id
     deltas = "".join(d.get("delta", "") for _, event, d in seen if event == "message.delta")
     assert deltas == text
-
-
-def _new_session(api: httpx.Client) -> str:
-    workspace = api.post("/api/v1/workspaces", json={"name": "linked", "runtime": "default"})
-    assert workspace.status_code == 201, workspace.text
-    session = api.post(f"/api/v1/workspaces/{workspace.json()['id']}/sessions", json={})
-    assert session.status_code == 201, session.text
-    return str(session.json()["id"])
-
-
-def _send(api: httpx.Client, session_id: str, script: list[Any], **extra: Any) -> dict[str, Any]:
-    body = {"content": "go", "metadata": {"script": script}, **extra}
-    resp = api.post(f"/api/v1/sessions/{session_id}/messages", json=body)
-    assert resp.status_code == 202, resp.text
-    answer: dict[str, Any] = resp.json()
-    return answer
-
-
-def _checks(api: httpx.Client) -> dict[str, str]:
-    checks: dict[str, str] = api.get("/readyz").json()["checks"]
-    return checks
-
-
-def _connection_ids(redis: PrefixedRedis) -> set[str]:
-    return {c["id"] for c in redis.connections()}
-
-
-async def _open_reader(port: int, session_id: str) -> asyncio.StreamWriter:
-    """A reader of the session's events, once the stream has opened."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    request = f"GET /api/v1/sessions/{session_id}/events HTTP/1.1\r\nHost: corral\r\n\r\n"
-    writer.write(request.encode())
-    await reader.readuntil(b": connected\n\n")
-    return writer
