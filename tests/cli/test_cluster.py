@@ -187,7 +187,7 @@ def test_kill_9_of_a_worker_mid_run_loses_nothing_and_leaves_nothing_stuck(
 def test_readers_that_come_and_go_leave_no_redis_subscription_or_connection(
     quiet: Cluster,
 ) -> None:
-    sessions, readers_each = 50, 2  # on each API process: 200 readers
+    sessions, readers_each = 50, 2  # on each API process: 100 readers (200 in all)
     session_ids = [new_session(quiet.apis[0]) for _ in range(sessions)]
     before = connection_ids(quiet.redis)
     assert quiet.redis.session_channels() == []

@@ -67,6 +67,7 @@ READ_S = 1.0  # the longest a Pub/Sub read waits (other calls: the 5 s socket ti
 STOP_S = 10.0  # how long the link's tasks may take to end
 RETRY_S = (0.05, 5.0)  # first and longest wait before a connection is tried again
 STOP_FLUSH_S = 2.0  # how long the last announcements may take at shutdown
+HEALTH_CHECK_S = 10  # an idle connection is pinged before use after this long
 
 
 class RedisLink:
@@ -92,7 +93,12 @@ class RedisLink:
             "decode_responses": True,
             "retry": Retry(NoBackoff(), 0),  # a failure surfaces here; the link reconnects
             "client_name": f"{prefix}{process_id}",
+            # A connection that died without closing (an idle-timeout on the way, Redis moved)
+            # is found by a ping instead of looking quiet forever.
+            "health_check_interval": HEALTH_CHECK_S,
         }
+        if not url.startswith("unix:"):  # TCP only: a Unix socket has no keepalive
+            options["socket_keepalive"] = True
         self._redis: Redis = Redis.from_url(url, **options)
         self._popper: Redis = Redis.from_url(url, **options)
         kwargs = self._redis.connection_pool.connection_kwargs

@@ -76,8 +76,10 @@ FIRST_DELAY_S = 0.5
 MAX_DELAY_S = 30.0
 STABLE_S = 60.0  # a child that served this long before it ended starts the back-off anew
 MAX_START_FAILURES = 3
-# After SIGTERM: the server's grace for open requests, then its runs' ending and the sandbox's.
-STOP_TIMEOUT_S = 30.0
+# After SIGTERM, a child's stop may take the server's grace for open requests (5 s), its runs'
+# ending (10 s), the Redis link's tasks (2 x 10 s) and last announcements (2 s): more than that
+# is a hang, and only then is it killed.
+STOP_TIMEOUT_S = 45.0
 READY = b"r"  # sent by a child once it serves
 
 log = logging.getLogger("corral.supervisor")

@@ -31,6 +31,7 @@ from .records import (
     SessionRecord,
     WorkspaceRecord,
 )
+from .urls import redacted
 
 SUPPORTED_SCHEMES = ("sqlite", "postgresql", "postgres")
 
@@ -54,11 +55,11 @@ def open_store(url: str) -> Store:
         path = unquote(parts.path)
         if parts.netloc or not path.startswith("/") or path in ("/", "/:memory:"):
             raise ValueError(
-                f"invalid sqlite store URL {url!r}: expected sqlite:///absolute/path/corral.db"
+                f"invalid sqlite store URL {redacted(url)!r}: expected sqlite:///absolute/path/corral.db"
             )
         return SqliteStore(Path(path))
     raise ValueError(
-        f"unsupported store URL scheme {parts.scheme!r} in {url!r};"
+        f"unsupported store URL scheme {parts.scheme!r} in {redacted(url)!r};"
         f" supported: {', '.join(s + '://' for s in SUPPORTED_SCHEMES)}"
     )
 

@@ -10,13 +10,13 @@ transaction cannot write either.
 from __future__ import annotations
 
 from functools import partial
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
+from ..urls import redacted
 from .codec import NulFreeStrDumper
 from .txbase import Connection
 
@@ -24,19 +24,8 @@ Pool = ConnectionPool[Connection]
 
 # How long a unit of work waits for a connection (the server restarting, say) before it fails.
 POOL_TIMEOUT_S = 10.0
-
-
-def redacted(url: str) -> str:
-    """The URL without its password (in the address or as a parameter), for messages."""
-    parts = urlsplit(url)
-    if parts.password is not None:
-        host = parts.netloc.rpartition("@")[2]
-        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
-    query = [
-        (k, "***" if k == "password" else v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-    ]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="*")))
+# Longest a connection may sit in a transaction without a statement (a writer holds the lock).
+IDLE_IN_TRANSACTION_S = 30
 
 
 def conninfo(url: str) -> str:
@@ -45,7 +34,18 @@ def conninfo(url: str) -> str:
         params = conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
         raise ValueError(f"invalid PostgreSQL URL {redacted(url)!r}: {exc}") from exc
-    defaults: dict[str, str | int] = {"connect_timeout": 10, "fallback_application_name": "corral"}
+    defaults: dict[str, str | int] = {
+        "connect_timeout": 10,
+        "fallback_application_name": "corral",
+        # A peer that vanished without closing (a paused process, a machine off the network)
+        # is noticed within about a minute, not TCP's two hours: until then it could hold the
+        # write lock every process waits on.
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 60_000,
+    }
     return make_conninfo(url, **{k: v for k, v in defaults.items() if k not in params})
 
 
@@ -66,5 +66,10 @@ def connection_pool(info: str, size: int, *, read_only: bool) -> Pool:
 
 def _configure(conn: Connection, *, read_only: bool) -> None:
     access = "on" if read_only else "off"
-    conn.execute(f"SET TIME ZONE 'UTC'; SET default_transaction_read_only = {access}")
+    # A session that stops talking inside a transaction is ended by the server, so its locks
+    # (the writers' commit row) are not held for longer than that.
+    conn.execute(
+        f"SET TIME ZONE 'UTC'; SET default_transaction_read_only = {access};"
+        f" SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION_S}s'"
+    )
     conn.adapters.register_dumper(str, NulFreeStrDumper)

@@ -60,8 +60,9 @@ from psycopg_pool import PoolTimeout
 from ..base import EventListener, StoreError, Tx
 from ..sql.single_statement import OneStatement, SecondStatement, SnapshotReads
 from ..sql.units import announce, checked
+from ..urls import redacted
 from .commit_marks import CommitMarks
-from .connections import POOL_TIMEOUT_S, Pool, connection_pool, conninfo, redacted
+from .connections import POOL_TIMEOUT_S, Pool, connection_pool, conninfo
 from .migrate import migrate
 from .tx import PostgresTx
 from .txbase import Connection, store_error
