@@ -43,9 +43,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
@@ -56,15 +56,15 @@ from redis.exceptions import RedisError
 from corral.store import Store
 
 from .local import LocalEventBus
+from .redis_calls import call, end_tasks, failed, set_from_any_thread
+from .redis_pending import PendingAnnouncements
 
 log = logging.getLogger("corral.redis")
 
 Look = Callable[[str], Awaitable[None]]
-T = TypeVar("T")
 RUNNABLE_KEPT = 10_000  # hints kept on the list while no worker takes them
 POP_TIMEOUT_S = 2  # an idle BRPOP ends within redis-py's 5 s socket timeout
 READ_S = 1.0  # the longest a Pub/Sub read waits (other calls: the 5 s socket timeout)
-STOP_S = 10.0  # how long the link's tasks may take to end
 RETRY_S = (0.05, 5.0)  # first and longest wait before a connection is tried again
 STOP_FLUSH_S = 2.0  # how long the last announcements may take at shutdown
 HEALTH_CHECK_S = 10  # an idle connection is pinged before use after this long
@@ -105,13 +105,7 @@ class RedisLink:
         self.where = kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}"
         self._proc_channel = self.process_channel(process_id)
         self._runnable_key = f"{prefix}runnable"
-        # Announcements, made on any thread, sent by one task.
-        self._lock = threading.Lock()
-        self._cursors: dict[str, int] = {}
-        self._runnable: dict[str, None] = {}  # sessions, in order
-        self._stops: dict[tuple[str, str], None] = {}  # (worker id, session)
-        self._send_asked = False
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending = PendingAnnouncements()
         self._to_send = asyncio.Event()
         # Sessions a local reader follows, and the confirmed subscriptions awaiting a catch-up.
         self._watched: set[str] = set()
@@ -141,7 +135,7 @@ class RedisLink:
     async def start(self, wait_s: float = 5.0) -> None:
         """Start linking; wait up to `wait_s` for the link, so that a process starting beside a
         running Redis is linked before it serves. Redis unreachable: start anyway, say so."""
-        self._loop = asyncio.get_running_loop()
+        self._pending.wake = partial(set_from_any_thread, asyncio.get_running_loop(), self._to_send)
         self._tasks = [
             asyncio.create_task(self._send_loop(), name="corral-redis-send"),
             asyncio.create_task(self._listen_loop(), name="corral-redis-listen"),
@@ -166,7 +160,7 @@ class RedisLink:
 
     async def stop_taking_runs(self) -> None:
         if self._taker is not None:
-            await _end([self._taker])
+            await end_tasks([self._taker])
             self._taker = None
         self._look = None
 
@@ -176,8 +170,8 @@ class RedisLink:
         await self.stop_taking_runs()
         if self._tasks:  # started
             sender, *others = self._tasks
-            await _end([*others, *self._looks])
-            await _end([sender])
+            await end_tasks([*others, *self._looks])
+            await end_tasks([sender])
             with contextlib.suppress(RedisError, OSError, TimeoutError):
                 await asyncio.wait_for(self._send_once(), STOP_FLUSH_S)
         await self._redis.aclose()
@@ -214,51 +208,13 @@ class RedisLink:
 
     def announce(self, cursors: Mapping[str, int]) -> None:
         """Store event listener: these sessions' events now reach these cursors."""
-        with self._lock:
-            for session_id, cursor in cursors.items():
-                if cursor > self._cursors.get(session_id, 0):
-                    self._cursors[session_id] = cursor
-            self._ask_send()
+        self._pending.cursors(cursors)
 
     def runnable(self, session_id: str) -> None:
-        with self._lock:
-            self._runnable[session_id] = None
-            self._ask_send()
+        self._pending.runnable(session_id)
 
     def stop(self, worker_id: str, session_id: str) -> None:
-        with self._lock:
-            self._stops[(worker_id, session_id)] = None
-            self._ask_send()
-
-    def _ask_send(self) -> None:
-        """Under the lock: wake the sender once per batch, not once per commit."""
-        if self._send_asked or self._loop is None:
-            return
-        self._send_asked = True
-        with contextlib.suppress(RuntimeError):  # a closed loop: the process is ending
-            self._loop.call_soon_threadsafe(self._to_send.set)
-
-    def _take_announcements(
-        self,
-    ) -> tuple[dict[str, int], dict[str, None], dict[tuple[str, str], None]]:
-        with self._lock:
-            taken = self._cursors, self._runnable, self._stops
-            self._cursors, self._runnable, self._stops = {}, {}, {}
-            self._send_asked = False
-        return taken
-
-    def _put_back(
-        self,
-        cursors: dict[str, int],
-        runnable: dict[str, None],
-        stops: dict[tuple[str, str], None],
-    ) -> None:
-        with self._lock:
-            for session_id, cursor in cursors.items():
-                if cursor > self._cursors.get(session_id, 0):
-                    self._cursors[session_id] = cursor
-            self._runnable = {**runnable, **self._runnable}
-            self._stops = {**stops, **self._stops}
+        self._pending.stop(worker_id, session_id)
 
     async def _send_loop(self) -> None:
         wait = RETRY_S[0]
@@ -268,7 +224,7 @@ class RedisLink:
             try:
                 await self._send_once()
             except Exception as exc:
-                _failed("announcing to Redis", exc, self._sending)
+                failed("announcing to Redis", exc, self._sending)
                 self._note(sending=False)
                 await asyncio.sleep(wait)
                 wait = min(wait * 2, RETRY_S[1])
@@ -278,21 +234,21 @@ class RedisLink:
             self._note(sending=True)
 
     async def _send_once(self) -> None:
-        cursors, runnable, stops = self._take_announcements()
-        if not (cursors or runnable or stops):
+        batch = self._pending.take()
+        if not batch:
             return
         try:
             pipe = self._redis.pipeline(transaction=False)
-            for session_id, cursor in cursors.items():
+            for session_id, cursor in batch.cursors.items():
                 pipe.publish(self.event_channel(session_id), f"{cursor} {self.process_id}")
-            if runnable:
-                pipe.lpush(self._runnable_key, *runnable)
+            if batch.runnable:
+                pipe.lpush(self._runnable_key, *batch.runnable)
                 pipe.ltrim(self._runnable_key, 0, RUNNABLE_KEPT - 1)
-            for worker_id, session_id in stops:
+            for worker_id, session_id in batch.stops:
                 pipe.publish(self.process_channel(worker_id), session_id)
-            await _redis(pipe.execute())
+            await call(pipe.execute())
         except BaseException:
-            self._put_back(cursors, runnable, stops)
+            self._pending.put_back(batch)
             raise
 
     # -- listening: one Pub/Sub connection ------------------------------------------------
@@ -310,7 +266,7 @@ class RedisLink:
         while True:
             pubsub = self._redis.pubsub()
             try:
-                await _redis(pubsub.subscribe(self._proc_channel))
+                await call(pubsub.subscribe(self._proc_channel))
                 reading = asyncio.create_task(self._read(pubsub))
                 syncing = asyncio.create_task(self._sync_subscriptions(pubsub))
                 try:
@@ -324,7 +280,7 @@ class RedisLink:
                 for task in done:
                     task.result()  # the error that ended the connection
             except Exception as exc:
-                _failed("listening to Redis", exc, self._listening)
+                failed("listening to Redis", exc, self._listening)
             finally:
                 was_listening = self._listening
                 self._note(listening=False)
@@ -335,7 +291,7 @@ class RedisLink:
 
     async def _read(self, pubsub: PubSub) -> None:
         while True:
-            message = await _redis(pubsub.get_message(timeout=READ_S))
+            message = await call(pubsub.get_message(timeout=READ_S))
             if message is not None:
                 self._receive(message)
 
@@ -366,9 +322,9 @@ class RedisLink:
             self._watch_changed.clear()
             watched = set(self._watched)
             if added := watched - subscribed:
-                await _redis(pubsub.subscribe(*map(self.event_channel, added)))
+                await call(pubsub.subscribe(*map(self.event_channel, added)))
             if dropped := subscribed - watched:
-                await _redis(pubsub.unsubscribe(*map(self.event_channel, dropped)))
+                await call(pubsub.unsubscribe(*map(self.event_channel, dropped)))
             subscribed = watched
             await self._watch_changed.wait()
 
@@ -398,11 +354,9 @@ class RedisLink:
         while True:
             await wait_for_slot()
             try:
-                popped = await _redis(
-                    self._popper.brpop([self._runnable_key], timeout=POP_TIMEOUT_S)
-                )
+                popped = await call(self._popper.brpop([self._runnable_key], timeout=POP_TIMEOUT_S))
             except Exception as exc:
-                _failed("waiting for runs on Redis", exc, bool(self._taking))
+                failed("waiting for runs on Redis", exc, bool(self._taking))
                 self._taking = False
                 await asyncio.sleep(wait)
                 wait = min(wait * 2, RETRY_S[1])
@@ -417,33 +371,3 @@ class RedisLink:
             await look(session_id)
         except Exception:  # the executor's sweep comes round to it
             log.exception("looking at session %s on a signal failed", session_id)
-
-
-async def _redis(call: Awaitable[T]) -> T:
-    """Await a redis-py call without losing a cancellation: redis-py can swallow one that
-    lands mid-command (redis/redis-py#2028, #2665, seen with 8.2.0), leaving a task that never
-    ends; it is raised again here once the call returns (every call here is time-bounded)."""
-    try:
-        return await call
-    finally:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise asyncio.CancelledError
-
-
-def _failed(what: str, exc: Exception, was_working: bool) -> None:
-    """Say once that a connection failed (it is retried); a failure that is not Redis's or the
-    network's is a bug, said every time."""
-    if not isinstance(exc, RedisError | OSError):
-        log.error("%s failed unexpectedly; retrying", what, exc_info=exc)
-    elif was_working:
-        log.warning("%s failed (%s); retrying", what, exc)
-
-
-async def _end(tasks: Collection[asyncio.Task[None]]) -> None:
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        _, stuck = await asyncio.wait(tasks, timeout=STOP_S)
-        for task in stuck:
-            log.error("%s did not stop; abandoned", task.get_name())
