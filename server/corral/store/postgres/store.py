@@ -49,7 +49,6 @@ import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import partial
-from types import TracebackType
 from typing import Any, TypeVar
 
 import psycopg
@@ -59,7 +58,7 @@ from psycopg_pool import PoolTimeout
 
 from ..base import EventListener, StoreError, Tx
 from ..sql.single_statement import OneStatement, SecondStatement, SnapshotReads
-from ..sql.units import announce, checked
+from ..sql.units import OpenedInContext, announce, checked, required, submit
 from ..urls import redacted
 from .commit_marks import CommitMarks
 from .connections import POOL_TIMEOUT_S, Pool, connection_pool, conninfo
@@ -79,7 +78,7 @@ _COMMITS = "SELECT seq FROM store_commits WHERE id = 1"
 PING_TIMEOUT_S = 2.0  # a health probe waits less than a unit of work for a connection
 
 
-class PostgresStore:
+class PostgresStore(OpenedInContext):
     """The PostgreSQL backend of :class:`corral.store.base.Store`.
 
     Durability is the server's: with PostgreSQL's default ``synchronous_commit = on`` a commit
@@ -113,7 +112,7 @@ class PostgresStore:
         self._write_pool = connection_pool(self._conninfo, 1, read_only=False)
         self._read_pool = connection_pool(self._conninfo, self._readers_count, read_only=True)
         try:
-            await self._submit(self._writer, self._prepare, self._write_pool, self._read_pool)
+            await submit(self._writer, self._prepare, self._write_pool, self._read_pool)
         except BaseException:
             await self.close()
             raise
@@ -130,41 +129,29 @@ class PostgresStore:
             None, self._shutdown, writer, readers, pools
         )
 
-    async def __aenter__(self) -> PostgresStore:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
     async def ping(self) -> bool:
         try:
-            readers, pool = self._require(self._readers), self._require(self._read_pool)
-            return await self._submit(readers, self._run, pool, _ping, PING_TIMEOUT_S)
+            readers, pool = required(self._readers), required(self._read_pool)
+            return await submit(readers, self._run, pool, _ping, PING_TIMEOUT_S)
         except Exception:
             return False
 
     # -- units of work ----------------------------------------------------------------
 
     async def read(self, fn: Callable[[Tx], T]) -> T:
-        readers, pool = self._require(self._readers), self._require(self._read_pool)
-        return await self._submit(readers, self._run, pool, partial(self._read, fn))
+        readers, pool = required(self._readers), required(self._read_pool)
+        return await submit(readers, self._run, pool, partial(self._read, fn))
 
     async def write(self, fn: Callable[[Tx], T]) -> T:
-        writer, pool = self._require(self._writer), self._require(self._write_pool)
+        writer, pool = required(self._writer), required(self._write_pool)
         done = self._writes.put(fn)
         writer.submit(self._write_batch, pool)  # takes this write, or finds it taken already
         result: T = await asyncio.wrap_future(done)
         return result
 
     async def foreign_commit_mark(self) -> int:
-        readers, pool = self._require(self._readers), self._require(self._read_pool)
-        return await self._submit(readers, self._foreign_mark, pool)
+        readers, pool = required(self._readers), required(self._read_pool)
+        return await submit(readers, self._foreign_mark, pool)
 
     def add_event_listener(self, listener: EventListener) -> None:
         self._event_listeners.append(listener)
@@ -295,16 +282,6 @@ class PostgresStore:
         readers.shutdown(wait=True)
         for pool in pools:
             pool.close()
-
-    @staticmethod
-    def _require(thing: T | None) -> T:
-        if thing is None:
-            raise RuntimeError("PostgresStore is not open")
-        return thing
-
-    @staticmethod
-    async def _submit(executor: Executor, job: Callable[..., T], *args: object) -> T:
-        return await asyncio.wrap_future(executor.submit(job, *args))
 
 
 class _StaleConnection(Exception):

@@ -31,12 +31,11 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar
 
 from ..base import EventListener, StoreError, Tx
 from ..sql.single_statement import OneStatement, SecondStatement, SnapshotReads
-from ..sql.units import announce, checked
+from ..sql.units import OpenedInContext, announce, checked, required, submit
 from .migrate import migrate
 from .tx import SqliteTx
 
@@ -47,7 +46,7 @@ _PROGRESS_EVERY = 1000  # SQLite VM steps between budget checks (~20-50 us of wo
 _RERUN_IN_POOL = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_INTERRUPT})
 
 
-class SqliteStore:
+class SqliteStore(OpenedInContext):
     """The SQLite backend of :class:`corral.store.base.Store`.
 
     Durability: WAL with ``synchronous=NORMAL`` survives a killed process with nothing lost;
@@ -81,9 +80,9 @@ class SqliteStore:
             self._readers_count, thread_name_prefix="corral-sqlite-reader"
         )
         try:
-            await self._submit(self._writer, self._prepare)
+            await submit(self._writer, self._prepare)
             # Opened (file open, schema load) on a reader thread, then used only by the loop.
-            self._loop_conn = await self._submit(self._readers, self._open_loop_connection)
+            self._loop_conn = await submit(self._readers, self._open_loop_connection)
             self._loop_thread = threading.get_ident()
         except BaseException:
             await self.close()
@@ -98,18 +97,6 @@ class SqliteStore:
         # Shutting down waits for in-flight units of work: do that off the event loop.
         await asyncio.get_running_loop().run_in_executor(None, self._shutdown, writer, readers)
 
-    async def __aenter__(self) -> SqliteStore:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
     async def ping(self) -> bool:
         try:
             # A real query, so a missing or corrupt file shows up here.
@@ -120,7 +107,7 @@ class SqliteStore:
     # -- units of work ----------------------------------------------------------------
 
     async def read(self, fn: Callable[[Tx], T]) -> T:
-        readers = self._require(self._readers)
+        readers = required(self._readers)
         if self._loop_conn is not None and threading.get_ident() == self._loop_thread:
             try:
                 return self._read_inline(self._loop_conn, fn)
@@ -130,13 +117,13 @@ class SqliteStore:
                 code = getattr(cause, "sqlite_errorcode", None)
                 if code is None or code & 0xFF not in _RERUN_IN_POOL:
                     raise
-        return await self._submit(readers, self._read_job, fn)
+        return await submit(readers, self._read_job, fn)
 
     async def write(self, fn: Callable[[Tx], T]) -> T:
-        return await self._submit(self._require(self._writer), self._write_job, fn)
+        return await submit(required(self._writer), self._write_job, fn)
 
     async def foreign_commit_mark(self) -> int:
-        return await self._submit(self._require(self._writer), self._data_version)
+        return await submit(required(self._writer), self._data_version)
 
     def add_event_listener(self, listener: EventListener) -> None:
         self._event_listeners.append(listener)
@@ -247,16 +234,6 @@ class SqliteStore:
                 pass
             conn.close()
         self._local = threading.local()
-
-    @staticmethod
-    def _require(executor: ThreadPoolExecutor | None) -> ThreadPoolExecutor:
-        if executor is None:
-            raise RuntimeError("SqliteStore is not open")
-        return executor
-
-    @staticmethod
-    async def _submit(executor: Executor, job: Callable[..., T], *args: object) -> T:
-        return await asyncio.wrap_future(executor.submit(job, *args))
 
 
 class _WriteTx(SqliteTx):
